@@ -1,0 +1,44 @@
+// Reuses device buffers across tensors: allocation is the most expensive thing an op does.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "metallic/device.hpp"
+
+namespace metallic {
+
+struct BufferPoolStats {
+  size_t allocations = 0;    // buffers ever allocated from the device
+  size_t reuses = 0;         // acquisitions served from the free lists
+  size_t bytes_allocated = 0;  // bytes of all live pool-owned buffers (in use + free)
+  size_t bytes_free = 0;       // bytes sitting in the free lists
+};
+
+class BufferPool {
+ public:
+  explicit BufferPool(Device& device) : device_(device) {}
+
+  struct Lease {
+    BufferPtr buffer;
+    uint64_t last_use = 0;  // the buffer's previous user may still be pending until this seq
+  };
+  /// A buffer of at least `bytes` bytes, rounded up to the pool's size class.
+  Lease acquire(size_t bytes);
+  void release(BufferPtr buffer, uint64_t last_use);
+  /// Frees every buffer in the free lists.
+  void trim();
+  BufferPoolStats stats() const { return stats_; }
+
+  /// The size class that a request of `bytes` is rounded up to.
+  static size_t size_class(size_t bytes);
+
+ private:
+  Device& device_;
+  std::map<size_t, std::vector<Lease>> free_;
+  BufferPoolStats stats_;
+};
+
+}  // namespace metallic

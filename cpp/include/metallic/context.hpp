@@ -1,0 +1,102 @@
+// Context: owns a device and its queue, the lazy command stream, the buffer pool, the pipeline
+// cache and the profiler. Not thread-safe: use one context per thread, like a GPU stream.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include "metallic/buffer_pool.hpp"
+#include "metallic/device.hpp"
+#include "metallic/kernel_registry.hpp"
+#include "metallic/profiler.hpp"
+#include "metallic/tensor.hpp"
+
+namespace metallic {
+
+struct ContextOptions {
+  /// "auto" (Metal where available, else host; METALLIC_DEVICE overrides), "host" or "metal".
+  std::string device = "auto";
+  /// Host device: bounds and uninitialised-memory checks (also METALLIC_HOST_CHECKS=1).
+  bool host_checks = false;
+  /// Commit the active command buffer after this many dispatches (0: METALLIC_COMMIT_DISPATCHES
+  /// or the default of 64), so the device starts while the host keeps encoding.
+  uint32_t dispatches_per_command_buffer = 0;
+};
+
+class Context : public std::enable_shared_from_this<Context> {
+ public:
+  static std::shared_ptr<Context> create(const ContextOptions& options = {});
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  Device& device() { return *device_; }
+  const ContextOptions& options() const { return options_; }
+
+  // --- tensors -------------------------------------------------------------------------------
+  Tensor tensor(DType dtype, Shape shape, TensorInit init = TensorInit::uninitialized(),
+                StorageKind storage = StorageKind::Pooled);
+  BufferPool& pool() { return pool_; }
+
+  // --- lazy execution ------------------------------------------------------------------------
+  /// The command buffer that ops encode into; created on first use.
+  CommandBuffer& active_command_buffer();
+  /// Sequence number of the active command buffer (the next to be committed).
+  uint64_t active_sequence() const { return active_seq_; }
+  /// Records that the active command buffer uses `t`'s storage.
+  void mark_used(const Tensor& t);
+  /// Called by the encoder after each dispatch: applies the commit policy.
+  void dispatch_encoded();
+  /// Commits the active command buffer, if it holds any work.
+  void commit();
+  /// Makes sure command buffer `seq` (and all before it) has completed.
+  void wait_for(uint64_t seq);
+  /// Commits and waits for everything.
+  void synchronize();
+  /// Sequence number of the newest completed command buffer.
+  uint64_t completed_sequence() const { return completed_seq_; }
+
+  // --- kernels -------------------------------------------------------------------------------
+  LibraryPtr library(KernelLibrary lib);
+  /// A library compiled from MSL source at run time (cached by source and include dirs).
+  LibraryPtr compile_library(const std::string& source, const std::string& name,
+                             const std::vector<std::string>& include_dirs);
+  PipelinePtr pipeline(KernelFunction fn, const FunctionConstants& constants = {});
+  PipelinePtr pipeline(const LibraryPtr& library, const std::string& function,
+                       const FunctionConstants& constants = {});
+
+  Profiler& profiler() { return profiler_; }
+  /// Waits for all work and returns the timings recorded since the last call.
+  std::vector<DispatchTiming> profile();
+
+  /// Runs one Op: validates, allocates the output, encodes (lazily). See kernel.hpp.
+  template <class Op>
+  Tensor call(const typename Op::Args& args);
+
+ private:
+  explicit Context(const ContextOptions& options);
+  void collect(CommandBufferPtr cb);
+
+  ContextOptions options_;
+  std::unique_ptr<Device> device_;
+  BufferPool pool_;
+  Profiler profiler_;
+  CommandBufferPtr active_;
+  uint32_t active_dispatches_ = 0;
+  uint32_t dispatch_limit_ = 64;
+  uint64_t active_seq_ = 1;
+  uint64_t completed_seq_ = 0;
+  std::deque<std::pair<uint64_t, CommandBufferPtr>> in_flight_;
+  std::map<int, LibraryPtr> libraries_;
+  std::map<std::string, LibraryPtr> compiled_libraries_;
+  std::map<std::tuple<const Library*, std::string, FunctionConstants>, PipelinePtr> pipelines_;
+  std::vector<PipelinePtr> builtin_pipelines_;  // by KernelFunction, without constants
+};
+
+}  // namespace metallic
+
+#include "metallic/kernel.hpp"  // Context::call needs the encoder

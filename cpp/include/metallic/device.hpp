@@ -1,0 +1,153 @@
+// The backend contract: the few primitives a device implements. Everything else (tensors, pools,
+// caches, dependency tracking, op validation) lives once in src/core. See ../shared/DESIGN.md.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace metallic {
+
+enum class DeviceKind { Host, Metal };
+
+/// A device allocation. Both devices allocate host-visible memory (unified memory on Apple GPUs).
+class Buffer {
+ public:
+  virtual ~Buffer() = default;
+  virtual size_t length() const = 0;
+  /// Host pointer to the first byte; valid for the buffer's lifetime.
+  virtual void* contents() = 0;
+};
+using BufferPtr = std::shared_ptr<Buffer>;
+
+/// The value of one `[[function_constant(i)]]`, stored as the MSL type names it.
+struct FunctionConstant {
+  enum class Type : uint8_t { Bool, Int, UInt, Short, UShort, Float, Half };
+  uint32_t index = 0;
+  Type type = Type::Int;
+  uint64_t bits = 0;  // the value's bytes, little-endian, zero-extended
+
+  bool operator==(const FunctionConstant& o) const {
+    return index == o.index && type == o.type && bits == o.bits;
+  }
+  bool operator<(const FunctionConstant& o) const {
+    return index != o.index ? index < o.index : (type != o.type ? type < o.type : bits < o.bits);
+  }
+};
+/// Sorted by index; part of the pipeline cache key.
+using FunctionConstants = std::vector<FunctionConstant>;
+
+/// Where a kernel library comes from.
+struct LibrarySource {
+  enum class Kind {
+    Builtin,       // metal/<family>, built with the package
+    Source,        // MSL text compiled by the device (Metal: newLibraryWithSource)
+    HostCompiled,  // host device: a shared object translated and compiled at run time (`path`)
+  };
+  Kind kind = Kind::Builtin;
+  std::string name;                       // builtin: the metal/<family> name; others: a label
+  std::string source;                     // Source: the MSL text
+  std::string path;                       // HostCompiled: the shared object
+  std::vector<std::string> include_dirs;  // Source: directories for #include "..."
+};
+
+/// A loaded kernel library (one metal/<family>, or a user library compiled at run time).
+class Library {
+ public:
+  virtual ~Library() = default;
+  virtual const std::string& name() const = 0;
+  virtual std::vector<std::string> function_names() const = 0;
+};
+using LibraryPtr = std::shared_ptr<Library>;
+
+/// A compiled compute pipeline: one function specialised by its function-constant values.
+class Pipeline {
+ public:
+  virtual ~Pipeline() = default;
+  virtual const std::string& function_name() const = 0;
+  virtual uint32_t max_total_threads_per_threadgroup() const = 0;
+  virtual uint32_t thread_execution_width() const = 0;
+  virtual size_t static_threadgroup_memory_length() const = 0;
+};
+using PipelinePtr = std::shared_ptr<Pipeline>;
+
+using Size3 = std::array<uint32_t, 3>;
+
+enum class DispatchMode : uint8_t {
+  Threadgroups,  // `grid` counts threadgroups (dispatchThreadgroups)
+  Threads,       // `grid` counts threads; edge threadgroups may be partial (dispatchThreads)
+};
+
+/// One argument binding: a buffer range, or inline bytes (setBytes).
+struct Binding {
+  uint32_t index = 0;
+  BufferPtr buffer;      // null for inline bytes
+  size_t offset = 0;     // buffer bindings
+  std::vector<uint8_t> bytes;  // inline bytes
+};
+
+/// Everything one compute dispatch needs.
+struct DispatchCommand {
+  PipelinePtr pipeline;
+  std::vector<Binding> bindings;
+  std::vector<std::pair<uint32_t, size_t>> threadgroup_memory;  // [[threadgroup(i)]] lengths
+  Size3 grid{1, 1, 1};
+  Size3 threadgroup{1, 1, 1};
+  DispatchMode mode = DispatchMode::Threads;
+  std::string label;  // profiler label: op name and scope
+};
+
+/// Duration of one labelled dispatch (or, where the device cannot split, of a command buffer).
+struct DispatchTiming {
+  std::string label;
+  double seconds = 0.0;
+};
+
+/// Records dispatches; runs asynchronously after commit (on every device, like a GPU queue).
+class CommandBuffer {
+ public:
+  virtual ~CommandBuffer() = default;
+  virtual void encode_dispatch(DispatchCommand&& command) = 0;
+  /// Sends the recorded work to the device's queue. Encoding after commit is an error.
+  virtual void commit() = 0;
+  /// Blocks until the work has run; throws DeviceError if it failed.
+  virtual void wait() = 0;
+  virtual bool is_completed() const = 0;
+  /// Timings of the completed work, in dispatch order.
+  virtual std::vector<DispatchTiming> timings() const = 0;
+};
+using CommandBufferPtr = std::shared_ptr<CommandBuffer>;
+
+/// A compute device with its own command queue. One per Context.
+class Device {
+ public:
+  virtual ~Device() = default;
+  virtual DeviceKind kind() const = 0;
+  virtual std::string name() const = 0;
+  /// Name, limits and capabilities, for `metallic info` and Context.device_info().
+  virtual std::map<std::string, std::string> info() const = 0;
+  virtual BufferPtr allocate(size_t bytes) = 0;
+  /// Loads (and for Source, compiles) a library; throws KernelCompileError.
+  virtual LibraryPtr load_library(const LibrarySource& source) = 0;
+  /// Makes a pipeline; the Context caches it by (library, function, constants).
+  virtual PipelinePtr make_pipeline(const LibraryPtr& library, const std::string& function,
+                                    const FunctionConstants& constants) = 0;
+  virtual CommandBufferPtr new_command_buffer() = 0;
+};
+
+/// Options a device reads when it is created.
+struct DeviceOptions {
+  bool host_checks = false;  // host device: bounds / uninitialised-memory checks
+};
+
+/// The devices compiled into this build: "host" always, "metal" on Apple.
+std::vector<std::string> available_devices();
+/// Creates a device by name ("host", "metal"); throws DeviceError if it is not available.
+std::unique_ptr<Device> create_device(const std::string& name, const DeviceOptions& options);
+
+}  // namespace metallic

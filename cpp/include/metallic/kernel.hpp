@@ -1,0 +1,71 @@
+// The kernel API. An Op ("KernelInvocable") is a struct with
+//   static constexpr const char* name;                 // profiler label, e.g. "elemwise_add"
+//   struct Args { ... };                                // its inputs
+//   struct Operation { void encode(ComputeKernelEncoder&) const; ... };
+//   static std::pair<Operation, Tensor> create(Context&, const Args&);  // validate + allocate
+// `ctx.call<Op>(args)` validates, allocates the output and encodes into the active command buffer.
+#pragma once
+
+#include <cstring>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "metallic/context.hpp"
+
+namespace metallic {
+
+/// Records one dispatch: pipeline, arguments, threadgroup memory, then a dispatch_* call.
+class ComputeKernelEncoder {
+ public:
+  ComputeKernelEncoder(Context& ctx, const char* op_name);
+
+  ComputeKernelEncoder& pipeline(KernelFunction fn, const FunctionConstants& constants = {});
+  ComputeKernelEncoder& pipeline(PipelinePtr pipeline);
+  /// Binds `t`'s buffer at its byte offset to [[buffer(index)]] and marks it used.
+  ComputeKernelEncoder& buffer(uint32_t index, const Tensor& t);
+  /// Binds inline bytes (setBytes) to [[buffer(index)]].
+  ComputeKernelEncoder& bytes(uint32_t index, const void* data, size_t length);
+  template <class T>
+  ComputeKernelEncoder& bytes(uint32_t index, const T& value) {
+    static_assert(std::is_trivially_copyable_v<T>, "inline bytes must be trivially copyable");
+    return bytes(index, &value, sizeof(T));
+  }
+  /// Sets the length of [[threadgroup(index)]] memory.
+  ComputeKernelEncoder& threadgroup_memory(uint32_t index, size_t length);
+  /// Lets an Operation bind its own arguments: calls op.bind_kernel_args(*this).
+  template <class Operation>
+  ComputeKernelEncoder& bind_kernel(const Operation& op) {
+    op.bind_kernel_args(*this);
+    return *this;
+  }
+
+  /// `threads` threads in threadgroups of `threadgroup_width` (the last one partial).
+  void dispatch_1d(uint32_t threads, uint32_t threadgroup_width);
+  void dispatch_2d(Size3 threads, Size3 threadgroup);  // z of both is ignored (1)
+  void dispatch_3d(Size3 threads, Size3 threadgroup);
+  /// dispatchThreads: `threads` in total, threadgroups of `threadgroup`, edges partial.
+  void dispatch_threads(Size3 threads, Size3 threadgroup);
+  /// dispatchThreadgroups: `threadgroups` whole threadgroups of `threadgroup` threads.
+  void dispatch_custom(Size3 threadgroups, Size3 threadgroup);
+
+  /// The pipeline set by pipeline(), for kernels that size threadgroups by its limits.
+  const Pipeline& current_pipeline() const;
+
+ private:
+  void dispatch(Size3 grid, Size3 threadgroup, DispatchMode mode);
+
+  Context& ctx_;
+  const char* op_name_;
+  DispatchCommand command_;
+};
+
+template <class Op>
+Tensor Context::call(const typename Op::Args& args) {
+  auto [operation, output] = Op::create(*this, args);
+  ComputeKernelEncoder encoder(*this, Op::name);
+  operation.encode(encoder);
+  return output;
+}
+
+}  // namespace metallic

@@ -1,0 +1,117 @@
+#include "backends/host/host_device.hpp"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "metallic/error.hpp"
+#include "metallic/kernel_registry.hpp"
+
+namespace metallic::host {
+
+extern const mtlh_library_fn kBuiltinLibraries[];
+
+HostBuffer::HostBuffer(size_t length) : length_(length) {
+  // 64-byte alignment: a cache line, and more than any MSL type needs.
+  const size_t rounded = ((length ? length : 1) + 63) / 64 * 64;
+  data_ = std::aligned_alloc(64, rounded);
+  if (!data_) throw DeviceError("host device: out of memory allocating " + std::to_string(length) + " bytes");
+}
+
+HostBuffer::~HostBuffer() { std::free(data_); }
+
+HostLibrary::HostLibrary(std::string name, const mtlh_library* table, void* handle)
+    : name_(std::move(name)), table_(table), handle_(handle) {}
+
+HostLibrary::~HostLibrary() {
+  if (handle_) dlclose(handle_);
+}
+
+std::vector<std::string> HostLibrary::function_names() const {
+  std::vector<std::string> names;
+  for (uint32_t i = 0; i < table_->num_kernels; ++i) names.emplace_back(table_->kernels[i].name);
+  return names;
+}
+
+const mtlh_kernel& HostLibrary::kernel(const std::string& function) const {
+  for (uint32_t i = 0; i < table_->num_kernels; ++i) {
+    if (function == table_->kernels[i].name) return table_->kernels[i];
+  }
+  std::string names;
+  for (const auto& n : function_names()) names += (names.empty() ? "" : ", ") + n;
+  throw MetallicError("library '" + name_ + "' has no kernel function '" + function +
+                      "' (it has: " + names + ")");
+}
+
+HostPipeline::HostPipeline(LibraryPtr library, const mtlh_kernel& kernel,
+                           const FunctionConstants& constants)
+    : library_(std::move(library)), kernel_(kernel), name_(kernel.name) {
+  for (const auto& c : constants) {
+    constants_.push_back({c.index, static_cast<uint32_t>(c.type), c.bits});
+  }
+}
+
+HostDevice::HostDevice(const DeviceOptions& options)
+    : options_(options), queue_(options.host_checks) {}
+
+std::string HostDevice::name() const { return "host"; }
+
+std::map<std::string, std::string> HostDevice::info() const {
+  return {
+      {"name", "host (Metal emulation on the CPU)"},
+      {"cpu_threads", std::to_string(std::thread::hardware_concurrency())},
+      {"simd_width", "32"},
+      {"max_threads_per_threadgroup", "1024"},
+      {"max_threadgroup_memory_length", "32768"},
+      {"unified_memory", "true"},
+      {"host_checks", options_.host_checks ? "true" : "false"},
+  };
+}
+
+BufferPtr HostDevice::allocate(size_t bytes) { return std::make_shared<HostBuffer>(bytes); }
+
+LibraryPtr HostDevice::load_library(const LibrarySource& source) {
+  switch (source.kind) {
+    case LibrarySource::Kind::Builtin:
+      for (size_t i = 0; i < kKernelLibraryCount; ++i) {
+        if (source.name == kernel_library_name(static_cast<KernelLibrary>(i))) {
+          return std::make_shared<HostLibrary>(source.name, kBuiltinLibraries[i](), nullptr);
+        }
+      }
+      throw MetallicError("no built-in kernel library '" + source.name + "'");
+    case LibrarySource::Kind::HostCompiled: {
+      void* handle = dlopen(source.path.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (!handle) throw KernelCompileError(std::string("cannot load ") + source.path + ": " + dlerror());
+      auto fn = reinterpret_cast<mtlh_library_fn>(dlsym(handle, "metallic_host_library"));
+      const mtlh_library* table = fn ? fn() : nullptr;
+      if (!table || table->abi_version != METALLIC_HOST_ABI_VERSION) {
+        dlclose(handle);
+        throw KernelCompileError(source.path + " is not a metallic host kernel library of ABI " +
+                                 std::to_string(METALLIC_HOST_ABI_VERSION) + " (rebuild it)");
+      }
+      return std::make_shared<HostLibrary>(source.name, table, handle);
+    }
+    case LibrarySource::Kind::Source:
+      break;
+  }
+  throw KernelCompileError("the host device compiles MSL source through metallic.compile_library "
+                           "(Python), which translates it first");
+}
+
+PipelinePtr HostDevice::make_pipeline(const LibraryPtr& library, const std::string& function,
+                                      const FunctionConstants& constants) {
+  auto* host_library = dynamic_cast<HostLibrary*>(library.get());
+  if (!host_library) throw MetallicError("library '" + library->name() + "' is not a host library");
+  return std::make_shared<HostPipeline>(library, host_library->kernel(function), constants);
+}
+
+CommandBufferPtr HostDevice::new_command_buffer() {
+  return std::make_shared<HostCommandBuffer>(queue_);
+}
+
+std::unique_ptr<Device> create_host_device(const DeviceOptions& options) {
+  return std::make_unique<HostDevice>(options);
+}
+
+}  // namespace metallic::host

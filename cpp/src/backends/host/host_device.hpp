@@ -1,0 +1,129 @@
+// The host device: runs translated MSL kernels on the CPU with Metal's execution model.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backends/host/worker_pool.hpp"
+#include "metallic/device.hpp"
+#include "metallic_host_abi.h"
+
+namespace metallic::host {
+
+class HostBuffer final : public Buffer {
+ public:
+  explicit HostBuffer(size_t length);
+  ~HostBuffer() override;
+  size_t length() const override { return length_; }
+  void* contents() override { return data_; }
+
+ private:
+  void* data_;
+  size_t length_;
+};
+
+class HostLibrary final : public Library {
+ public:
+  HostLibrary(std::string name, const mtlh_library* table, void* handle);
+  ~HostLibrary() override;
+  const std::string& name() const override { return name_; }
+  std::vector<std::string> function_names() const override;
+  /// The kernel named `function`; throws MetallicError listing the names that exist.
+  const mtlh_kernel& kernel(const std::string& function) const;
+
+ private:
+  std::string name_;
+  const mtlh_library* table_;
+  void* handle_;  // dlopen handle of a library compiled at run time, else null
+};
+
+class HostPipeline final : public Pipeline {
+ public:
+  HostPipeline(LibraryPtr library, const mtlh_kernel& kernel, const FunctionConstants& constants);
+  const std::string& function_name() const override { return name_; }
+  uint32_t max_total_threads_per_threadgroup() const override {
+    return kernel_.max_total_threads_per_threadgroup;
+  }
+  uint32_t thread_execution_width() const override { return 32; }
+  size_t static_threadgroup_memory_length() const override {
+    return static_cast<size_t>(kernel_.static_threadgroup_memory);
+  }
+  const mtlh_kernel& kernel() const { return kernel_; }
+  const std::vector<mtlh_constant>& constants() const { return constants_; }
+
+ private:
+  LibraryPtr library_;  // keeps a run-time compiled shared object loaded
+  const mtlh_kernel& kernel_;
+  std::string name_;
+  std::vector<mtlh_constant> constants_;
+};
+
+class HostCommandBuffer;
+
+/// Runs committed command buffers in order on a thread of its own, like a GPU queue.
+class HostQueue {
+ public:
+  explicit HostQueue(bool checks);
+  ~HostQueue();
+  void submit(std::shared_ptr<HostCommandBuffer> cb);
+
+ private:
+  void loop();
+  void execute(HostCommandBuffer& cb);
+
+  bool checks_;
+  WorkerPool workers_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::shared_ptr<HostCommandBuffer>> pending_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+class HostCommandBuffer final : public CommandBuffer,
+                                public std::enable_shared_from_this<HostCommandBuffer> {
+ public:
+  explicit HostCommandBuffer(HostQueue& queue) : queue_(queue) {}
+  void encode_dispatch(DispatchCommand&& command) override;
+  void commit() override;
+  void wait() override;
+  bool is_completed() const override;
+  std::vector<DispatchTiming> timings() const override;
+
+ private:
+  friend class HostQueue;
+  void finish(std::vector<DispatchTiming> timings, std::string error);
+
+  HostQueue& queue_;
+  std::vector<DispatchCommand> commands_;
+  bool committed_ = false;
+  mutable std::mutex mutex_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+  std::string error_;
+  std::vector<DispatchTiming> timings_;
+};
+
+class HostDevice final : public Device {
+ public:
+  explicit HostDevice(const DeviceOptions& options);
+  DeviceKind kind() const override { return DeviceKind::Host; }
+  std::string name() const override;
+  std::map<std::string, std::string> info() const override;
+  BufferPtr allocate(size_t bytes) override;
+  LibraryPtr load_library(const LibrarySource& source) override;
+  PipelinePtr make_pipeline(const LibraryPtr& library, const std::string& function,
+                            const FunctionConstants& constants) override;
+  CommandBufferPtr new_command_buffer() override;
+
+ private:
+  DeviceOptions options_;
+  HostQueue queue_;
+};
+
+}  // namespace metallic::host

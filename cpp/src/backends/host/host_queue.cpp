@@ -1,0 +1,164 @@
+// The host device's command queue and command buffers: committed work runs in order on the
+// queue's thread, each dispatch's threadgroups spread over the worker pool.
+#include <algorithm>
+#include <chrono>
+
+#include "backends/host/host_device.hpp"
+#include "metallic/error.hpp"
+
+namespace metallic::host {
+
+void HostCommandBuffer::encode_dispatch(DispatchCommand&& command) {
+  if (committed_) throw MetallicError("cannot encode into a committed command buffer");
+  commands_.push_back(std::move(command));
+}
+
+void HostCommandBuffer::commit() {
+  if (committed_) throw MetallicError("the command buffer was already committed");
+  committed_ = true;
+  queue_.submit(shared_from_this());
+}
+
+void HostCommandBuffer::wait() {
+  if (!committed_) throw MetallicError("wait() on a command buffer that was never committed");
+  std::unique_lock<std::mutex> lock(mutex_);
+  done_cv_.wait(lock, [this] { return done_; });
+  if (!error_.empty()) throw DeviceError(error_);
+}
+
+bool HostCommandBuffer::is_completed() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return done_;
+}
+
+std::vector<DispatchTiming> HostCommandBuffer::timings() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return timings_;
+}
+
+void HostCommandBuffer::finish(std::vector<DispatchTiming> timings, std::string error) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    timings_ = std::move(timings);
+    error_ = std::move(error);
+    done_ = true;
+    commands_.clear();  // release buffers as a GPU's completed command buffer would
+  }
+  done_cv_.notify_all();
+}
+
+HostQueue::HostQueue(bool checks) : checks_(checks), workers_(0), thread_([this] { loop(); }) {}
+
+HostQueue::~HostQueue() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  ready_.notify_one();
+  thread_.join();
+}
+
+void HostQueue::submit(std::shared_ptr<HostCommandBuffer> cb) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pending_.push_back(std::move(cb));
+  }
+  ready_.notify_one();
+}
+
+void HostQueue::loop() {
+  for (;;) {
+    std::shared_ptr<HostCommandBuffer> cb;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      ready_.wait(lock, [this] { return stop_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // stop requested and all work done
+      cb = std::move(pending_.front());
+      pending_.pop_front();
+    }
+    execute(*cb);
+  }
+}
+
+namespace {
+
+/// The mtlh_dispatch view of one DispatchCommand (pointers into the command's own storage).
+struct DispatchArgs {
+  void* buffers[31] = {};
+  uint64_t lengths[31] = {};
+  uint64_t threadgroup_lengths[31] = {};
+  mtlh_dispatch d{};
+
+  DispatchArgs(DispatchCommand& c, const HostPipeline& p, bool checks) {
+    uint32_t max_index = 0;
+    for (auto& b : c.bindings) {
+      if (b.index >= 31) throw ArgumentError(c.label + ": buffer index " + std::to_string(b.index) + " is out of range (0..30)");
+      if (b.buffer) {
+        buffers[b.index] = static_cast<char*>(b.buffer->contents()) + b.offset;
+        lengths[b.index] = b.buffer->length() - b.offset;
+      } else {
+        buffers[b.index] = b.bytes.data();
+        lengths[b.index] = b.bytes.size();
+      }
+      max_index = std::max(max_index, b.index + 1);
+    }
+    uint32_t max_tg = 0;
+    for (auto& [index, length] : c.threadgroup_memory) {
+      if (index >= 31) throw ArgumentError(c.label + ": threadgroup index out of range (0..30)");
+      threadgroup_lengths[index] = length;
+      max_tg = std::max(max_tg, index + 1);
+    }
+    d.buffers = buffers;
+    d.buffer_lengths = lengths;
+    d.num_buffers = max_index;
+    d.threadgroup_lengths = threadgroup_lengths;
+    d.num_threadgroup = max_tg;
+    d.constants = p.constants().data();
+    d.num_constants = static_cast<uint32_t>(p.constants().size());
+    for (int i = 0; i < 3; ++i) {
+      d.threads_per_threadgroup[i] = c.threadgroup[i];
+      if (c.mode == DispatchMode::Threadgroups) {
+        d.threadgroups_per_grid[i] = c.grid[i];
+        d.threads_per_grid[i] = c.grid[i] * c.threadgroup[i];
+      } else {
+        d.threads_per_grid[i] = c.grid[i];
+        d.threadgroups_per_grid[i] = (c.grid[i] + c.threadgroup[i] - 1) / c.threadgroup[i];
+      }
+    }
+    d.checks = checks ? 1 : 0;
+  }
+};
+
+}  // namespace
+
+void HostQueue::execute(HostCommandBuffer& cb) {
+  std::vector<DispatchTiming> timings;
+  timings.reserve(cb.commands_.size());
+  std::string error;
+  for (auto& command : cb.commands_) {
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      const auto& pipeline = static_cast<const HostPipeline&>(*command.pipeline);
+      DispatchArgs args(command, pipeline, checks_);
+      const uint64_t groups = uint64_t(args.d.threadgroups_per_grid[0]) *
+                              args.d.threadgroups_per_grid[1] * args.d.threadgroups_per_grid[2];
+      if (groups > UINT32_MAX) throw ArgumentError(command.label + ": too many threadgroups");
+      std::mutex error_mutex;
+      workers_.parallel_for(static_cast<uint32_t>(groups), [&](uint32_t first, uint32_t count) {
+        char message[1024];
+        if (pipeline.kernel().run(&args.d, first, count, message, sizeof message) != 0) {
+          std::lock_guard<std::mutex> lock(error_mutex);
+          if (error.empty()) error = command.label + ": " + message;
+        }
+      });
+    } catch (const std::exception& e) {
+      if (error.empty()) error = command.label + ": " + e.what();
+    }
+    const auto stop = std::chrono::steady_clock::now();
+    timings.push_back({command.label, std::chrono::duration<double>(stop - start).count()});
+    if (!error.empty()) break;  // like a GPU command buffer that faulted: the rest does not run
+  }
+  cb.finish(std::move(timings), std::move(error));
+}
+
+}  // namespace metallic::host

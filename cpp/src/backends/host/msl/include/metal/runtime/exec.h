@@ -1,0 +1,98 @@
+// The execution-model entry points of the host runtime (static library metallic_msl_runtime).
+// Translated kernels reach these through launch.h and runtime_stdlib.h; nothing here is
+// called by kernel source directly. All state is per OS thread (thread_local inside the
+// library); each translated library links its own copy (hidden visibility), so a library
+// compiled at run time and dlopen'd does not depend on symbols of the Python module.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "metallic_host_abi.h"
+
+#if defined(__GNUC__)
+#define MTLH_NOINLINE __attribute__((noinline))
+#define MTLH_CONST_FN __attribute__((const))
+#define MTLH_NORETURN __attribute__((noreturn))
+#else
+#define MTLH_NOINLINE
+#define MTLH_CONST_FN
+#define MTLH_NORETURN
+#endif
+
+namespace metal_host {
+
+struct ThreadIds;
+struct ThreadgroupState;
+using BodyFn = void (*)(const mtlh_dispatch*, const ThreadIds&, ThreadgroupState&);
+
+namespace rt {
+
+/// Bytes one lane may deposit in a SIMD-group exchange.
+constexpr size_t kSlotBytes = 64;
+
+/// What a lane sees after a SIMD-group exchange completed: every lane's deposit (lane i at
+/// slots + i * kSlotBytes; only lanes set in `active` deposited) and its own lane index.
+struct Exchange {
+  const unsigned char* slots;
+  uint64_t active;  // lanes of the SIMD group that had not returned when the exchange completed
+  uint32_t lane;    // the caller's thread_index_in_simdgroup
+};
+
+/// Deposits `size` bytes, waits until every non-returned lane of the caller's SIMD group has
+/// reached the same call site (`site`, normally __builtin_return_address(0) of the collective),
+/// then returns all deposits. `what` names the collective in error messages.
+Exchange simd_exchange(const void* data, size_t size, const void* site, const char* what);
+/// simdgroup_barrier: every lane of the SIMD group (none may have returned).
+void simd_barrier(const void* site);
+/// threadgroup_barrier: every thread of the threadgroup (none may have returned).
+void threadgroup_barrier(const void* site);
+
+/// thread_index_in_simdgroup of the calling thread (simdgroup_matrix load/store).
+uint32_t current_lane();
+/// The builtin ids of the calling thread, or null outside a kernel (for debug checks).
+const ThreadIds* current_thread();
+/// The dispatch and kernel name being run on this OS thread, or null.
+const mtlh_dispatch* current_dispatch();
+const char* current_kernel();
+
+/// Throws KernelFault "kernel <name>: <message>" with the current thread position appended.
+MTLH_NORETURN void fault(const char* message);
+
+/// Storage of threadgroup variable `id` for the current threadgroup (0xCD-filled when first
+/// used in a threadgroup).
+void* threadgroup_variable(uint32_t id, size_t size, size_t align);
+
+/// Function-constant values of the current dispatch. The `const` attribute lets the compiler
+/// hoist them out of loops: they do not change during a dispatch.
+MTLH_CONST_FN int64_t function_constant_int(uint32_t index);
+MTLH_CONST_FN double function_constant_float(uint32_t index);
+MTLH_CONST_FN bool function_constant_defined(uint32_t index);
+
+/// Plain-loop execution (kernels without barriers/collectives): sets the per-OS-thread state
+/// for the duration of a run_threadgroups call. `ids` is the loop's ThreadIds object.
+struct PlainScope {
+  PlainScope(const mtlh_dispatch* d, const char* kernel, const ThreadIds* ids);
+  ~PlainScope();
+  PlainScope(const PlainScope&) = delete;
+  PlainScope& operator=(const PlainScope&) = delete;
+  void* saved[2];
+};
+/// Starts a new threadgroup in plain mode: fresh threadgroup variables and [[threadgroup(i)]]
+/// buffers (into group.threadgroup_buffers).
+void plain_begin_threadgroup(ThreadgroupState& group, uint32_t threads);
+
+/// Runs threadgroups [first, first + count) with one fiber per thread.
+int run_fibers(const mtlh_dispatch* d, uint32_t first, uint32_t count, const char* kernel,
+               BodyFn body, char* error, size_t error_len);
+
+/// Low-level fiber primitives (exposed for the micro-benchmark).
+/// Saves the callee-saved state of the caller on its stack, stores its stack pointer into
+/// *save_sp, and resumes the context whose stack pointer is new_sp.
+extern "C" void mtlh_fiber_switch(void** save_sp, void* new_sp);
+/// Prepares a context at the top of a stack that, when switched to, calls fn(arg) (fn must
+/// never return).
+void* fiber_init(void* stack_top, void (*fn)(void*), void* arg);
+
+}  // namespace rt
+}  // namespace metal_host

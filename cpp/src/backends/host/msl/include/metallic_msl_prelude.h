@@ -1,0 +1,82 @@
+// First line of every translated kernel library: the emulated metal_stdlib, the launcher
+// runtime, the argument binding of generated launchers, then MSL's keywords as macros (last, so
+// that no header included above sees them).
+#pragma once
+
+#include <metal_stdlib>
+#include <tuple>
+#include <type_traits>
+
+#include "metal/runtime/launch.h"
+#include "metallic_host_abi.h"
+
+namespace metal_host {
+
+/// [[buffer(I)]]: the bound pointer (base + offset) or inline bytes, as the parameter's type.
+template <uint32_t I>
+struct BufferArg {
+  template <class P>
+  P get(const mtlh_dispatch* d, const ThreadIds&, ThreadgroupState&) const {
+    if constexpr (std::is_pointer_v<P>) {
+      return (P)(d->buffers[I]);
+    } else if constexpr (std::is_reference_v<P>) {
+      return *(std::remove_reference_t<P>*)(d->buffers[I]);
+    } else {
+      return *(const P*)(d->buffers[I]);
+    }
+  }
+};
+
+/// [[threadgroup(I)]]: this threadgroup's block of the length the encoder set.
+template <uint32_t I>
+struct ThreadgroupArg {
+  template <class P>
+  P get(const mtlh_dispatch*, const ThreadIds&, ThreadgroupState& g) const {
+    return (P)(g.threadgroup_buffers[I]);
+  }
+};
+
+/// A builtin attribute value, converted to the parameter's type (uint, ushort2, uint3, ...).
+template <class V>
+struct BuiltinArg {
+  V value;
+  template <class P>
+  P get(const mtlh_dispatch*, const ThreadIds&, ThreadgroupState&) const {
+    return builtin<std::decay_t<P>>(value);
+  }
+};
+template <class V>
+inline BuiltinArg<V> builtin_arg(V value) {
+  return {value};
+}
+
+template <class F>
+struct KernelSignature;
+template <class... P>
+struct KernelSignature<void (*)(P...)> {
+  using Params = std::tuple<P...>;
+};
+
+template <auto Fn, class... P, class... Specs>
+inline void invoke_with(std::tuple<P...>*, const mtlh_dispatch* d, const ThreadIds& ids,
+                        ThreadgroupState& g, const Specs&... specs) {
+  static_assert(sizeof...(P) == sizeof...(Specs), "kernel parameter count mismatch");
+  Fn(specs.template get<P>(d, ids, g)...);
+}
+
+/// Calls kernel `Fn` with each parameter bound as its attribute says.
+template <auto Fn, class... Specs>
+inline void invoke_kernel(const mtlh_dispatch* d, const ThreadIds& ids, ThreadgroupState& g,
+                          const Specs&... specs) {
+  using Params = typename KernelSignature<decltype(Fn)>::Params;
+  invoke_with<Fn>(static_cast<Params*>(nullptr), d, ids, g, specs...);
+}
+
+}  // namespace metal_host
+
+#define device
+#define constant const
+#define thread
+#define threadgroup
+#define kernel
+#define METAL_FUNC inline

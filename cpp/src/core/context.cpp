@@ -1,0 +1,183 @@
+#include "metallic/context.hpp"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "metallic/error.hpp"
+
+namespace metallic {
+
+namespace {
+
+bool env_flag(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v && std::strcmp(v, "0") != 0;
+}
+
+std::string resolve_device(const std::string& requested) {
+  std::string name = requested;
+  if (name == "auto") {
+    const char* env = std::getenv("METALLIC_DEVICE");
+    if (env && *env) {
+      name = env;
+    } else {
+      const auto devices = available_devices();
+      name = devices.back();  // metal where built, else host
+    }
+  }
+  return name;
+}
+
+}  // namespace
+
+std::shared_ptr<Context> Context::create(const ContextOptions& options) {
+  return std::shared_ptr<Context>(new Context(options));
+}
+
+Context::Context(const ContextOptions& options)
+    : options_(options),
+      device_(create_device(resolve_device(options.device),
+                            DeviceOptions{options.host_checks || env_flag("METALLIC_HOST_CHECKS")})),
+      pool_(*device_) {
+  options_.host_checks = options.host_checks || env_flag("METALLIC_HOST_CHECKS");
+  dispatch_limit_ = options.dispatches_per_command_buffer;
+  if (dispatch_limit_ == 0) {
+    const char* env = std::getenv("METALLIC_COMMIT_DISPATCHES");
+    dispatch_limit_ = env ? static_cast<uint32_t>(std::strtoul(env, nullptr, 10)) : 64;
+    if (dispatch_limit_ == 0) dispatch_limit_ = 64;
+  }
+}
+
+Context::~Context() {
+  // Pending work references pool buffers: let it finish before the device goes away.
+  try {
+    synchronize();
+  } catch (...) {
+  }
+}
+
+Tensor Context::tensor(DType dtype, Shape shape, TensorInit init, StorageKind storage) {
+  int64_t numel = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw ShapeError("negative dimension in shape " + shape_str(shape));
+    numel *= d;
+  }
+  const size_t nbytes = static_cast<size_t>(numel) * dtype_size(dtype);
+  auto st = std::make_shared<TensorStorage>();
+  st->context = shared_from_this();
+  if (storage == StorageKind::Pooled) {
+    auto lease = pool_.acquire(nbytes);
+    st->buffer = std::move(lease.buffer);
+    st->last_use = lease.last_use;
+    st->pooled = true;
+  } else {
+    st->buffer = device_->allocate(nbytes);
+  }
+  Shape strides = contiguous_strides(shape);
+  Tensor t(std::move(st), dtype, std::move(shape), std::move(strides), 0);
+  if (init.kind == TensorInit::Kind::Zeros && nbytes) {
+    std::memset(t.data_for_write(), 0, nbytes);
+  } else if (init.kind == TensorInit::Kind::CopyFrom && nbytes) {
+    std::memcpy(t.data_for_write(), init.data, nbytes);
+  }
+  return t;
+}
+
+CommandBuffer& Context::active_command_buffer() {
+  if (!active_) active_ = device_->new_command_buffer();
+  return *active_;
+}
+
+void Context::mark_used(const Tensor& t) { t.storage()->last_use = active_seq_; }
+
+void Context::dispatch_encoded() {
+  if (++active_dispatches_ >= dispatch_limit_) commit();
+}
+
+void Context::commit() {
+  if (!active_) return;
+  active_->commit();
+  in_flight_.emplace_back(active_seq_, std::move(active_));
+  active_.reset();
+  active_dispatches_ = 0;
+  active_seq_++;
+}
+
+void Context::wait_for(uint64_t seq) {
+  if (seq <= completed_seq_) return;
+  if (seq >= active_seq_) {
+    if (active_) {
+      commit();
+    } else {
+      active_seq_++;  // `seq` was never committed: retire it so later work gets a new number
+    }
+  }
+  while (!in_flight_.empty() && in_flight_.front().first <= seq) {
+    auto [s, cb] = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    completed_seq_ = s;
+    collect(std::move(cb));  // throws DeviceError if it failed
+  }
+  if (completed_seq_ < seq) completed_seq_ = seq;  // sequence numbers without work
+}
+
+void Context::collect(CommandBufferPtr cb) {
+  cb->wait();
+  profiler_.record(cb->timings());
+}
+
+void Context::synchronize() { wait_for(active_seq_); }
+
+std::vector<DispatchTiming> Context::profile() {
+  synchronize();
+  return profiler_.take();
+}
+
+LibraryPtr Context::library(KernelLibrary lib) {
+  auto& slot = libraries_[static_cast<int>(lib)];
+  if (!slot) {
+    LibrarySource src;
+    src.kind = LibrarySource::Kind::Builtin;
+    src.name = kernel_library_name(lib);
+    slot = device_->load_library(src);
+  }
+  return slot;
+}
+
+LibraryPtr Context::compile_library(const std::string& source, const std::string& name,
+                                    const std::vector<std::string>& include_dirs) {
+  std::string key = name + '\0' + source;
+  for (const auto& d : include_dirs) key += '\0' + d;
+  auto& slot = compiled_libraries_[key];
+  if (!slot) {
+    LibrarySource src;
+    src.kind = LibrarySource::Kind::Source;
+    src.name = name;
+    src.source = source;
+    src.include_dirs = include_dirs;
+    slot = device_->load_library(src);
+  }
+  return slot;
+}
+
+PipelinePtr Context::pipeline(KernelFunction fn, const FunctionConstants& constants) {
+  const auto& info = kernel_function_info(fn);
+  if (!constants.empty()) return pipeline(library(info.library), info.name, constants);
+  // The common case, on the encode hot path: an array lookup instead of a map search.
+  if (builtin_pipelines_.empty()) builtin_pipelines_.resize(kKernelFunctionCount);
+  auto& slot = builtin_pipelines_[static_cast<size_t>(fn)];
+  if (!slot) slot = pipeline(library(info.library), info.name, constants);
+  return slot;
+}
+
+PipelinePtr Context::pipeline(const LibraryPtr& library, const std::string& function,
+                              const FunctionConstants& constants) {
+  auto key = std::make_tuple(library.get(), function, constants);
+  auto it = pipelines_.find(key);
+  if (it != pipelines_.end()) return it->second;
+  auto p = device_->make_pipeline(library, function, constants);
+  pipelines_.emplace(std::move(key), p);
+  return p;
+}
+
+}  // namespace metallic

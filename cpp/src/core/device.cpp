@@ -1,0 +1,35 @@
+#include "metallic/device.hpp"
+
+#include "metallic/error.hpp"
+
+#ifdef METALLIC_HAVE_METAL
+#include "backends/metal/metal_device.h"
+#endif
+
+namespace metallic {
+
+namespace host {
+std::unique_ptr<Device> create_host_device(const DeviceOptions& options);
+}
+
+std::vector<std::string> available_devices() {
+#ifdef METALLIC_HAVE_METAL
+  return {"host", "metal"};
+#else
+  return {"host"};
+#endif
+}
+
+std::unique_ptr<Device> create_device(const std::string& name, const DeviceOptions& options) {
+  if (name == "host") return host::create_host_device(options);
+#ifdef METALLIC_HAVE_METAL
+  if (name == "metal") return create_metal_device(options);
+#endif
+  if (name == "metal") {
+    throw DeviceError("the Metal device is not available in this build (it needs macOS on Apple "
+                      "silicon); use device=\"host\" or \"auto\"");
+  }
+  throw DeviceError("unknown device '" + name + "': use \"auto\", \"host\" or \"metal\"");
+}
+
+}  // namespace metallic

@@ -1,0 +1,102 @@
+#include "metallic/kernel.hpp"
+
+#include "metallic/error.hpp"
+
+namespace metallic {
+
+ComputeKernelEncoder::ComputeKernelEncoder(Context& ctx, const char* op_name)
+    : ctx_(ctx), op_name_(op_name) {
+  command_.bindings.reserve(8);
+}
+
+ComputeKernelEncoder& ComputeKernelEncoder::pipeline(KernelFunction fn,
+                                                     const FunctionConstants& constants) {
+  command_.pipeline = ctx_.pipeline(fn, constants);
+  return *this;
+}
+
+ComputeKernelEncoder& ComputeKernelEncoder::pipeline(PipelinePtr pipeline) {
+  command_.pipeline = std::move(pipeline);
+  return *this;
+}
+
+ComputeKernelEncoder& ComputeKernelEncoder::buffer(uint32_t index, const Tensor& t) {
+  if (&t.context() != &ctx_) {
+    throw ArgumentError(std::string(op_name_) + ": a tensor belongs to another context");
+  }
+  ctx_.mark_used(t);
+  Binding b;
+  b.index = index;
+  b.buffer = t.buffer();
+  b.offset = t.offset_bytes();
+  command_.bindings.push_back(std::move(b));
+  return *this;
+}
+
+ComputeKernelEncoder& ComputeKernelEncoder::bytes(uint32_t index, const void* data,
+                                                  size_t length) {
+  if (length > 4096) {
+    throw ArgumentError(std::string(op_name_) + ": inline bytes are limited to 4096 bytes (got " +
+                        std::to_string(length) + "); pass a tensor instead");
+  }
+  Binding b;
+  b.index = index;
+  b.bytes.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + length);
+  command_.bindings.push_back(std::move(b));
+  return *this;
+}
+
+ComputeKernelEncoder& ComputeKernelEncoder::threadgroup_memory(uint32_t index, size_t length) {
+  command_.threadgroup_memory.emplace_back(index, length);
+  return *this;
+}
+
+const Pipeline& ComputeKernelEncoder::current_pipeline() const {
+  if (!command_.pipeline) throw MetallicError(std::string(op_name_) + ": no pipeline set");
+  return *command_.pipeline;
+}
+
+void ComputeKernelEncoder::dispatch_1d(uint32_t threads, uint32_t threadgroup_width) {
+  dispatch({threads, 1, 1}, {threadgroup_width, 1, 1}, DispatchMode::Threads);
+}
+
+void ComputeKernelEncoder::dispatch_2d(Size3 threads, Size3 threadgroup) {
+  dispatch({threads[0], threads[1], 1}, {threadgroup[0], threadgroup[1], 1}, DispatchMode::Threads);
+}
+
+void ComputeKernelEncoder::dispatch_3d(Size3 threads, Size3 threadgroup) {
+  dispatch(threads, threadgroup, DispatchMode::Threads);
+}
+
+void ComputeKernelEncoder::dispatch_threads(Size3 threads, Size3 threadgroup) {
+  dispatch(threads, threadgroup, DispatchMode::Threads);
+}
+
+void ComputeKernelEncoder::dispatch_custom(Size3 threadgroups, Size3 threadgroup) {
+  dispatch(threadgroups, threadgroup, DispatchMode::Threadgroups);
+}
+
+void ComputeKernelEncoder::dispatch(Size3 grid, Size3 threadgroup, DispatchMode mode) {
+  const Pipeline& p = current_pipeline();
+  const uint64_t threads = uint64_t(threadgroup[0]) * threadgroup[1] * threadgroup[2];
+  if (threads == 0) {
+    throw ArgumentError(std::string(op_name_) + ": threadgroup size must be at least 1 in each "
+                        "dimension");
+  }
+  if (threads > p.max_total_threads_per_threadgroup()) {
+    throw ArgumentError(std::string(op_name_) + ": threadgroup of " + std::to_string(threads) +
+                        " threads exceeds the pipeline's limit of " +
+                        std::to_string(p.max_total_threads_per_threadgroup()) + " for " +
+                        p.function_name());
+  }
+  if (uint64_t(grid[0]) * grid[1] * grid[2] == 0) return;  // nothing to run
+  command_.grid = grid;
+  command_.threadgroup = threadgroup;
+  command_.mode = mode;
+  command_.label = ctx_.profiler().label(op_name_);
+  ctx_.active_command_buffer().encode_dispatch(std::move(command_));
+  command_ = DispatchCommand{};
+  ctx_.dispatch_encoded();
+}
+
+}  // namespace metallic

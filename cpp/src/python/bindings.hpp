@@ -1,0 +1,12 @@
+// The pieces of metallic._core, one file each.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace metallic::python {
+
+void bind_tensor(pybind11::module_& m);
+void bind_context(pybind11::module_& m);
+void bind_ops(pybind11::module_& m);
+
+}  // namespace metallic::python

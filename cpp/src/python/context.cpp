@@ -1,0 +1,80 @@
+// The Context class.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "metallic/context.hpp"
+#include "metallic/error.hpp"
+#include "python/bindings.hpp"
+#include "python/convert.hpp"
+
+namespace py = pybind11;
+
+namespace metallic::python {
+
+namespace {
+
+Shape shape_arg(const py::object& shape) {
+  if (py::isinstance<py::int_>(shape)) return {shape.cast<int64_t>()};
+  return shape.cast<Shape>();
+}
+
+}  // namespace
+
+void bind_context(py::module_& m) {
+  py::class_<Context, std::shared_ptr<Context>>(
+      m, "Context", "A device with its command queue, buffer pool, pipeline cache and profiler.")
+      .def(py::init([](const std::string& device, bool host_checks, uint32_t dispatches) {
+             ContextOptions o;
+             o.device = device;
+             o.host_checks = host_checks;
+             o.dispatches_per_command_buffer = dispatches;
+             return Context::create(o);
+           }),
+           py::arg("device") = "auto", py::arg("host_checks") = false,
+           py::arg("dispatches_per_command_buffer") = 0)
+      .def_property_readonly("device", [](Context& c) { return c.device().name(); })
+      .def_property_readonly("host_checks", [](Context& c) { return c.options().host_checks; })
+      .def("device_info", [](Context& c) { return c.device().info(); })
+      .def("tensor", &tensor_from_array, py::arg("data"), py::arg("dtype") = py::none(),
+           "A new tensor holding a copy of `data` (a numpy array or anything numpy converts).")
+      .def("zeros", [](Context& c, const py::object& shape, const py::object& dtype) {
+             return c.tensor(dtype_arg(dtype), shape_arg(shape), TensorInit::zeros());
+           }, py::arg("shape"), py::arg("dtype") = "f32")
+      .def("empty", [](Context& c, const py::object& shape, const py::object& dtype) {
+             return c.tensor(dtype_arg(dtype), shape_arg(shape));
+           }, py::arg("shape"), py::arg("dtype") = "f32")
+      .def("synchronize", [](Context& c) {
+             py::gil_scoped_release release;
+             c.synchronize();
+           }, "Commits pending work and waits for all of it.")
+      .def("commit", &Context::commit, "Starts pending work on the device without waiting.")
+      .def("profile", [](Context& c) {
+             std::vector<DispatchTiming> timings;
+             {
+               py::gil_scoped_release release;
+               timings = c.profile();
+             }
+             py::list out;
+             for (auto& t : timings) out.append(py::make_tuple(t.label, t.seconds));
+             return out;
+           }, "Waits for all work; returns [(label, seconds)] per dispatch since the last call.")
+      .def("push_scope", [](Context& c, std::string name) { c.profiler().push_scope(std::move(name)); })
+      .def("pop_scope", [](Context& c) { c.profiler().pop_scope(); })
+      .def("pool_stats", [](Context& c) {
+             const auto s = c.pool().stats();
+             py::dict d;
+             d["allocations"] = s.allocations;
+             d["reuses"] = s.reuses;
+             d["bytes_allocated"] = s.bytes_allocated;
+             d["bytes_free"] = s.bytes_free;
+             return d;
+           })
+      .def_property_readonly("active_sequence", &Context::active_sequence,
+           "Sequence number of the command buffer that ops encode into now.")
+      .def_property_readonly("completed_sequence", &Context::completed_sequence,
+           "Sequence number of the newest command buffer known to have completed.")
+      .def("trim_pool", [](Context& c) { c.pool().trim(); })
+      .def("__repr__", [](Context& c) { return "Context(device=" + c.device().name() + ")"; });
+}
+
+}  // namespace metallic::python

@@ -1,0 +1,18 @@
+// Conversions between Python values and metallic types, shared by the binding files.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include "metallic/context.hpp"
+
+namespace metallic::python {
+
+pybind11::dtype numpy_dtype(DType t);
+DType dtype_from_numpy(const pybind11::dtype& dt);
+/// A dtype given as a name ("f16") or anything numpy.dtype() accepts.
+DType dtype_arg(const pybind11::object& dtype);
+Tensor tensor_from_array(Context& ctx, const pybind11::object& data, const pybind11::object& dtype);
+pybind11::array tensor_to_numpy(const Tensor& t, bool copy);
+
+}  // namespace metallic::python

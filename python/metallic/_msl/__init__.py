@@ -1,0 +1,1 @@
+"""The MSL-to-C++ translator of the host device (standard library only; runs at build time too)."""

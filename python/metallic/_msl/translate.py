@@ -1,0 +1,590 @@
+"""Translates a Metal Shading Language kernel library into one C++ translation unit for the host
+device.
+
+MSL is C++14 with address-space qualifiers, attributes and a standard library. The emulated
+standard library (cpp/src/backends/host/msl/include) supplies the types and functions; this module
+does the few rewrites that a header cannot:
+
+* preprocesses the user's sources with the system compiler (their macros, #includes and #if run
+  as on the GPU; `<metal_*>` headers resolve to empty stubs) keeping line markers, so compile
+  errors and debuggers point at the .metal file and line;
+* half literals (`1.0h`), multi-letter swizzles (`v.xy`, `v.zyx = ...`);
+* threadgroup variables declared in function bodies (storage shared by one threadgroup);
+* function constants (`[[function_constant(i)]]` values set per pipeline);
+* a launcher per kernel entry point (including template instantiations named with
+  `[[host_name("...")]]`) that binds [[buffer]], [[threadgroup]] and builtin parameters, and the
+  exported library table of metallic_host_abi.h.
+
+Standard library only: it runs at build time from the source tree and at run time from the
+installed package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STUB_INCLUDE = Path(__file__).resolve().parent / "stub_include"
+METAL_VERSION = "310"
+
+# Builtin attribute -> expression over `__ids` (metal_host::ThreadIds) in the launcher.
+BUILTINS = {
+    "thread_position_in_grid": "__ids.thread_position_in_grid",
+    "thread_position_in_threadgroup": "__ids.thread_position_in_threadgroup",
+    "threadgroup_position_in_grid": "__ids.threadgroup_position_in_grid",
+    "threads_per_grid": "__ids.threads_per_grid",
+    "threads_per_threadgroup": "__ids.threads_per_threadgroup",
+    "threadgroups_per_grid": "__ids.threadgroups_per_grid",
+    "dispatch_threads_per_threadgroup": "__ids.dispatch_threads_per_threadgroup",
+    "thread_index_in_threadgroup": "__ids.thread_index_in_threadgroup",
+    "thread_index_in_simdgroup": "__ids.thread_index_in_simdgroup",
+    "simdgroup_index_in_threadgroup": "__ids.simdgroup_index_in_threadgroup",
+    "simdgroups_per_threadgroup": "__ids.simdgroups_per_threadgroup",
+    "dispatch_simdgroups_per_threadgroup": "__ids.simdgroups_per_threadgroup",
+    "thread_index_in_quadgroup": "__ids.thread_index_in_quadgroup",
+    "quadgroup_index_in_threadgroup": "__ids.quadgroup_index_in_threadgroup",
+    "quadgroups_per_threadgroup": "__ids.quadgroups_per_threadgroup",
+    "dispatch_quadgroups_per_threadgroup": "__ids.quadgroups_per_threadgroup",
+    "threads_per_simdgroup": "32u",
+    "thread_execution_width": "32u",
+}
+
+# Identifiers whose use means the threads of a threadgroup must run as fibers.
+SYNC_PATTERN = re.compile(
+    r"^(threadgroup_barrier|simdgroup_barrier|simd_\w+|quad_\w+|simdgroup_multiply\w*)$"
+)
+
+SWIZZLE = re.compile(r"^([xyzw]{2,4}|[rgba]{2,4})$")
+SWIZZLE_INDEX = {c: i for i, c in enumerate("xyzw")} | {c: i for i, c in enumerate("rgba")}
+FLOAT_LITERAL = re.compile(r"^((\d+\.\d*|\.\d+)([eE][+-]?\d+)?|\d+[eE][+-]?\d+)$")
+ASSIGN_OPS = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="}
+HALF_LITERAL = re.compile(r"^(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)[hH]$")
+
+TOKEN = re.compile(
+    r"""
+    (?P<ws>[ \t\r\n]+)
+  | (?P<pp>\#[^\n]*(?:\\\n[^\n]*)*)
+  | (?P<comment>//[^\n]*|/\*.*?\*/)
+  | (?P<string>"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*')
+  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[a-zA-Z_0-9]*)
+  | (?P<ident>[A-Za-z_]\w*)
+  | (?P<punct>\[\[|\]\]|::|->|<<=|>>=|<<|>>|<=|>=|==|!=|&&|\|\||\+\+|--|[-+*/%&|^!=<>]=|[{}()\[\];,.<>?:~!+\-*/%&|^=])
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+class TranslateError(Exception):
+    """A construct the host device cannot translate; the message starts with file:line."""
+
+
+@dataclass
+class Tok:
+    kind: str
+    text: str
+    file: str = ""
+    line: int = 0
+
+
+@dataclass
+class Param:
+    name: str
+    attribute: str  # buffer, threadgroup, or a builtin name
+    index: int = 0
+
+
+@dataclass
+class Kernel:
+    host_name: str  # the name the runtime looks up
+    call: str  # C++ expression naming the function (with template arguments)
+    params: list[Param]
+    uses_sync: bool = False
+
+
+@dataclass
+class FunctionDef:
+    name: str
+    params: list[Param] | None  # parsed parameters, for kernels
+    is_kernel: bool
+    body: tuple[int, int]  # token range of the body, braces included
+    is_template: bool = False
+
+
+@dataclass
+class Unit:
+    tokens: list[Tok]
+    functions: dict[str, FunctionDef] = field(default_factory=dict)
+    kernels: list[Kernel] = field(default_factory=list)
+
+
+def tokenize(text: str) -> list[Tok]:
+    """Splits preprocessed text into tokens, tracking the .metal file and line of each."""
+    tokens: list[Tok] = []
+    pos, file, line = 0, "<source>", 1
+    marker = re.compile(r'#\s*(?:line\s+)?(\d+)\s+"([^"]*)"')
+    while pos < len(text):
+        m = TOKEN.match(text, pos)
+        if not m:
+            raise TranslateError(f"{file}:{line}: error: unexpected character {text[pos]!r}")
+        kind = m.lastgroup or "punct"
+        tok_text = m.group()
+        tokens.append(Tok(kind, tok_text, file, line))
+        if kind == "pp":
+            mm = marker.match(tok_text)
+            if mm:
+                file, line = mm.group(2), int(mm.group(1)) - 1
+        line += tok_text.count("\n")
+        pos = m.end()
+    return tokens
+
+
+def error(tok: Tok, message: str) -> TranslateError:
+    return TranslateError(f"{tok.file}:{tok.line}: error: {message}")
+
+
+class Translator:
+    def __init__(self, tokens: list[Tok]):
+        self.toks = tokens
+        # Indices of the significant tokens (not whitespace, comments or preprocessor lines).
+        self.sig = [i for i, t in enumerate(tokens) if t.kind not in ("ws", "comment", "pp")]
+        self.kernels: list[Kernel] = []
+        self.functions: dict[str, FunctionDef] = {}
+        self.constants: dict[str, tuple[str, int]] = {}
+        self.threadgroup_ids = 0
+
+    # -- helpers over significant tokens --------------------------------------------------------
+    def text(self, k: int) -> str:
+        return self.toks[self.sig[k]].text if 0 <= k < len(self.sig) else ""
+
+    def tok(self, k: int) -> Tok:
+        return self.toks[self.sig[min(k, len(self.sig) - 1)]]
+
+    def set(self, k: int, text: str) -> None:
+        self.toks[self.sig[k]].text = text
+
+    def match(self, k: int, open_: str, close: str) -> int:
+        """Index of the bracket closing the one at k."""
+        depth = 0
+        for j in range(k, len(self.sig)):
+            t = self.text(j)
+            if t == open_ or (open_ == "[" and t == "[["):
+                depth += 1 if t == open_ else 2
+            elif t == close or (close == "]" and t == "]]"):
+                depth -= 1 if t == close else 2
+            if depth <= 0:
+                return j
+        raise error(self.tok(k), f"unbalanced '{open_}'")
+
+    # -- passes ---------------------------------------------------------------------------------
+    def run(self) -> None:
+        self.literals_and_swizzles()
+        self.scan_top_level()
+        self.rewrite_function_constants()
+        self.rewrite_threadgroup_variables()
+        self.mark_sync()
+        self.strip_attributes_and_keywords()
+
+    def literals_and_swizzles(self) -> None:
+        for k in range(len(self.sig)):
+            t = self.text(k)
+            if self.tok(k).kind == "number":
+                m = HALF_LITERAL.match(t)
+                if m:
+                    self.set(k, f"half({m.group(1)}f)")
+                elif FLOAT_LITERAL.match(t):
+                    self.set(k, t + "f")  # MSL has no double: unsuffixed literals are float
+            elif self.tok(k).kind == "ident" and self.text(k - 1) == "." and SWIZZLE.match(t):
+                idx = ",".join(str(SWIZZLE_INDEX[c]) for c in t)
+                ref = self.text(k + 1) in ASSIGN_OPS
+                self.set(k, f"template swizzle{'_ref' if ref else ''}<{idx}>()")
+
+    def attributes_at(self, k: int) -> tuple[list[str], int]:
+        """Reads consecutive [[...]] groups starting at k; returns their texts and the next index."""
+        attrs = []
+        while self.text(k) == "[[":
+            end = self.match(k, "[", "]")
+            attrs.append("".join(self.text(j) for j in range(k + 1, end)))
+            k = end + 1
+        return attrs, k
+
+    def scan_top_level(self) -> None:
+        """Finds function definitions, kernels, function constants and host_name instantiations."""
+        k, depth_stack = 0, []
+        n = len(self.sig)
+        statement_start = 0
+        while k < n:
+            t = self.text(k)
+            if t in ("{",) and not depth_stack:
+                # A top-level brace: a function body, a namespace, a struct, or an initialiser.
+                head = [self.text(j) for j in range(statement_start, k)]
+                end = self.match(k, "{", "}")
+                if "namespace" in head[:3] or (head and head[0] == "extern"):
+                    # Enter namespaces: continue scanning inside.
+                    statement_start = k + 1
+                    k += 1
+                    continue
+                if head and head[-1] == ")" and "struct" not in head and "class" not in head:
+                    self.function_definition(statement_start, k, end)
+                k = end + 1
+                if self.text(k) == ";":
+                    k += 1
+                statement_start = k
+                continue
+            if t == "}":  # end of a namespace
+                statement_start = k + 1
+            elif t == ";":
+                self.declaration(statement_start, k)
+                statement_start = k + 1
+            elif t == "(":
+                k = self.match(k, "(", ")")
+            elif t == "[[":
+                k = self.match(k, "[", "]")
+            k += 1
+
+    def parse_params(self, open_: int, close: int) -> list[Param]:
+        params: list[Param] = []
+        j = open_ + 1
+        while j < close:
+            start = j
+            depth = 0
+            while j < close and not (self.text(j) == "," and depth == 0):
+                if self.text(j) in ("(", "[[", "<", "["):
+                    depth += 1
+                elif self.text(j) in (")", "]]", ">", "]"):
+                    depth -= 1
+                j += 1
+            name, attrs = "", []
+            for q in range(start, j):
+                if self.text(q) == "[[":
+                    end = self.match(q, "[", "]")
+                    attrs.append("".join(self.text(x) for x in range(q + 1, end)))
+                elif self.tok(q).kind == "ident" and not attrs:
+                    name = self.text(q)
+            if not attrs:
+                raise error(self.tok(start), f"kernel parameter '{name}' has no attribute "
+                            "([[buffer(i)]], [[threadgroup(i)]] or a builtin); [[stage_in]] and "
+                            "textures are not supported on the host device")
+            m = re.match(r"(\w+)(?:\((\d+)\))?", attrs[0])
+            kind = m.group(1) if m else attrs[0]
+            if kind not in ("buffer", "threadgroup") and kind not in BUILTINS:
+                raise error(self.tok(start), f"unsupported kernel parameter attribute "
+                            f"[[{attrs[0]}]] on '{name}'")
+            index = int(m.group(2)) if m and m.group(2) else 0
+            params.append(Param(name, kind, index))
+            j += 1
+        return params
+
+    def function_definition(self, start: int, brace: int, end: int) -> None:
+        head = [self.text(j) for j in range(start, brace)]
+        close = brace - 1
+        # Skip trailing qualifiers between ')' and '{' (const, noexcept...) - rare in MSL.
+        while self.text(close) != ")":
+            close -= 1
+        open_ = self.match_back(close)
+        name = self.text(open_ - 1)
+        if self.text(open_ - 2) == "operator" or self.tok(open_ - 1).kind != "ident":
+            return
+        is_kernel = "kernel" in head
+        is_template = head[0] == "template"
+        params = self.parse_params(open_, close) if is_kernel else None
+        fn = FunctionDef(name, params, is_kernel, (brace, end), is_template)
+        self.functions.setdefault(name, fn)
+        if is_kernel:
+            self.functions[name] = fn
+            if not is_template:
+                host_names = [a for a in self.attributes_in(start, open_) if a.startswith("host_name")]
+                host = _host_name(host_names[0]) if host_names else name
+                self.kernels.append(Kernel(host, name, params or []))
+
+    def attributes_in(self, start: int, stop: int) -> list[str]:
+        out = []
+        k = start
+        while k < stop:
+            if self.text(k) == "[[":
+                end = self.match(k, "[", "]")
+                out.append("".join(self.text(j) for j in range(k + 1, end)))
+                k = end
+            k += 1
+        return out
+
+    def match_back(self, close: int) -> int:
+        depth = 0
+        for j in range(close, -1, -1):
+            if self.text(j) == ")":
+                depth += 1
+            elif self.text(j) == "(":
+                depth -= 1
+                if depth == 0:
+                    return j
+        raise error(self.tok(close), "unbalanced ')'")
+
+    def declaration(self, start: int, semi: int) -> None:
+        """Top-level declarations: function constants and [[host_name]] instantiations."""
+        words = [self.text(j) for j in range(start, semi)]
+        attrs = self.attributes_in(start, semi)
+        fc = [a for a in attrs if a.startswith("function_constant")]
+        if fc:
+            index = int(re.search(r"\((\d+)\)", fc[0]).group(1))
+            j = start
+            while self.text(j) != "[[":
+                j += 1
+            name = self.text(j - 1)
+            type_text = " ".join(w for w in words[: j - 1 - start] if w not in ("constant", "const"))
+            self.constants[name] = (type_text, index)
+            for q in range(start, semi + 1):
+                self.set(q, "")
+            return
+        if words and words[0] == "template" and any(a.startswith("host_name") for a in attrs):
+            host = _host_name(next(a for a in attrs if a.startswith("host_name")))
+            # The instantiated function: the last `name<...>` before '(' or ';'.
+            j = start
+            call = None
+            while j < semi:
+                if self.tok(j).kind == "ident" and self.text(j + 1) == "<" and self.text(j) != "decltype":
+                    end = self.match_angle(j + 1)
+                    call = "".join(self.text(q) for q in range(j, end + 1))
+                    base = self.text(j)
+                    j = end
+                j += 1
+            if call is None or base not in self.functions or not self.functions[base].is_kernel:
+                raise error(self.tok(start), f"cannot find the kernel template instantiated as "
+                            f"'{host}' (define the template kernel before instantiating it)")
+            self.kernels.append(Kernel(host, call, list(self.functions[base].params or [])))
+
+    def match_angle(self, k: int) -> int:
+        depth = 0
+        for j in range(k, len(self.sig)):
+            t = self.text(j)
+            if t == "<":
+                depth += 1
+            elif t == ">":
+                depth -= 1
+            elif t == ">>":
+                depth -= 2
+            elif t in ("(",):
+                j = self.match(j, "(", ")")
+            if depth <= 0:
+                return j
+        raise error(self.tok(k), "unbalanced '<'")
+
+    def rewrite_function_constants(self) -> None:
+        if not self.constants:
+            return
+        for k in range(len(self.sig)):
+            t = self.text(k)
+            if t == "is_function_constant_defined" and self.text(k + 1) == "(":
+                name = self.text(k + 2)
+                if name not in self.constants:
+                    raise error(self.tok(k), f"'{name}' is not a function constant")
+                self.set(k, f"::metal_host::function_constant_defined({self.constants[name][1]})")
+                for q in (k + 1, k + 2, k + 3):
+                    self.set(q, "")
+            elif t in self.constants and self.text(k - 1) not in (".", "->", "::"):
+                type_text, index = self.constants[t]
+                self.set(k, f"(::metal_host::function_constant<{type_text}>({index}))")
+
+    def rewrite_threadgroup_variables(self) -> None:
+        """`threadgroup T name[N];` in a function body -> storage of the current threadgroup."""
+        for fn in self.functions.values():
+            lo, hi = fn.body
+            k = lo
+            while k < hi:
+                if self.text(k) == "threadgroup" and self.text(k - 1) in ("{", ";", "}", ")", ":"):
+                    semi = k
+                    while self.text(semi) != ";":
+                        semi += 1
+                    self.threadgroup_declaration(k, semi)
+                    k = semi
+                k += 1
+
+    def threadgroup_declaration(self, k: int, semi: int) -> None:
+        words = [self.text(j) for j in range(k + 1, semi)]
+        if any(w in ("*", "&", "=", "(") for w in words):
+            return  # a pointer or reference to threadgroup memory: the keyword alone goes
+        # Split declarators on top-level commas: the type is everything before the first name.
+        j = k + 1
+        while not (self.tok(j).kind == "ident" and self.text(j + 1) in ("[", ",", ";")):
+            j += 1
+        type_text = " ".join(self.text(q) for q in range(k + 1, j))
+        pieces = []
+        while j < semi:
+            name = self.text(j)
+            dims = ""
+            j += 1
+            while self.text(j) == "[":
+                end = self.match(j, "[", "]")
+                dims += "[" + " ".join(self.text(q) for q in range(j + 1, end)) + "]"
+                j = end + 1
+            vid = self.threadgroup_ids
+            self.threadgroup_ids += 1
+            pieces.append(f"auto& {name} = ::metal_host::threadgroup_variable<{type_text}{dims}>({vid})")
+            if self.text(j) == ",":
+                j += 1
+        for q in range(k, semi):
+            self.set(q, "")
+        self.set(k, "; ".join(pieces))
+
+    def mark_sync(self) -> None:
+        """A kernel uses sync if its body, or a function it calls, names a sync function."""
+        uses: dict[str, bool] = {}
+        calls: dict[str, set[str]] = {}
+        for name, fn in self.functions.items():
+            lo, hi = fn.body
+            idents = {self.text(k) for k in range(lo, hi) if self.tok(k).kind == "ident"}
+            uses[name] = any(SYNC_PATTERN.match(i) for i in idents)
+            calls[name] = {i for i in idents if i in self.functions and i != name}
+        changed = True
+        while changed:
+            changed = False
+            for name in self.functions:
+                if not uses[name] and any(uses[c] for c in calls[name]):
+                    uses[name] = changed = True
+        for kernel in self.kernels:
+            base = kernel.call.split("<")[0]
+            kernel.uses_sync = uses.get(base, True)
+
+    def strip_attributes_and_keywords(self) -> None:
+        k = 0
+        while k < len(self.sig):
+            if self.text(k) == "[[":
+                end = self.match(k, "[", "]")
+                for q in range(k, end + 1):
+                    self.set(q, "")
+                k = end
+            k += 1
+
+
+def _host_name(attr: str) -> str:
+    parts = re.findall(r'"((?:\\.|[^"\\])*)"', attr)  # adjacent literals concatenate
+    if not parts:
+        raise TranslateError(f"malformed attribute [[{attr}]]")
+    return "".join(parts)
+
+
+def preprocess(sources: list[Path], include_dirs: list[Path], compiler: str) -> str:
+    """Runs the C preprocessor over the sources in order, with <metal_*> headers stubbed out."""
+    with tempfile.TemporaryDirectory() as tmp:
+        main = Path(tmp) / "library.metal.cpp"
+        main.write_text("".join(f'#include "{Path(s).resolve()}"\n' for s in sources))
+        cmd = [compiler, "-E", "-x", "c++", "-std=c++17", f"-D__METAL_VERSION__={METAL_VERSION}",
+               "-D__METAL__=1", "-D__HAVE_NATIVE_FAST_MATH__=1", "-DMETALLIC_HOST_DEVICE=1",
+               "-isystem", str(STUB_INCLUDE)]
+        for d in include_dirs:
+            cmd += ["-I", str(d)]
+        cmd.append(str(main))
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise TranslateError(proc.stderr.strip())
+        return proc.stdout
+
+
+def render_library(name: str, unit_text: str, kernels: list[Kernel], threadgroup_ids: int) -> str:
+    out = ['#include "metallic_msl_prelude.h"', unit_text, "", "// ---- generated launchers ----",
+           '#line 1 "metallic-generated-launchers"', "namespace {"]
+    for i, k in enumerate(kernels):
+        specs = []
+        for p in k.params:
+            if p.attribute == "buffer":
+                specs.append(f"::metal_host::BufferArg<{p.index}>{{}}")
+            elif p.attribute == "threadgroup":
+                specs.append(f"::metal_host::ThreadgroupArg<{p.index}>{{}}")
+            else:
+                specs.append(f"::metal_host::builtin_arg({BUILTINS[p.attribute]})")
+        args = ", ".join(["__d", "__ids", "__g"] + specs)
+        out.append(
+            f"inline void __mtlh_body_{i}(const mtlh_dispatch* __d, const ::metal_host::ThreadIds& "
+            f"__ids, ::metal_host::ThreadgroupState& __g) {{\n"
+            f"  ::metal_host::invoke_kernel<&{k.call}>({args});\n}}\n"
+            f"int __mtlh_run_{i}(const mtlh_dispatch* d, uint32_t first, uint32_t count, "
+            f"char* err, size_t len) {{\n"
+            f"  return ::metal_host::run_threadgroups<__mtlh_body_{i}, "
+            f"{'true' if k.uses_sync else 'false'}>(d, first, count, \"{k.host_name}\", err, len);\n}}"
+        )
+    out.append("const mtlh_kernel __mtlh_kernels[] = {")
+    for i, k in enumerate(kernels):
+        out.append(f'  {{"{k.host_name}", __mtlh_run_{i}, {int(k.uses_sync)}, 1024, 0}},')
+    if not kernels:
+        out.append("  {nullptr, nullptr, 0, 0, 0},")
+    out.append("};")
+    out.append(f'const mtlh_library __mtlh_library = {{METALLIC_HOST_ABI_VERSION, "{name}", '
+               f"{len(kernels)}, __mtlh_kernels}};")
+    out.append("}  // namespace")
+    symbol = library_symbol(name)
+    out.append(f'extern "C" __attribute__((visibility("default"))) const mtlh_library* {symbol}() '
+               "{ return &__mtlh_library; }")
+    return "\n".join(out) + "\n"
+
+
+def library_symbol(name: str | None) -> str:
+    """Built-in libraries export metallic_host_library_<name>; run-time ones metallic_host_library."""
+    return f"metallic_host_library_{name}" if name else "metallic_host_library"
+
+
+@dataclass
+class Translation:
+    cpp: str
+    kernels: list[Kernel]
+
+
+def translate(sources: list[Path], include_dirs: list[Path], library: str,
+              symbol_name: str | None, compiler: str = "c++") -> Translation:
+    """Translates the sources of one kernel library into C++ (see module docstring)."""
+    text = preprocess(sources, include_dirs, compiler)
+    tr = Translator(tokenize(text))
+    tr.run()
+    seen: set[str] = set()
+    for k in tr.kernels:
+        if k.host_name in seen:
+            raise TranslateError(f"kernel name '{k.host_name}' is defined twice in library {library}")
+        seen.add(k.host_name)
+    unit = "".join(t.text for t in tr.toks)
+    cpp = render_library(library, unit, tr.kernels, tr.threadgroup_ids)
+    if symbol_name is None:
+        cpp = cpp.replace(library_symbol(library) + "()", library_symbol(None) + "()")
+    return Translation(cpp, tr.kernels)
+
+
+def library_sources(library_dir: Path, repo_root: Path) -> list[Path]:
+    """The sources of metal/<family>: metal.sources (one path per line, relative to the repo
+    root) when present, else kernel.metal."""
+    listing = library_dir / "metal.sources"
+    if listing.exists():
+        lines = [ln.strip() for ln in listing.read_text().splitlines()]
+        return [repo_root / ln for ln in lines if ln and not ln.startswith("#")]
+    return [library_dir / "kernel.metal"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--library", required=True, help="library name (metal/<family>)")
+    ap.add_argument("--source", action="append", required=True, type=Path)
+    ap.add_argument("--include", action="append", default=[], type=Path)
+    ap.add_argument("--output", required=True, type=Path)
+    ap.add_argument("--kernels-output", type=Path, help="write the kernel names, one per line")
+    ap.add_argument("--compiler", default=os.environ.get("CXX", "c++"))
+    args = ap.parse_args(argv)
+    try:
+        result = translate(args.source, args.include, args.library, args.library, args.compiler)
+    except TranslateError as e:
+        print(e, file=sys.stderr)
+        return 1
+    _write_if_changed(args.output, result.cpp)
+    if args.kernels_output:
+        _write_if_changed(args.kernels_output, "".join(k.host_name + "\n" for k in result.kernels))
+    return 0
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.exists() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""The `metallic` command: `metallic info` and `metallic demo`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+import metallic as mt
+
+
+def info(ctx: mt.Context) -> None:
+    print(f"metallic {mt.__version__}")
+    print(f"device: {ctx.device}")
+    for key, value in sorted(ctx.device_info().items()):
+        print(f"  {key}: {value}")
+    from metallic import _core
+
+    print("ops:")
+    for op in _core.op_infos():
+        params = ", ".join(f"{n}: {t}" + (f" = {d}" if d is not None else "") for n, t, d in op["params"])
+        print(f"  {op['name']}({params})  [{op['class_name']}]")
+    print("kernel libraries:")
+    for lib, functions in _core.kernel_libraries().items():
+        print(f"  {lib}: {', '.join(functions)}")
+
+
+def demo(ctx: mt.Context) -> None:
+    rng = np.random.default_rng(0)
+    print(f"device: {ctx.device}")
+    for n in (1_000, 1_000_000):
+        a_np = rng.standard_normal(n, dtype=np.float32)
+        b_np = rng.standard_normal(n, dtype=np.float32)
+        a, b = ctx.tensor(a_np), ctx.tensor(b_np)
+        for name, ref in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
+                          ("div", np.divide)):
+            op = getattr(mt.ops, name)
+            op(a, b).numpy()  # warm up: pipeline creation
+            start = time.perf_counter()
+            out = op(a, b).numpy()
+            elapsed = time.perf_counter() - start
+            err = float(np.max(np.abs(out - ref(a_np, b_np))))
+            print(f"  {name:4s} n={n:>9,d}: {elapsed * 1e6:9.1f} us   max |err| vs numpy {err:.2e}")
+    x = ctx.tensor(np.arange(12, dtype=np.float32).reshape(3, 4))
+    bias = ctx.tensor(np.array([0.5, 1.0, 1.5, 2.0], dtype=np.float32))
+    print("broadcast add of a (4,) bias over a (3, 4) tensor:")
+    print(mt.ops.add(x, bias).numpy())
+    print("profile (label, seconds):")
+    for label, seconds in ctx.profile()[-4:]:
+        print(f"  {label}: {seconds * 1e6:.1f} us")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="metallic", description=__doc__)
+    parser.add_argument("--device", default="auto", help="auto, host or metal")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("info", help="devices, ops and kernel libraries")
+    sub.add_parser("demo", help="run a few ops and print results and timings")
+    args = parser.parse_args(argv)
+    try:
+        ctx = mt.Context(device=args.device)
+    except mt.MetallicError as e:
+        print(f"metallic: {e}", file=sys.stderr)
+        return 2
+    if args.command == "info":
+        info(ctx)
+    else:
+        demo(ctx)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Functional ops, generated from the ops registered in the C++ core (cpp/src/ops/*.cpp).
+
+`mt.ops.add(a, b)` runs on the context of its first tensor argument; `mt.ops.ElemwiseAddOp` is a
+handle for `ctx.call(mt.ops.ElemwiseAddOp, a, b)`. The typed signatures are in ops.pyi, which
+`python -m metallic.stubs` regenerates from the registry (a test checks it is current).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metallic import _core
+
+
+class OpHandle:
+    """One registered op: call it with tensors, or pass it to Context.call."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.name: str = info["name"]
+        self.class_name: str = info["class_name"]
+        self.params: list[tuple[str, str, str | None]] = info["params"]
+        self.__doc__ = info["doc"]
+        self.__name__ = self.name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        ctx = _context_of(self.name, args, kwargs)
+        return _core.call_op(ctx, self.name, args, kwargs)
+
+    def call(self, ctx: _core.Context, *args: Any, **kwargs: Any) -> Any:
+        return _core.call_op(ctx, self.name, args, kwargs)
+
+    def __repr__(self) -> str:
+        params = ", ".join(p[0] for p in self.params)
+        return f"<metallic op {self.name}({params})>"
+
+
+def _context_of(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _core.Context:
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, _core.Tensor):
+            return value.context
+    raise _core.ArgumentError(f"{name}() needs at least one Tensor argument to find its context")
+
+
+def _call(ctx: _core.Context, op: OpHandle, *args: Any, **kwargs: Any) -> Any:
+    """Context.call(op, *args): run `op` on `ctx`."""
+    if not isinstance(op, OpHandle):
+        raise _core.ArgumentError(f"Context.call takes an op such as mt.ops.ElemwiseAddOp, got {op!r}")
+    return op.call(ctx, *args, **kwargs)
+
+
+_core.Context.call = _call  # type: ignore[attr-defined]
+
+for _info in _core.op_infos():
+    _handle = OpHandle(_info)
+    globals()[_handle.name] = _handle
+    globals()[_handle.class_name] = _handle
+del _info, _handle

@@ -1,0 +1,109 @@
+"""Lazy execution: ops encode into the active command buffer; host reads and writes wait only
+as far as the tensor needs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import metallic as mt
+
+
+def test_ops_are_encoded_not_run(device: str) -> None:
+    ctx = mt.Context(device=device, dispatches_per_command_buffer=1000)
+    a = ctx.tensor(np.ones(1000, np.float32))
+    seq = ctx.active_sequence
+    b = mt.ops.add(a, a)
+    assert ctx.completed_sequence < seq  # nothing committed yet
+    np.testing.assert_array_equal(b.numpy(), np.full(1000, 2, np.float32))
+    assert ctx.completed_sequence >= seq
+
+
+def test_read_after_write_chain(device: str) -> None:
+    ctx = mt.Context(device=device, dispatches_per_command_buffer=1000)
+    x = np.linspace(-1, 1, 513, dtype=np.float32)
+    t = ctx.tensor(x)
+    one = ctx.tensor(np.ones(513, np.float32))
+    seq = ctx.active_sequence
+    for _ in range(100):
+        t = mt.ops.add(t, one)
+    assert ctx.completed_sequence < seq
+    np.testing.assert_allclose(t.numpy(), x + 100, rtol=1e-6)
+    # The 100 dispatches went to the device in a single command buffer.
+    assert ctx.completed_sequence == seq
+    assert len(ctx.profile()) == 100
+
+
+def test_auto_commit_splits_long_chains(device: str) -> None:
+    ctx = mt.Context(device=device, dispatches_per_command_buffer=8)
+    t = ctx.tensor(np.zeros(64, np.float32))
+    one = ctx.tensor(np.ones(64, np.float32))
+    seq = ctx.active_sequence
+    for _ in range(20):
+        t = mt.ops.add(t, one)
+    np.testing.assert_array_equal(t.numpy(), np.full(64, 20, np.float32))
+    assert ctx.completed_sequence - seq == 2  # 8 + 8 committed automatically, 4 on the read
+
+
+def test_host_write_waits_for_pending_readers(device: str) -> None:
+    ctx = mt.Context(device=device, dispatches_per_command_buffer=1000)
+    x = np.arange(300, dtype=np.float32)
+    t = ctx.tensor(x)
+    doubled = mt.ops.add(t, t)  # pending: reads t
+    t.copy_from(np.zeros(300, np.float32))  # must wait for the pending read first
+    np.testing.assert_array_equal(doubled.numpy(), x * 2)
+    np.testing.assert_array_equal(t.numpy(), np.zeros(300, np.float32))
+
+
+def test_reading_one_tensor_leaves_later_work_pending(device: str) -> None:
+    ctx = mt.Context(device=device, dispatches_per_command_buffer=1)
+    a = ctx.tensor(np.ones(10, np.float32))
+    first = mt.ops.add(a, a)  # committed on its own (limit 1)
+    first_seq = ctx.active_sequence - 1
+    np.testing.assert_array_equal(first.numpy(), np.full(10, 2, np.float32))
+    assert ctx.completed_sequence >= first_seq
+
+
+def test_pool_reuses_buffers(device: str) -> None:
+    ctx = mt.Context(device=device)
+    a = ctx.tensor(np.ones(4096, np.float32))
+    before = ctx.pool_stats()
+    for _ in range(1000):
+        mt.ops.add(a, a)
+    ctx.synchronize()
+    after = ctx.pool_stats()
+    # Each result is released right away, so its buffer serves the next call.
+    assert after["allocations"] - before["allocations"] <= 2
+    assert after["reuses"] - before["reuses"] >= 998
+    assert after["bytes_allocated"] - before["bytes_allocated"] <= 2 * 4096 * 4
+
+
+def test_pooled_buffer_reuse_waits_for_its_previous_user(device: str) -> None:
+    ctx = mt.Context(device=device, dispatches_per_command_buffer=1000)
+    a = ctx.tensor(np.full(2048, 3, np.float32))
+    b = mt.ops.mul(a, a)
+    expected = np.full(2048, 9, np.float32)
+    del a  # its buffer returns to the pool while the mul is still pending
+    c = ctx.tensor(np.zeros(2048, np.float32))  # may get that buffer: must wait before writing
+    np.testing.assert_array_equal(b.numpy(), expected)
+    np.testing.assert_array_equal(c.numpy(), np.zeros(2048, np.float32))
+
+
+def test_numpy_view_is_zero_copy_and_read_only(ctx: mt.Context) -> None:
+    t = ctx.tensor(np.arange(6, dtype=np.float32))
+    view = t.numpy()
+    assert not view.flags.writeable
+    assert np.shares_memory(view, t.numpy())
+    copy = t.numpy(copy=True)
+    assert copy.flags.writeable and not np.shares_memory(copy, view)
+    np.testing.assert_array_equal(np.asarray(t), np.arange(6))
+
+
+def test_profile_labels_carry_scopes(ctx: mt.Context) -> None:
+    a = ctx.tensor(np.ones(8, np.float32))
+    ctx.profile()
+    ctx.push_scope("layer0")
+    mt.ops.add(a, a)
+    ctx.pop_scope()
+    mt.ops.sub(a, a)
+    labels = [label for label, seconds in ctx.profile()]
+    assert labels == ["layer0/elemwise_add", "elemwise_sub"]
