@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 import metallic as mt
+import pytest
 from metallic import _core
 
 

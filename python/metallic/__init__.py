@@ -1,10 +1,10 @@
 """metallic: Metal compute kernels for transformer inference, hackable from Python.
 
-    import metallic as mt
-    ctx = mt.Context()                  # Metal where available, else the host device
-    a = ctx.tensor(np.ones((4, 5), np.float32))
-    b = mt.ops.add(a, a)                # encoded lazily
-    b.numpy()                           # waits only as far as `b` needs
+import metallic as mt
+ctx = mt.Context()                  # Metal where available, else the host device
+a = ctx.tensor(np.ones((4, 5), np.float32))
+b = mt.ops.add(a, a)                # encoded lazily
+b.numpy()                           # waits only as far as `b` needs
 """
 
 from metallic import ops

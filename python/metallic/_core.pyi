@@ -44,7 +44,10 @@ DTypeLike = str | type[np.generic] | np.dtype[Any]
 
 class Context:
     def __init__(
-        self, device: str = "auto", host_checks: bool = False, dispatches_per_command_buffer: int = 0
+        self,
+        device: str = "auto",
+        host_checks: bool = False,
+        dispatches_per_command_buffer: int = 0,
     ) -> None: ...
     @property
     def device(self) -> str: ...

@@ -20,7 +20,9 @@ def info(ctx: mt.Context) -> None:
 
     print("ops:")
     for op in _core.op_infos():
-        params = ", ".join(f"{n}: {t}" + (f" = {d}" if d is not None else "") for n, t, d in op["params"])
+        params = ", ".join(
+            f"{n}: {t}" + (f" = {d}" if d is not None else "") for n, t, d in op["params"]
+        )
         print(f"  {op['name']}({params})  [{op['class_name']}]")
     print("kernel libraries:")
     for lib, functions in _core.kernel_libraries().items():
@@ -34,8 +36,12 @@ def demo(ctx: mt.Context) -> None:
         a_np = rng.standard_normal(n, dtype=np.float32)
         b_np = rng.standard_normal(n, dtype=np.float32)
         a, b = ctx.tensor(a_np), ctx.tensor(b_np)
-        for name, ref in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
-                          ("div", np.divide)):
+        for name, ref in (
+            ("add", np.add),
+            ("sub", np.subtract),
+            ("mul", np.multiply),
+            ("div", np.divide),
+        ):
             op = getattr(mt.ops, name)
             op(a, b).numpy()  # warm up: pipeline creation
             start = time.perf_counter()

@@ -44,7 +44,9 @@ def _context_of(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _co
 def _call(ctx: _core.Context, op: OpHandle, *args: Any, **kwargs: Any) -> Any:
     """Context.call(op, *args): run `op` on `ctx`."""
     if not isinstance(op, OpHandle):
-        raise _core.ArgumentError(f"Context.call takes an op such as mt.ops.ElemwiseAddOp, got {op!r}")
+        raise _core.ArgumentError(
+            f"Context.call takes an op such as mt.ops.ElemwiseAddOp, got {op!r}"
+        )
     return op.call(ctx, *args, **kwargs)
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import metallic as mt
 import numpy as np
 import pytest
-
-import metallic as mt
 
 OPS = {
     "add": np.add,
@@ -15,10 +14,27 @@ OPS = {
 }
 
 # Sizes around the threadgroup width (256), odd ones, tiny and large.
-SHAPES = [(1,), (7,), (255,), (256,), (257,), (1000,), (3, 5), (2, 3, 17), (33, 129), (65537,),
-          (1 << 20,)]
-BROADCASTS = [((4, 5), (5,)), ((2, 3, 4), (3, 4)), ((2, 3, 4), (1, 4)), ((7, 9), (1,)),
-              ((3, 257), (257,)), ((5, 1, 3), (1, 3))]
+SHAPES = [
+    (1,),
+    (7,),
+    (255,),
+    (256,),
+    (257,),
+    (1000,),
+    (3, 5),
+    (2, 3, 17),
+    (33, 129),
+    (65537,),
+    (1 << 20,),
+]
+BROADCASTS = [
+    ((4, 5), (5,)),
+    ((2, 3, 4), (3, 4)),
+    ((2, 3, 4), (1, 4)),
+    ((7, 9), (1,)),
+    ((3, 257), (257,)),
+    ((5, 1, 3), (1, 3)),
+]
 
 
 def _inputs(rng: np.random.Generator, shape: tuple[int, ...], dtype: type) -> np.ndarray:
@@ -45,8 +61,9 @@ def test_same_shape(ctx: mt.Context, name: str, dtype: type, shape: tuple[int, .
 @pytest.mark.parametrize("name", OPS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 @pytest.mark.parametrize(("a_shape", "b_shape"), BROADCASTS)
-def test_broadcast(ctx: mt.Context, name: str, dtype: type, a_shape: tuple[int, ...],
-                   b_shape: tuple[int, ...]) -> None:
+def test_broadcast(
+    ctx: mt.Context, name: str, dtype: type, a_shape: tuple[int, ...], b_shape: tuple[int, ...]
+) -> None:
     rng = np.random.default_rng(7)
     a = _inputs(rng, a_shape, dtype)
     b = _inputs(rng, b_shape, dtype) + dtype(3)  # away from zero for div

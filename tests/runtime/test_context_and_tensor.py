@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import metallic as mt
 import numpy as np
 import pytest
-
-import metallic as mt
 from metallic import _core
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,7 +93,11 @@ def test_registry_lists_every_kernel_library() -> None:
     families = {p.name for p in (REPO / "metal").iterdir() if p.is_dir() and p.name != "common"}
     assert set(libraries) == families
     assert sorted(libraries["elemwise_add"]) == [
-        "elemwise_add_vb_f16", "elemwise_add_vb_f32", "elemwise_add_vv_f16", "elemwise_add_vv_f32"]
+        "elemwise_add_vb_f16",
+        "elemwise_add_vb_f32",
+        "elemwise_add_vv_f16",
+        "elemwise_add_vv_f32",
+    ]
 
 
 def test_op_registry_is_exposed() -> None:

@@ -3,9 +3,8 @@ as far as the tensor needs."""
 
 from __future__ import annotations
 
-import numpy as np
-
 import metallic as mt
+import numpy as np
 
 
 def test_ops_are_encoded_not_run(device: str) -> None:

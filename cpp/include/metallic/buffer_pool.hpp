@@ -11,8 +11,8 @@
 namespace metallic {
 
 struct BufferPoolStats {
-  size_t allocations = 0;    // buffers ever allocated from the device
-  size_t reuses = 0;         // acquisitions served from the free lists
+  size_t allocations = 0;      // buffers ever allocated from the device
+  size_t reuses = 0;           // acquisitions served from the free lists
   size_t bytes_allocated = 0;  // bytes of all live pool-owned buffers (in use + free)
   size_t bytes_free = 0;       // bytes sitting in the free lists
 };

@@ -86,8 +86,8 @@ enum class DispatchMode : uint8_t {
 /// One argument binding: a buffer range, or inline bytes (setBytes).
 struct Binding {
   uint32_t index = 0;
-  BufferPtr buffer;      // null for inline bytes
-  size_t offset = 0;     // buffer bindings
+  BufferPtr buffer;            // null for inline bytes
+  size_t offset = 0;           // buffer bindings
   std::vector<uint8_t> bytes;  // inline bytes
 };
 

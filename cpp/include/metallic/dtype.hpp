@@ -12,10 +12,18 @@ enum class DType : uint8_t { F32, F16, BF16, I32, U32, I8, U8, I64 };
 /// Size of one element in bytes.
 constexpr size_t dtype_size(DType t) {
   switch (t) {
-    case DType::F32: case DType::I32: case DType::U32: return 4;
-    case DType::F16: case DType::BF16: return 2;
-    case DType::I8: case DType::U8: return 1;
-    case DType::I64: return 8;
+    case DType::F32:
+    case DType::I32:
+    case DType::U32:
+      return 4;
+    case DType::F16:
+    case DType::BF16:
+      return 2;
+    case DType::I8:
+    case DType::U8:
+      return 1;
+    case DType::I64:
+      return 8;
   }
   return 0;
 }

@@ -36,7 +36,8 @@ class KernelCompileError : public MetallicError {
   using MetallicError::MetallicError;
 };
 
-/// The device failed: a command buffer error, a kernel fault caught by host checks, a missing device.
+/// The device failed: a command buffer error, a kernel fault caught by host checks, a missing
+/// device.
 class DeviceError : public MetallicError {
  public:
   using MetallicError::MetallicError;

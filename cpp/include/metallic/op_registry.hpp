@@ -16,8 +16,8 @@
 namespace metallic {
 
 /// One argument value crossing from Python (or any other front end) into an op.
-using OpValue = std::variant<std::monostate, Tensor, int64_t, double, bool, std::string,
-                             std::vector<int64_t>>;
+using OpValue =
+    std::variant<std::monostate, Tensor, int64_t, double, bool, std::string, std::vector<int64_t>>;
 
 /// Arguments bound to the names of an op's signature (defaults already applied).
 class OpArgs {
@@ -38,7 +38,7 @@ class OpArgs {
 
 struct OpParam {
   std::string name;
-  std::string type;                   // Python annotation: Tensor, int, float, bool, str, ...
+  std::string type;  // Python annotation: Tensor, int, float, bool, str, ...
   std::optional<std::string> default_value;  // Python literal
 };
 
@@ -63,7 +63,6 @@ const OpInfo& find_op(const std::string& python_or_class_name);
 
 /// Registers `OpType` as mt.ops.<py_name>(signature) and mt.ops.<OpType>.
 /// `invoke` is a lambda (Context&, const OpArgs&) -> Tensor.
-#define METALLIC_REGISTER_OP(OpType, py_name, signature, doc, invoke)                  \
-  static const bool metallic_registered_##OpType = ::metallic::register_op(           \
-      ::metallic::OpInfo{py_name, #OpType, ::metallic::parse_signature(signature),   \
-                         "Tensor", doc, invoke})
+#define METALLIC_REGISTER_OP(OpType, py_name, signature, doc, invoke)                          \
+  static const bool metallic_registered_##OpType = ::metallic::register_op(::metallic::OpInfo{ \
+      py_name, #OpType, ::metallic::parse_signature(signature), "Tensor", doc, invoke})

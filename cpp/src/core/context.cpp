@@ -36,8 +36,9 @@ std::shared_ptr<Context> Context::create(const ContextOptions& options) {
 
 Context::Context(const ContextOptions& options)
     : options_(options),
-      device_(create_device(resolve_device(options.device),
-                            DeviceOptions{options.host_checks || env_flag("METALLIC_HOST_CHECKS")})),
+      device_(
+          create_device(resolve_device(options.device),
+                        DeviceOptions{options.host_checks || env_flag("METALLIC_HOST_CHECKS")})),
       pool_(*device_) {
   options_.host_checks = options.host_checks || env_flag("METALLIC_HOST_CHECKS");
   dispatch_limit_ = options.dispatches_per_command_buffer;
@@ -88,7 +89,9 @@ CommandBuffer& Context::active_command_buffer() {
   return *active_;
 }
 
-void Context::mark_used(const Tensor& t) { t.storage()->last_use = active_seq_; }
+void Context::mark_used(const Tensor& t) {
+  t.storage()->last_use = active_seq_;
+}
 
 void Context::dispatch_encoded() {
   if (++active_dispatches_ >= dispatch_limit_) commit();
@@ -126,7 +129,9 @@ void Context::collect(CommandBufferPtr cb) {
   profiler_.record(cb->timings());
 }
 
-void Context::synchronize() { wait_for(active_seq_); }
+void Context::synchronize() {
+  wait_for(active_seq_);
+}
 
 std::vector<DispatchTiming> Context::profile() {
   synchronize();

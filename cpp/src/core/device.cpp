@@ -26,8 +26,9 @@ std::unique_ptr<Device> create_device(const std::string& name, const DeviceOptio
   if (name == "metal") return create_metal_device(options);
 #endif
   if (name == "metal") {
-    throw DeviceError("the Metal device is not available in this build (it needs macOS on Apple "
-                      "silicon); use device=\"host\" or \"auto\"");
+    throw DeviceError(
+        "the Metal device is not available in this build (it needs macOS on Apple "
+        "silicon); use device=\"host\" or \"auto\"");
   }
   throw DeviceError("unknown device '" + name + "': use \"auto\", \"host\" or \"metal\"");
 }

@@ -33,8 +33,7 @@ ComputeKernelEncoder& ComputeKernelEncoder::buffer(uint32_t index, const Tensor&
   return *this;
 }
 
-ComputeKernelEncoder& ComputeKernelEncoder::bytes(uint32_t index, const void* data,
-                                                  size_t length) {
+ComputeKernelEncoder& ComputeKernelEncoder::bytes(uint32_t index, const void* data, size_t length) {
   if (length > 4096) {
     throw ArgumentError(std::string(op_name_) + ": inline bytes are limited to 4096 bytes (got " +
                         std::to_string(length) + "); pass a tensor instead");
@@ -80,7 +79,8 @@ void ComputeKernelEncoder::dispatch(Size3 grid, Size3 threadgroup, DispatchMode 
   const Pipeline& p = current_pipeline();
   const uint64_t threads = uint64_t(threadgroup[0]) * threadgroup[1] * threadgroup[2];
   if (threads == 0) {
-    throw ArgumentError(std::string(op_name_) + ": threadgroup size must be at least 1 in each "
+    throw ArgumentError(std::string(op_name_) +
+                        ": threadgroup size must be at least 1 in each "
                         "dimension");
   }
   if (threads > p.max_total_threads_per_threadgroup()) {

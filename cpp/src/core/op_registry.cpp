@@ -47,7 +47,9 @@ bool register_op(OpInfo info) {
   return true;
 }
 
-const std::vector<OpInfo>& registered_ops() { return registry(); }
+const std::vector<OpInfo>& registered_ops() {
+  return registry();
+}
 
 const OpInfo& find_op(const std::string& name) {
   for (const auto& op : registry()) {

@@ -15,6 +15,8 @@ void Profiler::record(std::vector<DispatchTiming> timings) {
   for (auto& t : timings) records_.push_back(std::move(t));
 }
 
-std::vector<DispatchTiming> Profiler::take() { return std::exchange(records_, {}); }
+std::vector<DispatchTiming> Profiler::take() {
+  return std::exchange(records_, {});
+}
 
 }  // namespace metallic

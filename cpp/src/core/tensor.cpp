@@ -53,7 +53,9 @@ int64_t Tensor::numel() const {
   return n;
 }
 
-bool Tensor::is_contiguous() const { return strides_ == contiguous_strides(shape_); }
+bool Tensor::is_contiguous() const {
+  return strides_ == contiguous_strides(shape_);
+}
 
 Context& Tensor::context() const {
   if (!storage_) throw MetallicError("the tensor is undefined");
@@ -154,8 +156,8 @@ void Tensor::copy_from_host(const void* data, size_t nbytes) const {
 
 std::string Tensor::describe() const {
   if (!storage_) return "Tensor(undefined)";
-  return "Tensor(shape=" + shape_str(shape_) + ", dtype=" + dtype_name(dtype_) + ", device=" +
-         (context().device().kind() == DeviceKind::Host ? "host" : "metal") + ")";
+  return "Tensor(shape=" + shape_str(shape_) + ", dtype=" + dtype_name(dtype_) +
+         ", device=" + (context().device().kind() == DeviceKind::Host ? "host" : "metal") + ")";
 }
 
 }  // namespace metallic

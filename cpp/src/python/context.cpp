@@ -1,8 +1,9 @@
 // The Context class.
+#include "metallic/context.hpp"
+
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include "metallic/context.hpp"
 #include "metallic/error.hpp"
 #include "python/bindings.hpp"
 #include "python/convert.hpp"
@@ -37,30 +38,44 @@ void bind_context(py::module_& m) {
       .def("device_info", [](Context& c) { return c.device().info(); })
       .def("tensor", &tensor_from_array, py::arg("data"), py::arg("dtype") = py::none(),
            "A new tensor holding a copy of `data` (a numpy array or anything numpy converts).")
-      .def("zeros", [](Context& c, const py::object& shape, const py::object& dtype) {
-             return c.tensor(dtype_arg(dtype), shape_arg(shape), TensorInit::zeros());
-           }, py::arg("shape"), py::arg("dtype") = "f32")
-      .def("empty", [](Context& c, const py::object& shape, const py::object& dtype) {
-             return c.tensor(dtype_arg(dtype), shape_arg(shape));
-           }, py::arg("shape"), py::arg("dtype") = "f32")
-      .def("synchronize", [](Context& c) {
-             py::gil_scoped_release release;
-             c.synchronize();
-           }, "Commits pending work and waits for all of it.")
+      .def(
+          "zeros",
+          [](Context& c, const py::object& shape, const py::object& dtype) {
+            return c.tensor(dtype_arg(dtype), shape_arg(shape), TensorInit::zeros());
+          },
+          py::arg("shape"), py::arg("dtype") = "f32")
+      .def(
+          "empty",
+          [](Context& c, const py::object& shape, const py::object& dtype) {
+            return c.tensor(dtype_arg(dtype), shape_arg(shape));
+          },
+          py::arg("shape"), py::arg("dtype") = "f32")
+      .def(
+          "synchronize",
+          [](Context& c) {
+            py::gil_scoped_release release;
+            c.synchronize();
+          },
+          "Commits pending work and waits for all of it.")
       .def("commit", &Context::commit, "Starts pending work on the device without waiting.")
-      .def("profile", [](Context& c) {
-             std::vector<DispatchTiming> timings;
-             {
-               py::gil_scoped_release release;
-               timings = c.profile();
-             }
-             py::list out;
-             for (auto& t : timings) out.append(py::make_tuple(t.label, t.seconds));
-             return out;
-           }, "Waits for all work; returns [(label, seconds)] per dispatch since the last call.")
-      .def("push_scope", [](Context& c, std::string name) { c.profiler().push_scope(std::move(name)); })
+      .def(
+          "profile",
+          [](Context& c) {
+            std::vector<DispatchTiming> timings;
+            {
+              py::gil_scoped_release release;
+              timings = c.profile();
+            }
+            py::list out;
+            for (auto& t : timings) out.append(py::make_tuple(t.label, t.seconds));
+            return out;
+          },
+          "Waits for all work; returns [(label, seconds)] per dispatch since the last call.")
+      .def("push_scope",
+           [](Context& c, std::string name) { c.profiler().push_scope(std::move(name)); })
       .def("pop_scope", [](Context& c) { c.profiler().pop_scope(); })
-      .def("pool_stats", [](Context& c) {
+      .def("pool_stats",
+           [](Context& c) {
              const auto s = c.pool().stats();
              py::dict d;
              d["allocations"] = s.allocations;
@@ -70,9 +85,10 @@ void bind_context(py::module_& m) {
              return d;
            })
       .def_property_readonly("active_sequence", &Context::active_sequence,
-           "Sequence number of the command buffer that ops encode into now.")
-      .def_property_readonly("completed_sequence", &Context::completed_sequence,
-           "Sequence number of the newest command buffer known to have completed.")
+                             "Sequence number of the command buffer that ops encode into now.")
+      .def_property_readonly(
+          "completed_sequence", &Context::completed_sequence,
+          "Sequence number of the newest command buffer known to have completed.")
       .def("trim_pool", [](Context& c) { c.pool().trim(); })
       .def("__repr__", [](Context& c) { return "Context(device=" + c.device().name() + ")"; });
 }

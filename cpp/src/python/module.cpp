@@ -1,7 +1,6 @@
 // metallic._core: the thin typed layer over the C++ runtime. Python-facing conveniences live in
 // python/metallic; this file maps errors and defines the module.
 #include <pybind11/pybind11.h>
-
 #include <pybind11/stl.h>
 
 #include "metallic/device.hpp"
@@ -34,12 +33,12 @@ PYBIND11_MODULE(_core, m) {
                                       "Shapes that do not fit the operation.");
   static PyObject* dtype = make_error(m, "DTypeError", pair(base, PyExc_TypeError),
                                       "Element types that do not fit the operation.");
-  static PyObject* argument = make_error(m, "ArgumentError", pair(base, PyExc_ValueError),
-                                         "Any other invalid argument.");
+  static PyObject* argument =
+      make_error(m, "ArgumentError", pair(base, PyExc_ValueError), "Any other invalid argument.");
   static PyObject* compile = make_error(m, "KernelCompileError", base,
                                         "A kernel source that does not translate or compile.");
-  static PyObject* device = make_error(m, "DeviceError", base,
-                                       "The device failed, or a kernel faulted.");
+  static PyObject* device =
+      make_error(m, "DeviceError", base, "The device failed, or a kernel faulted.");
 
   py::register_exception_translator([](std::exception_ptr p) {
     try {

@@ -27,14 +27,22 @@ float bf16_to_f32(uint16_t v) {
 
 py::dtype numpy_dtype(DType t) {
   switch (t) {
-    case DType::F32: return py::dtype("float32");
-    case DType::F16: return py::dtype("float16");
-    case DType::BF16: return py::dtype("float32");  // numpy has no bfloat16: widened on export
-    case DType::I32: return py::dtype("int32");
-    case DType::U32: return py::dtype("uint32");
-    case DType::I8: return py::dtype("int8");
-    case DType::U8: return py::dtype("uint8");
-    case DType::I64: return py::dtype("int64");
+    case DType::F32:
+      return py::dtype("float32");
+    case DType::F16:
+      return py::dtype("float16");
+    case DType::BF16:
+      return py::dtype("float32");  // numpy has no bfloat16: widened on export
+    case DType::I32:
+      return py::dtype("int32");
+    case DType::U32:
+      return py::dtype("uint32");
+    case DType::I8:
+      return py::dtype("int8");
+    case DType::U8:
+      return py::dtype("uint8");
+    case DType::I64:
+      return py::dtype("int64");
   }
   throw DTypeError("unsupported dtype");
 }
@@ -81,8 +89,8 @@ Tensor tensor_from_array(Context& ctx, const py::object& data, const py::object&
     }
     return ctx.tensor(target, shape, TensorInit::copy_from(bits.data()));
   }
-  py::array converted = py::array::ensure(arr.attr("astype")(numpy_dtype(target)),
-                                          py::array::c_style);
+  py::array converted =
+      py::array::ensure(arr.attr("astype")(numpy_dtype(target)), py::array::c_style);
   return ctx.tensor(target, shape, TensorInit::copy_from(converted.data()));
 }
 
@@ -103,7 +111,8 @@ py::array tensor_to_numpy(const Tensor& t, bool copy) {
   }
   const py::dtype dt = numpy_dtype(t.dtype());
   std::vector<py::ssize_t> strides;
-  for (int64_t s : t.strides()) strides.push_back(s * static_cast<py::ssize_t>(dtype_size(t.dtype())));
+  for (int64_t s : t.strides())
+    strides.push_back(s * static_cast<py::ssize_t>(dtype_size(t.dtype())));
   if (copy) return py::array(dt, shape, strides, data);
   // Zero-copy: the array keeps the tensor (and its buffer) alive. Read-only, because a later op
   // may write the tensor while numpy holds the view.
@@ -115,48 +124,74 @@ py::array tensor_to_numpy(const Tensor& t, bool copy) {
 
 void bind_tensor(py::module_& m) {
   py::class_<Tensor>(m, "Tensor", "A typed, shaped view of device memory. Ops on it run lazily.")
-      .def_property_readonly("shape", [](const Tensor& t) { return py::tuple(py::cast(t.shape())); })
-      .def_property_readonly("dtype", [](const Tensor& t) { return std::string(dtype_name(t.dtype())); })
-      .def_property_readonly("strides", [](const Tensor& t) { return py::tuple(py::cast(t.strides())); })
+      .def_property_readonly("shape",
+                             [](const Tensor& t) { return py::tuple(py::cast(t.shape())); })
+      .def_property_readonly("dtype",
+                             [](const Tensor& t) { return std::string(dtype_name(t.dtype())); })
+      .def_property_readonly("strides",
+                             [](const Tensor& t) { return py::tuple(py::cast(t.strides())); })
       .def_property_readonly("ndim", &Tensor::ndim)
       .def_property_readonly("size", &Tensor::numel)
       .def_property_readonly("nbytes", &Tensor::nbytes)
-      .def_property_readonly("context", [](const Tensor& t) { return t.context().shared_from_this(); })
+      .def_property_readonly("context",
+                             [](const Tensor& t) { return t.context().shared_from_this(); })
       .def("is_contiguous", &Tensor::is_contiguous)
       .def("numpy", &tensor_to_numpy, py::arg("copy") = false,
            "Waits for pending writes; returns a read-only zero-copy view (copy=True: a copy).")
-      .def("__array__", [](const Tensor& t, py::object dtype, py::object copy) {
-             py::array a = tensor_to_numpy(t, !copy.is_none() && copy.cast<bool>());
-             return dtype.is_none() ? a : py::array(a.attr("astype")(dtype));
-           }, py::arg("dtype") = py::none(), py::arg("copy") = py::none())
-      .def("item", [](const Tensor& t) {
-             if (t.numel() != 1) throw ShapeError("item() needs a tensor with one element, got shape " + shape_str(t.shape()));
+      .def(
+          "__array__",
+          [](const Tensor& t, py::object dtype, py::object copy) {
+            py::array a = tensor_to_numpy(t, !copy.is_none() && copy.cast<bool>());
+            return dtype.is_none() ? a : py::array(a.attr("astype")(dtype));
+          },
+          py::arg("dtype") = py::none(), py::arg("copy") = py::none())
+      .def("item",
+           [](const Tensor& t) {
+             if (t.numel() != 1)
+               throw ShapeError("item() needs a tensor with one element, got shape " +
+                                shape_str(t.shape()));
              return tensor_to_numpy(t, true).attr("reshape")(py::tuple()).attr("item")();
            })
-      .def("reshape", [](const Tensor& t, const py::args& args) {
+      .def("reshape",
+           [](const Tensor& t, const py::args& args) {
              Shape shape;
-             if (args.size() == 1 && !py::isinstance<py::int_>(args[0])) shape = args[0].cast<Shape>();
-             else for (auto a : args) shape.push_back(a.cast<int64_t>());
+             if (args.size() == 1 && !py::isinstance<py::int_>(args[0]))
+               shape = args[0].cast<Shape>();
+             else
+               for (auto a : args) shape.push_back(a.cast<int64_t>());
              return t.reshape(shape);
            })
       .def("slice", &Tensor::slice, py::arg("start"), py::arg("stop"),
            "A view of rows [start, stop) of the outermost dimension.")
       .def("transpose", &Tensor::transpose, py::arg("dim0"), py::arg("dim1"),
            "A view with two dimensions swapped (not contiguous).")
-      .def_property_readonly("T", [](const Tensor& t) {
-             if (t.ndim() != 2) throw ShapeError(".T needs a 2-d tensor, got shape " + shape_str(t.shape()));
-             return t.transpose(0, 1);
-           })
-      .def("copy_from", [](const Tensor& t, const py::object& data) {
-             py::array arr = py::array::ensure(data);
-             if (!arr) throw ArgumentError("copy_from() takes a numpy array");
-             Shape shape(arr.shape(), arr.shape() + arr.ndim());
-             if (shape != t.shape()) throw ShapeError("copy_from: array of shape " + shape_str(shape) + " into a tensor of shape " + shape_str(t.shape()));
-             if (t.dtype() == DType::BF16) throw DTypeError("copy_from into a bf16 tensor is not supported; create it with ctx.tensor(..., dtype='bf16')");
-             py::array c = py::array::ensure(arr.attr("astype")(numpy_dtype(t.dtype())), py::array::c_style);
-             py::gil_scoped_release release;  // may wait for pending uses of the tensor
-             t.copy_from_host(c.data(), t.nbytes());
-           }, py::arg("data"), "Overwrites the tensor with host data, after pending uses of it complete.")
+      .def_property_readonly(
+          "T",
+          [](const Tensor& t) {
+            if (t.ndim() != 2)
+              throw ShapeError(".T needs a 2-d tensor, got shape " + shape_str(t.shape()));
+            return t.transpose(0, 1);
+          })
+      .def(
+          "copy_from",
+          [](const Tensor& t, const py::object& data) {
+            py::array arr = py::array::ensure(data);
+            if (!arr) throw ArgumentError("copy_from() takes a numpy array");
+            Shape shape(arr.shape(), arr.shape() + arr.ndim());
+            if (shape != t.shape())
+              throw ShapeError("copy_from: array of shape " + shape_str(shape) +
+                               " into a tensor of shape " + shape_str(t.shape()));
+            if (t.dtype() == DType::BF16)
+              throw DTypeError(
+                  "copy_from into a bf16 tensor is not supported; create it with ctx.tensor(..., "
+                  "dtype='bf16')");
+            py::array c =
+                py::array::ensure(arr.attr("astype")(numpy_dtype(t.dtype())), py::array::c_style);
+            py::gil_scoped_release release;  // may wait for pending uses of the tensor
+            t.copy_from_host(c.data(), t.nbytes());
+          },
+          py::arg("data"),
+          "Overwrites the tensor with host data, after pending uses of it complete.")
       .def("__getitem__", [](const Tensor& t, int64_t i) { return t.select(i); })
       .def("__len__", [](const Tensor& t) { return t.dim(0); })
       .def("__repr__", &Tensor::describe);

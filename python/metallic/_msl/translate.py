@@ -27,7 +27,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 STUB_INCLUDE = Path(__file__).resolve().parent / "stub_include"
@@ -116,13 +116,6 @@ class FunctionDef:
     is_template: bool = False
 
 
-@dataclass
-class Unit:
-    tokens: list[Tok]
-    functions: dict[str, FunctionDef] = field(default_factory=dict)
-    kernels: list[Kernel] = field(default_factory=list)
-
-
 def tokenize(text: str) -> list[Tok]:
     """Splits preprocessed text into tokens, tracking the .metal file and line of each."""
     tokens: list[Tok] = []
@@ -204,23 +197,14 @@ class Translator:
                 ref = self.text(k + 1) in ASSIGN_OPS
                 self.set(k, f"template swizzle{'_ref' if ref else ''}<{idx}>()")
 
-    def attributes_at(self, k: int) -> tuple[list[str], int]:
-        """Reads consecutive [[...]] groups starting at k; returns their texts and the next index."""
-        attrs = []
-        while self.text(k) == "[[":
-            end = self.match(k, "[", "]")
-            attrs.append("".join(self.text(j) for j in range(k + 1, end)))
-            k = end + 1
-        return attrs, k
-
     def scan_top_level(self) -> None:
         """Finds function definitions, kernels, function constants and host_name instantiations."""
-        k, depth_stack = 0, []
+        k = 0
         n = len(self.sig)
         statement_start = 0
         while k < n:
             t = self.text(k)
-            if t in ("{",) and not depth_stack:
+            if t == "{":
                 # A top-level brace: a function body, a namespace, a struct, or an initialiser.
                 head = [self.text(j) for j in range(statement_start, k)]
                 end = self.match(k, "{", "}")
@@ -267,14 +251,19 @@ class Translator:
                 elif self.tok(q).kind == "ident" and not attrs:
                     name = self.text(q)
             if not attrs:
-                raise error(self.tok(start), f"kernel parameter '{name}' has no attribute "
-                            "([[buffer(i)]], [[threadgroup(i)]] or a builtin); [[stage_in]] and "
-                            "textures are not supported on the host device")
+                raise error(
+                    self.tok(start),
+                    f"kernel parameter '{name}' has no attribute "
+                    "([[buffer(i)]], [[threadgroup(i)]] or a builtin); [[stage_in]] and "
+                    "textures are not supported on the host device",
+                )
             m = re.match(r"(\w+)(?:\((\d+)\))?", attrs[0])
             kind = m.group(1) if m else attrs[0]
             if kind not in ("buffer", "threadgroup") and kind not in BUILTINS:
-                raise error(self.tok(start), f"unsupported kernel parameter attribute "
-                            f"[[{attrs[0]}]] on '{name}'")
+                raise error(
+                    self.tok(start),
+                    f"unsupported kernel parameter attribute [[{attrs[0]}]] on '{name}'",
+                )
             index = int(m.group(2)) if m and m.group(2) else 0
             params.append(Param(name, kind, index))
             j += 1
@@ -298,7 +287,9 @@ class Translator:
         if is_kernel:
             self.functions[name] = fn
             if not is_template:
-                host_names = [a for a in self.attributes_in(start, open_) if a.startswith("host_name")]
+                host_names = [
+                    a for a in self.attributes_in(start, open_) if a.startswith("host_name")
+                ]
                 host = _host_name(host_names[0]) if host_names else name
                 self.kernels.append(Kernel(host, name, params or []))
 
@@ -330,12 +321,17 @@ class Translator:
         attrs = self.attributes_in(start, semi)
         fc = [a for a in attrs if a.startswith("function_constant")]
         if fc:
-            index = int(re.search(r"\((\d+)\)", fc[0]).group(1))
+            m = re.search(r"\((\d+)\)", fc[0])
+            if not m:
+                raise error(self.tok(start), f"malformed attribute [[{fc[0]}]]")
+            index = int(m.group(1))
             j = start
             while self.text(j) != "[[":
                 j += 1
             name = self.text(j - 1)
-            type_text = " ".join(w for w in words[: j - 1 - start] if w not in ("constant", "const"))
+            type_text = " ".join(
+                w for w in words[: j - 1 - start] if w not in ("constant", "const")
+            )
             self.constants[name] = (type_text, index)
             for q in range(start, semi + 1):
                 self.set(q, "")
@@ -346,15 +342,22 @@ class Translator:
             j = start
             call = None
             while j < semi:
-                if self.tok(j).kind == "ident" and self.text(j + 1) == "<" and self.text(j) != "decltype":
+                if (
+                    self.tok(j).kind == "ident"
+                    and self.text(j + 1) == "<"
+                    and self.text(j) != "decltype"
+                ):
                     end = self.match_angle(j + 1)
                     call = "".join(self.text(q) for q in range(j, end + 1))
                     base = self.text(j)
                     j = end
                 j += 1
             if call is None or base not in self.functions or not self.functions[base].is_kernel:
-                raise error(self.tok(start), f"cannot find the kernel template instantiated as "
-                            f"'{host}' (define the template kernel before instantiating it)")
+                raise error(
+                    self.tok(start),
+                    f"cannot find the kernel template instantiated as "
+                    f"'{host}' (define the template kernel before instantiating it)",
+                )
             self.kernels.append(Kernel(host, call, list(self.functions[base].params or [])))
 
     def match_angle(self, k: int) -> int:
@@ -423,7 +426,9 @@ class Translator:
                 j = end + 1
             vid = self.threadgroup_ids
             self.threadgroup_ids += 1
-            pieces.append(f"auto& {name} = ::metal_host::threadgroup_variable<{type_text}{dims}>({vid})")
+            pieces.append(
+                f"auto& {name} = ::metal_host::threadgroup_variable<{type_text}{dims}>({vid})"
+            )
             if self.text(j) == ",":
                 j += 1
         for q in range(k, semi):
@@ -472,9 +477,19 @@ def preprocess(sources: list[Path], include_dirs: list[Path], compiler: str) -> 
     with tempfile.TemporaryDirectory() as tmp:
         main = Path(tmp) / "library.metal.cpp"
         main.write_text("".join(f'#include "{Path(s).resolve()}"\n' for s in sources))
-        cmd = [compiler, "-E", "-x", "c++", "-std=c++17", f"-D__METAL_VERSION__={METAL_VERSION}",
-               "-D__METAL__=1", "-D__HAVE_NATIVE_FAST_MATH__=1", "-DMETALLIC_HOST_DEVICE=1",
-               "-isystem", str(STUB_INCLUDE)]
+        cmd = [
+            compiler,
+            "-E",
+            "-x",
+            "c++",
+            "-std=c++17",
+            f"-D__METAL_VERSION__={METAL_VERSION}",
+            "-D__METAL__=1",
+            "-D__HAVE_NATIVE_FAST_MATH__=1",
+            "-DMETALLIC_HOST_DEVICE=1",
+            "-isystem",
+            str(STUB_INCLUDE),
+        ]
         for d in include_dirs:
             cmd += ["-I", str(d)]
         cmd.append(str(main))
@@ -484,9 +499,15 @@ def preprocess(sources: list[Path], include_dirs: list[Path], compiler: str) -> 
         return proc.stdout
 
 
-def render_library(name: str, unit_text: str, kernels: list[Kernel], threadgroup_ids: int) -> str:
-    out = ['#include "metallic_msl_prelude.h"', unit_text, "", "// ---- generated launchers ----",
-           '#line 1 "metallic-generated-launchers"', "namespace {"]
+def render_library(name: str, unit_text: str, kernels: list[Kernel]) -> str:
+    out = [
+        '#include "metallic_msl_prelude.h"',
+        unit_text,
+        "",
+        "// ---- generated launchers ----",
+        '#line 1 "metallic-generated-launchers"',
+        "namespace {",
+    ]
     for i, k in enumerate(kernels):
         specs = []
         for p in k.params:
@@ -504,7 +525,7 @@ def render_library(name: str, unit_text: str, kernels: list[Kernel], threadgroup
             f"int __mtlh_run_{i}(const mtlh_dispatch* d, uint32_t first, uint32_t count, "
             f"char* err, size_t len) {{\n"
             f"  return ::metal_host::run_threadgroups<__mtlh_body_{i}, "
-            f"{'true' if k.uses_sync else 'false'}>(d, first, count, \"{k.host_name}\", err, len);\n}}"
+            f'{"true" if k.uses_sync else "false"}>(d, first, count, "{k.host_name}", err, len);\n}}'
         )
     out.append("const mtlh_kernel __mtlh_kernels[] = {")
     for i, k in enumerate(kernels):
@@ -512,12 +533,16 @@ def render_library(name: str, unit_text: str, kernels: list[Kernel], threadgroup
     if not kernels:
         out.append("  {nullptr, nullptr, 0, 0, 0},")
     out.append("};")
-    out.append(f'const mtlh_library __mtlh_library = {{METALLIC_HOST_ABI_VERSION, "{name}", '
-               f"{len(kernels)}, __mtlh_kernels}};")
+    out.append(
+        f'const mtlh_library __mtlh_library = {{METALLIC_HOST_ABI_VERSION, "{name}", '
+        f"{len(kernels)}, __mtlh_kernels}};"
+    )
     out.append("}  // namespace")
     symbol = library_symbol(name)
-    out.append(f'extern "C" __attribute__((visibility("default"))) const mtlh_library* {symbol}() '
-               "{ return &__mtlh_library; }")
+    out.append(
+        f'extern "C" __attribute__((visibility("default"))) const mtlh_library* {symbol}() '
+        "{ return &__mtlh_library; }"
+    )
     return "\n".join(out) + "\n"
 
 
@@ -532,8 +557,13 @@ class Translation:
     kernels: list[Kernel]
 
 
-def translate(sources: list[Path], include_dirs: list[Path], library: str,
-              symbol_name: str | None, compiler: str = "c++") -> Translation:
+def translate(
+    sources: list[Path],
+    include_dirs: list[Path],
+    library: str,
+    symbol_name: str | None,
+    compiler: str = "c++",
+) -> Translation:
     """Translates the sources of one kernel library into C++ (see module docstring)."""
     text = preprocess(sources, include_dirs, compiler)
     tr = Translator(tokenize(text))
@@ -541,10 +571,12 @@ def translate(sources: list[Path], include_dirs: list[Path], library: str,
     seen: set[str] = set()
     for k in tr.kernels:
         if k.host_name in seen:
-            raise TranslateError(f"kernel name '{k.host_name}' is defined twice in library {library}")
+            raise TranslateError(
+                f"kernel name '{k.host_name}' is defined twice in library {library}"
+            )
         seen.add(k.host_name)
     unit = "".join(t.text for t in tr.toks)
-    cpp = render_library(library, unit, tr.kernels, tr.threadgroup_ids)
+    cpp = render_library(library, unit, tr.kernels)
     if symbol_name is None:
         cpp = cpp.replace(library_symbol(library) + "()", library_symbol(None) + "()")
     return Translation(cpp, tr.kernels)

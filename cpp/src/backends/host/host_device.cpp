@@ -16,10 +16,13 @@ HostBuffer::HostBuffer(size_t length) : length_(length) {
   // 64-byte alignment: a cache line, and more than any MSL type needs.
   const size_t rounded = ((length ? length : 1) + 63) / 64 * 64;
   data_ = std::aligned_alloc(64, rounded);
-  if (!data_) throw DeviceError("host device: out of memory allocating " + std::to_string(length) + " bytes");
+  if (!data_)
+    throw DeviceError("host device: out of memory allocating " + std::to_string(length) + " bytes");
 }
 
-HostBuffer::~HostBuffer() { std::free(data_); }
+HostBuffer::~HostBuffer() {
+  std::free(data_);
+}
 
 HostLibrary::HostLibrary(std::string name, const mtlh_library* table, void* handle)
     : name_(std::move(name)), table_(table), handle_(handle) {}
@@ -55,7 +58,9 @@ HostPipeline::HostPipeline(LibraryPtr library, const mtlh_kernel& kernel,
 HostDevice::HostDevice(const DeviceOptions& options)
     : options_(options), queue_(options.host_checks) {}
 
-std::string HostDevice::name() const { return "host"; }
+std::string HostDevice::name() const {
+  return "host";
+}
 
 std::map<std::string, std::string> HostDevice::info() const {
   return {
@@ -69,7 +74,9 @@ std::map<std::string, std::string> HostDevice::info() const {
   };
 }
 
-BufferPtr HostDevice::allocate(size_t bytes) { return std::make_shared<HostBuffer>(bytes); }
+BufferPtr HostDevice::allocate(size_t bytes) {
+  return std::make_shared<HostBuffer>(bytes);
+}
 
 LibraryPtr HostDevice::load_library(const LibrarySource& source) {
   switch (source.kind) {
@@ -82,7 +89,8 @@ LibraryPtr HostDevice::load_library(const LibrarySource& source) {
       throw MetallicError("no built-in kernel library '" + source.name + "'");
     case LibrarySource::Kind::HostCompiled: {
       void* handle = dlopen(source.path.c_str(), RTLD_NOW | RTLD_LOCAL);
-      if (!handle) throw KernelCompileError(std::string("cannot load ") + source.path + ": " + dlerror());
+      if (!handle)
+        throw KernelCompileError(std::string("cannot load ") + source.path + ": " + dlerror());
       auto fn = reinterpret_cast<mtlh_library_fn>(dlsym(handle, "metallic_host_library"));
       const mtlh_library* table = fn ? fn() : nullptr;
       if (!table || table->abi_version != METALLIC_HOST_ABI_VERSION) {
@@ -95,8 +103,9 @@ LibraryPtr HostDevice::load_library(const LibrarySource& source) {
     case LibrarySource::Kind::Source:
       break;
   }
-  throw KernelCompileError("the host device compiles MSL source through metallic.compile_library "
-                           "(Python), which translates it first");
+  throw KernelCompileError(
+      "the host device compiles MSL source through metallic.compile_library "
+      "(Python), which translates it first");
 }
 
 PipelinePtr HostDevice::make_pipeline(const LibraryPtr& library, const std::string& function,

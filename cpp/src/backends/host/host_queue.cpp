@@ -92,7 +92,9 @@ struct DispatchArgs {
   DispatchArgs(DispatchCommand& c, const HostPipeline& p, bool checks) {
     uint32_t max_index = 0;
     for (auto& b : c.bindings) {
-      if (b.index >= 31) throw ArgumentError(c.label + ": buffer index " + std::to_string(b.index) + " is out of range (0..30)");
+      if (b.index >= 31)
+        throw ArgumentError(c.label + ": buffer index " + std::to_string(b.index) +
+                            " is out of range (0..30)");
       if (b.buffer) {
         buffers[b.index] = static_cast<char*>(b.buffer->contents()) + b.offset;
         lengths[b.index] = b.buffer->length() - b.offset;

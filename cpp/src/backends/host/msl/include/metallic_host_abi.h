@@ -22,17 +22,17 @@ typedef struct mtlh_constant {
 
 /* Everything a kernel sees of one dispatch. */
 typedef struct mtlh_dispatch {
-  void* const* buffers;            /* [[buffer(i)]]: base + offset, or the inline bytes */
-  const uint64_t* buffer_lengths;  /* bytes reachable from buffers[i] (for host checks) */
-  uint32_t num_buffers;            /* highest bound index + 1 */
+  void* const* buffers;                /* [[buffer(i)]]: base + offset, or the inline bytes */
+  const uint64_t* buffer_lengths;      /* bytes reachable from buffers[i] (for host checks) */
+  uint32_t num_buffers;                /* highest bound index + 1 */
   const uint64_t* threadgroup_lengths; /* [[threadgroup(i)]] lengths set by the encoder */
   uint32_t num_threadgroup;
-  const mtlh_constant* constants;  /* function-constant values of the pipeline, by index */
+  const mtlh_constant* constants; /* function-constant values of the pipeline, by index */
   uint32_t num_constants;
   uint32_t threads_per_grid[3];
   uint32_t threads_per_threadgroup[3]; /* as dispatched (dispatch_threads_per_threadgroup) */
   uint32_t threadgroups_per_grid[3];
-  uint32_t checks;                 /* nonzero: host debug checks are on */
+  uint32_t checks; /* nonzero: host debug checks are on */
 } mtlh_dispatch;
 
 /* Runs threadgroups [first, first + count) of a dispatch (linear index, x fastest). Returns 0,
@@ -41,15 +41,15 @@ typedef int (*mtlh_run_fn)(const mtlh_dispatch* dispatch, uint32_t first, uint32
                            char* error, size_t error_len);
 
 typedef struct mtlh_kernel {
-  const char* name;          /* the MSL function name, or its [[host_name]] */
+  const char* name; /* the MSL function name, or its [[host_name]] */
   mtlh_run_fn run;
-  uint32_t uses_sync;        /* barriers or SIMD-group collectives: threads run as fibers */
+  uint32_t uses_sync; /* barriers or SIMD-group collectives: threads run as fibers */
   uint32_t max_total_threads_per_threadgroup;
   uint64_t static_threadgroup_memory; /* bytes of threadgroup variables declared in the body */
 } mtlh_kernel;
 
 typedef struct mtlh_library {
-  uint32_t abi_version;      /* METALLIC_HOST_ABI_VERSION */
+  uint32_t abi_version; /* METALLIC_HOST_ABI_VERSION */
   const char* name;
   uint32_t num_kernels;
   const mtlh_kernel* kernels;

@@ -452,8 +452,12 @@ struct Scheduler {
         if (fibers[i].state == kDone) gone.push_back(i);
         else if (fibers[i].kind != kTgBarrier) elsewhere.push_back(i);
       }
-      m.add("threadgroup_barrier deadlock: %u of %u threads wait at the barrier;", tg_arrived,
-            n);
+      std::vector<uint32_t> at;
+      for (uint32_t i = 0; i < n; ++i)
+        if (fibers[i].state == kWaiting && fibers[i].kind == kTgBarrier) at.push_back(i);
+      m.add("threadgroup_barrier deadlock: %u of %u threads wait at the barrier (", tg_arrived, n);
+      list_threads(m, at);
+      m.add(");");
       if (!gone.empty()) {
         m.add(" thread(s) ");
         list_threads(m, gone);
