@@ -18,12 +18,16 @@ from metallic._core import (
     ShapeError,
     Tensor,
 )
+from metallic.kernels import Function, Library, compile_library
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ArgumentError",
     "Context",
+    "Function",
+    "Library",
+    "compile_library",
     "DTypeError",
     "DeviceError",
     "KernelCompileError",

@@ -63,4 +63,5 @@ PYBIND11_MODULE(_core, m) {
   metallic::python::bind_tensor(m);
   metallic::python::bind_context(m);
   metallic::python::bind_ops(m);
+  metallic::python::bind_kernels(m);
 }

@@ -5,6 +5,10 @@
 // state saved there, then returns into the resumed context. A fresh context (fiber_init) is
 // a fake saved frame whose return address is mtlh_fiber_entry, which calls fn(arg).
 //
+// mtlh_fiber_switch_fast uses the same frame but does not save/restore the FP control words
+// (x86-64): it switches between fibers of one kernel, which cannot change the FP environment;
+// the full switch is used between the scheduler (the OS thread's own context) and fibers.
+//
 // x86-64 frame (from the saved sp upward): [mxcsr:u32, x87 cw:u16, pad] r15 r14 r13 r12 rbx rbp
 // ret. aarch64 frame: x19..x28, x29, x30 (return address), d8..d15 (160 bytes).
 #include <cstdint>
@@ -63,6 +67,35 @@ asm(MTLH_FUNC_BEGIN(mtlh_fiber_switch)
     "  ret\n"
     "  .cfi_endproc\n"
     MTLH_FUNC_END(mtlh_fiber_switch)
+    // Same frame layout, without the FP control words (fiber to fiber of one kernel).
+    MTLH_FUNC_BEGIN(mtlh_fiber_switch_fast)
+    "  .cfi_startproc\n"
+    "  pushq %rbp\n"
+    "  .cfi_adjust_cfa_offset 8\n"
+    "  pushq %rbx\n"
+    "  .cfi_adjust_cfa_offset 8\n"
+    "  pushq %r12\n"
+    "  .cfi_adjust_cfa_offset 8\n"
+    "  pushq %r13\n"
+    "  .cfi_adjust_cfa_offset 8\n"
+    "  pushq %r14\n"
+    "  .cfi_adjust_cfa_offset 8\n"
+    "  pushq %r15\n"
+    "  .cfi_adjust_cfa_offset 8\n"
+    "  subq $8, %rsp\n"
+    "  .cfi_adjust_cfa_offset 8\n"
+    "  movq %rsp, (%rdi)\n"
+    "  movq %rsi, %rsp\n"
+    "  addq $8, %rsp\n"
+    "  popq %r15\n"
+    "  popq %r14\n"
+    "  popq %r13\n"
+    "  popq %r12\n"
+    "  popq %rbx\n"
+    "  popq %rbp\n"
+    "  ret\n"
+    "  .cfi_endproc\n"
+    MTLH_FUNC_END(mtlh_fiber_switch_fast)
     MTLH_FUNC_BEGIN(mtlh_fiber_entry)
     "  .cfi_startproc\n"
     "  .cfi_undefined rip\n"
@@ -75,16 +108,24 @@ asm(MTLH_FUNC_BEGIN(mtlh_fiber_switch)
 
 namespace metal_host::rt {
 
-void* fiber_init(void* stack_top, void (*fn)(void*), void* arg) {
-  // After `ret` into mtlh_fiber_entry, rsp = frame + 64 must be 16-aligned so that the call
-  // there leaves the callee with the ABI alignment.
-  uintptr_t top = reinterpret_cast<uintptr_t>(stack_top) & ~uintptr_t(15);
-  uint64_t* frame = reinterpret_cast<uint64_t*>(top - 64 - 16);
+uint64_t fiber_fp_state() {
   uint32_t mxcsr;
   uint16_t fpucw;
   asm volatile("stmxcsr %0" : "=m"(mxcsr));
   asm volatile("fnstcw %0" : "=m"(fpucw));
-  frame[0] = uint64_t(mxcsr) | (uint64_t(fpucw) << 32);
+  return uint64_t(mxcsr) | (uint64_t(fpucw) << 32);
+}
+
+void* fiber_init(void* stack_top, void (*fn)(void*), void* arg) {
+  return fiber_init(stack_top, fn, arg, fiber_fp_state());
+}
+
+void* fiber_init(void* stack_top, void (*fn)(void*), void* arg, uint64_t fp_state) {
+  // After `ret` into mtlh_fiber_entry, rsp = frame + 64 must be 16-aligned so that the call
+  // there leaves the callee with the ABI alignment.
+  uintptr_t top = reinterpret_cast<uintptr_t>(stack_top) & ~uintptr_t(15);
+  uint64_t* frame = reinterpret_cast<uint64_t*>(top - 64 - 16);
+  frame[0] = fp_state;
   frame[1] = 0;                                  // r15
   frame[2] = 0;                                  // r14
   frame[3] = reinterpret_cast<uint64_t>(fn);     // r13
@@ -132,6 +173,10 @@ asm(MTLH_FUNC_BEGIN(mtlh_fiber_switch)
     "  ret\n"
     "  .cfi_endproc\n"
     MTLH_FUNC_END(mtlh_fiber_switch)
+    // No FP control state is switched on aarch64 (FPCR is not callee-saved): same as above.
+    MTLH_FUNC_BEGIN(mtlh_fiber_switch_fast)
+    "  b " MTLH_SYM(mtlh_fiber_switch) "\n"
+    MTLH_FUNC_END(mtlh_fiber_switch_fast)
     MTLH_FUNC_BEGIN(mtlh_fiber_entry)
     "  .cfi_startproc\n"
     "  .cfi_undefined x30\n"
@@ -144,7 +189,13 @@ asm(MTLH_FUNC_BEGIN(mtlh_fiber_switch)
 
 namespace metal_host::rt {
 
+uint64_t fiber_fp_state() { return 0; }
+
 void* fiber_init(void* stack_top, void (*fn)(void*), void* arg) {
+  return fiber_init(stack_top, fn, arg, 0);
+}
+
+void* fiber_init(void* stack_top, void (*fn)(void*), void* arg, uint64_t) {
   uintptr_t top = reinterpret_cast<uintptr_t>(stack_top) & ~uintptr_t(15);
   uint64_t* frame = reinterpret_cast<uint64_t*>(top - 160 - 16);
   std::memset(frame, 0, 160 + 16);

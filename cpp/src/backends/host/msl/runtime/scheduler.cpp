@@ -93,9 +93,9 @@ struct Fiber {
   void* stack_top = nullptr;
   ThreadIds ids{};
   uint32_t index = 0, simd = 0, lane = 0;
-  uint8_t state = kRunnable;
-  uint8_t kind = kNoWait;
-  const void* site = nullptr;
+  uint8_t kind = kNoWait;  // meaningful while waiting (state in Scheduler::fstate)
+  const void* site = nullptr;       // what identifies the sync point (tag or call site)
+  const void* call_site = nullptr;  // return address into the kernel (for messages)
   const char* what = nullptr;
 };
 
@@ -111,7 +111,9 @@ struct alignas(64) SimdGroup {
   const void* site = nullptr;
   uint64_t active_mask = 0;
   uint64_t result_mask[2] = {0, 0};
+  uint32_t cache_valid[2] = {0, 0};
   alignas(64) unsigned char slots[2][kSimdWidth][kSlotBytes];
+  alignas(64) unsigned char cache[2][kCacheBytes];
 };
 
 size_t page_size() {
@@ -195,6 +197,8 @@ struct State {
 
   // plain-mode scratch for a lone thread's collectives
   alignas(64) unsigned char lone_slot[kSlotBytes];
+  uint32_t lone_cache_valid = 0;
+  alignas(64) unsigned char lone_cache[kCacheBytes];
 };
 
 thread_local State* t_state = nullptr;
@@ -251,6 +255,7 @@ struct Msg {
 struct Scheduler {
   StackPool stacks;
   std::vector<Fiber> fibers;
+  std::vector<uint8_t> fstate;  // FiberState by fiber index (compact: released in bulk)
   std::unique_ptr<SimdGroup[]> groups;
   uint32_t group_capacity = 0;
   std::vector<uint32_t> queue;  // ring buffer of runnable fiber indices
@@ -263,6 +268,7 @@ struct Scheduler {
   ThreadgroupState group{};
   ThreadIds tg_ids{};
   State* st = nullptr;
+  bool strict = false;  // METALLIC_HOST_STRICT_SIMD_SITES
   bool failed = false;
   char error[768];
 
@@ -283,6 +289,7 @@ struct Scheduler {
   bool setup(uint32_t threads) {
     if (!stacks.ensure(threads)) return false;
     if (fibers.size() < threads) fibers.resize(threads);
+    if (fstate.size() < threads) fstate.resize(threads);
     if (queue.size() < threads) queue.resize(threads);
     const uint32_t ng = (threads + kSimdWidth - 1) / kSimdWidth;
     if (group_capacity < ng) {
@@ -293,6 +300,12 @@ struct Scheduler {
   }
 
   static void fiber_main(void* arg);
+
+  /// Top of fiber i's stack, staggered by a cache-line colour so that the hot frames of the
+  /// fibers do not all map to the same cache sets (the stacks are page-aligned).
+  void* stack_top(uint32_t i) const {
+    return static_cast<char*>(stacks.top(i)) - (i % 16) * 256;
+  }
 
   /// Switches away from `self` (which must not be runnable unless queued) to the next
   /// runnable fiber; returns when `self` is resumed. Never returns on a fault.
@@ -307,7 +320,7 @@ struct Scheduler {
     if (nf == self) return;
     st->fiber = nf;
     st->ids = &nf->ids;
-    mtlh_fiber_switch(&self->sp, nf->sp);
+    mtlh_fiber_switch_fast(&self->sp, nf->sp);
   }
 
   [[noreturn]] void fail_from(Fiber* self) {
@@ -318,15 +331,15 @@ struct Scheduler {
 
   void release_group(SimdGroup& g) {
     g.result_mask[g.parity] = g.active_mask;
+    g.cache_valid[g.parity] = 0;
     g.parity ^= 1;
     g.waiting = 0;
     g.kind = kNoWait;
     g.site = nullptr;
+    uint8_t* st8 = &fstate[g.first];
     for (uint32_t l = 0; l < g.lanes; ++l) {
-      Fiber& f = fibers[g.first + l];
-      if (f.state == kWaiting) {
-        f.state = kRunnable;
-        f.kind = kNoWait;
+      if (st8[l] == kWaiting) {
+        st8[l] = kRunnable;
         push(g.first + l);
       }
     }
@@ -339,7 +352,7 @@ struct Scheduler {
   }
 
   void arrive(Fiber* f, SimdGroup& g, uint8_t kind, const void* site, const char* what) {
-    f->state = kWaiting;
+    fstate[f->index] = kWaiting;
     f->kind = kind;
     f->site = site;
     f->what = what;
@@ -353,7 +366,7 @@ struct Scheduler {
   }
 
   void finish(Fiber* f) {
-    f->state = kDone;
+    fstate[f->index] = kDone;
     f->kind = kNoWait;
     ++done;
     SimdGroup& g = groups[f->simd];
@@ -408,11 +421,11 @@ struct Scheduler {
       const char* sep = "";
       for (uint32_t l = 0; l < g.lanes; ++l) {
         const Fiber& f = fibers[g.first + l];
-        if (seen[l] || f.state != kWaiting) continue;
+        if (seen[l] || fstate[g.first + l] != kWaiting) continue;
         std::vector<uint32_t> same;
         for (uint32_t k = l; k < g.lanes; ++k) {
           const Fiber& o = fibers[g.first + k];
-          if (!seen[k] && o.state == kWaiting && o.kind == f.kind &&
+          if (!seen[k] && fstate[g.first + k] == kWaiting && o.kind == f.kind &&
               (f.kind == kTgBarrier || o.site == f.site)) {
             seen[k] = true;
             same.push_back(g.first + k);
@@ -421,12 +434,12 @@ struct Scheduler {
         m.add("%s thread(s) ", sep);
         list_threads(m, same);
         m.add(" at %s", kind_name(f));
-        if (f.site) m.add(" (call site %p)", f.site);
+        if (f.call_site) m.add(" (call site %p)", f.call_site);
         sep = ";";
       }
       std::vector<uint32_t> gone;
       for (uint32_t l = 0; l < g.lanes; ++l)
-        if (fibers[g.first + l].state == kDone) gone.push_back(g.first + l);
+        if (fstate[g.first + l] == kDone) gone.push_back(g.first + l);
       if (!gone.empty()) {
         m.add("; returned: ");
         list_threads(m, gone);
@@ -439,7 +452,7 @@ struct Scheduler {
       if (g.waiting == 0 || g.kind != kSimdBarrier) continue;
       std::vector<uint32_t> gone;
       for (uint32_t l = 0; l < g.lanes; ++l)
-        if (fibers[g.first + l].state == kDone) gone.push_back(g.first + l);
+        if (fstate[g.first + l] == kDone) gone.push_back(g.first + l);
       m.add("simdgroup_barrier of SIMD group %u never completes: thread(s) ", gi);
       list_threads(m, gone);
       m.add(" returned without reaching it (%u lane(s) wait)", g.waiting);
@@ -449,12 +462,12 @@ struct Scheduler {
     if (tg_arrived > 0) {
       std::vector<uint32_t> gone, elsewhere;
       for (uint32_t i = 0; i < n; ++i) {
-        if (fibers[i].state == kDone) gone.push_back(i);
+        if (fstate[i] == kDone) gone.push_back(i);
         else if (fibers[i].kind != kTgBarrier) elsewhere.push_back(i);
       }
       std::vector<uint32_t> at;
       for (uint32_t i = 0; i < n; ++i)
-        if (fibers[i].state == kWaiting && fibers[i].kind == kTgBarrier) at.push_back(i);
+        if (fstate[i] == kWaiting && fibers[i].kind == kTgBarrier) at.push_back(i);
       m.add("threadgroup_barrier deadlock: %u of %u threads wait at the barrier (", tg_arrived, n);
       list_threads(m, at);
       m.add(");");
@@ -473,7 +486,7 @@ struct Scheduler {
     // 4. Anything else (should not happen).
     std::vector<uint32_t> waiting;
     for (uint32_t i = 0; i < n; ++i)
-      if (fibers[i].state == kWaiting) waiting.push_back(i);
+      if (fstate[i] == kWaiting) waiting.push_back(i);
     m.add("deadlock: no thread can make progress; waiting thread(s) ");
     list_threads(m, waiting);
   }
@@ -511,6 +524,7 @@ int Scheduler::run(State& s, const mtlh_dispatch* disp, uint32_t first, uint32_t
   d = disp;
   body = b;
   st = &s;
+  strict = strict_simd_sites();
   for (uint32_t linear = first; linear < first + count; ++linear) {
     begin_threadgroup(d, linear, tg_ids);
     const Dim3 size = tg_ids.threads_per_threadgroup;
@@ -546,6 +560,7 @@ int Scheduler::run(State& s, const mtlh_dispatch* disp, uint32_t first, uint32_t
     }
     qhead = 0;
     qcount = 0;
+    const uint64_t fp_state = fiber_fp_state();
     uint32_t i = 0;
     ThreadIds ids = tg_ids;
     for (uint32_t z = 0; z < size.z; ++z)
@@ -557,10 +572,11 @@ int Scheduler::run(State& s, const mtlh_dispatch* disp, uint32_t first, uint32_t
           f.index = i;
           f.simd = i / kSimdWidth;
           f.lane = i % kSimdWidth;
-          f.state = kRunnable;
+          fstate[i] = kRunnable;
           f.kind = kNoWait;
           f.site = nullptr;
-          f.sp = fiber_init(stacks.top(i), &Scheduler::fiber_main, &f);
+          f.call_site = nullptr;
+          f.sp = fiber_init(stack_top(i), &Scheduler::fiber_main, &f, fp_state);
           push(i);
         }
     Fiber* f0 = &fibers[pop()];
@@ -686,22 +702,34 @@ void lone_thread(State& s, const char* what) {
 // ---------------------------------------------------------------------------------------------
 // Public entry points.
 
-Exchange simd_exchange(const void* data, size_t size, const void* site, const char* what) {
+bool strict_simd_sites() {
+  static const bool strict = [] {
+    const char* e = std::getenv("METALLIC_HOST_STRICT_SIMD_SITES");
+    return e && *e && *e != '0';
+  }();
+  return strict;
+}
+
+Exchange simd_exchange(const void* data, size_t size, const void* site, const void* tag,
+                       const char* what) {
   State& s = state();
   if (__builtin_expect(s.mode != kFibers, 0)) {
     lone_thread(s, what);
     std::memcpy(s.lone_slot, data, size);
-    return Exchange{s.lone_slot, 1, 0};
+    s.lone_cache_valid = 0;
+    return Exchange{s.lone_slot, 1, 0, &s.lone_cache_valid, s.lone_cache};
   }
   Scheduler& sc = *s.sched;
   Fiber* f = s.fiber;
   SimdGroup& g = sc.groups[f->simd];
   const uint32_t p = g.parity;
   std::memcpy(g.slots[p][f->lane], data, size);
-  sc.arrive(f, g, kCollective, site, what);
+  sc.arrive(f, g, kCollective, sc.strict ? site : tag, what);
+  f->call_site = site;
   sc.try_complete(g);
   sc.yield_from(f);
-  return Exchange{&g.slots[p][0][0], g.result_mask[p], f->lane};
+  return Exchange{&g.slots[p][0][0], g.result_mask[p], f->lane, &g.cache_valid[p],
+                  &g.cache[p][0]};
 }
 
 void simd_barrier(const void* site) {
@@ -713,7 +741,8 @@ void simd_barrier(const void* site) {
   Scheduler& sc = *s.sched;
   Fiber* f = s.fiber;
   SimdGroup& g = sc.groups[f->simd];
-  sc.arrive(f, g, kSimdBarrier, site, "simdgroup_barrier");
+  sc.arrive(f, g, kSimdBarrier, sc.strict ? site : nullptr, "simdgroup_barrier");
+  f->call_site = site;
   sc.try_complete(g);
   sc.yield_from(f);
 }
@@ -736,12 +765,12 @@ void threadgroup_barrier(const void* site) {
       gg.waiting = 0;
       gg.kind = kNoWait;
     }
-    for (uint32_t i = 0; i < sc.n; ++i) {
-      Fiber& o = sc.fibers[i];
-      o.state = kRunnable;
-      o.kind = kNoWait;
-      sc.push(i);
-    }
+    // Every thread waits here, so the run queue is empty: refill it with all, in order.
+    std::memset(sc.fstate.data(), kRunnable, sc.n);
+    uint32_t* q = sc.queue.data();
+    for (uint32_t i = 0; i < sc.n; ++i) q[i] = i;
+    sc.qhead = 0;
+    sc.qcount = sc.n;
   }
   sc.yield_from(f);
 }

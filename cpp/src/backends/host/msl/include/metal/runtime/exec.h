@@ -37,14 +37,26 @@ struct Exchange {
   const unsigned char* slots;
   uint64_t active;  // lanes of the SIMD group that had not returned when the exchange completed
   uint32_t lane;    // the caller's thread_index_in_simdgroup
+  /// Scratch shared by the lanes of this exchange, for results that are the same for every
+  /// lane (a reduction, the 8x8 product): the first lane to read computes and sets *cache_valid.
+  uint32_t* cache_valid;
+  unsigned char* cache;
 };
+constexpr size_t kCacheBytes = 256;
 
 /// Deposits `size` bytes, waits until every non-returned lane of the caller's SIMD group has
-/// reached the same call site (`site`, normally __builtin_return_address(0) of the collective),
-/// then returns all deposits. `what` names the collective in error messages.
-Exchange simd_exchange(const void* data, size_t size, const void* site, const char* what);
+/// reached the same collective, then returns all deposits. "The same collective" means the same
+/// `tag` (one per collective function and data type), or, with METALLIC_HOST_STRICT_SIMD_SITES=1,
+/// the same call site (`site` = return address into the kernel). Call sites are not the default:
+/// the C++ compiler may duplicate a call (jump threading, tail duplication), so lanes executing
+/// one MSL call can arrive from different return addresses. `what` names the collective in
+/// error messages.
+Exchange simd_exchange(const void* data, size_t size, const void* site, const void* tag,
+                       const char* what);
 /// simdgroup_barrier: every lane of the SIMD group (none may have returned).
 void simd_barrier(const void* site);
+/// True if METALLIC_HOST_STRICT_SIMD_SITES=1 (collectives match by call site).
+bool strict_simd_sites();
 /// threadgroup_barrier: every thread of the threadgroup (none may have returned).
 void threadgroup_barrier(const void* site);
 
@@ -89,10 +101,16 @@ int run_fibers(const mtlh_dispatch* d, uint32_t first, uint32_t count, const cha
 /// Low-level fiber primitives (exposed for the micro-benchmark).
 /// Saves the callee-saved state of the caller on its stack, stores its stack pointer into
 /// *save_sp, and resumes the context whose stack pointer is new_sp.
+/// Saves/restores the general-purpose callee-saved registers (x86-64: also MXCSR and the x87
+/// control word; aarch64: also d8-d15).
 extern "C" void mtlh_fiber_switch(void** save_sp, void* new_sp);
+/// The same without the x86-64 FP control words: only between fibers of one kernel.
+extern "C" void mtlh_fiber_switch_fast(void** save_sp, void* new_sp);
 /// Prepares a context at the top of a stack that, when switched to, calls fn(arg) (fn must
-/// never return).
+/// never return). The FP control state is the caller's (or fp_state from fiber_fp_state()).
 void* fiber_init(void* stack_top, void (*fn)(void*), void* arg);
+void* fiber_init(void* stack_top, void (*fn)(void*), void* arg, uint64_t fp_state);
+uint64_t fiber_fp_state();
 
 }  // namespace rt
 }  // namespace metal_host

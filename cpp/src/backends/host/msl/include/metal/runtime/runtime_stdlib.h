@@ -22,6 +22,13 @@
 // The call site of a collective: collective functions are noinline so that this is the return
 // address into the (translated) kernel code that called them.
 #define MTLH_SITE __builtin_return_address(0)
+// Exchange `data` with the SIMD group; the tag (a static of each collective instantiation)
+// identifies the collective function and data type.
+#define MTLH_EXCHANGE(data, what)                                                  \
+  __extension__({                                                                  \
+    static constexpr char mtlh_tag = 0;                                            \
+    ::metal_host::detail::exchange((data), MTLH_SITE, &mtlh_tag, (what));          \
+  })
 
 namespace metal_host {
 
@@ -99,8 +106,26 @@ inline Group<W> group_of(const rt::Exchange& x) {
   }
 }
 
+/// A result that is the same for every lane of the group: computed by the first lane to read
+/// the exchange, copied by the others.
+template <class R, class F>
+inline R shared_result(const rt::Exchange& x, uint32_t slot_bytes, uint32_t index, F compute) {
+  static_assert(std::is_trivially_copyable_v<R>, "shared result must be trivially copyable");
+  unsigned char* p = x.cache + size_t(index) * slot_bytes;
+  const uint32_t bit = 1u << index;
+  if (*x.cache_valid & bit) {
+    R r;
+    std::memcpy(static_cast<void*>(&r), p, sizeof(R));
+    return r;
+  }
+  const R r = compute();
+  std::memcpy(p, static_cast<const void*>(&r), sizeof(R));
+  *x.cache_valid |= bit;
+  return r;
+}
+
 template <class T, uint32_t W, class Op>
-inline T reduce(const rt::Exchange& x, Op op) {
+inline T reduce_uncached(const rt::Exchange& x, Op op) {
   uint64_t m = group_of<W>(x).mask;
   T acc = lane_value<T>(x, ctz64(m));
   m &= m - 1;
@@ -109,6 +134,24 @@ inline T reduce(const rt::Exchange& x, Op op) {
     m &= m - 1;
   }
   return acc;
+}
+
+/// Reduction over the active lanes of the caller's group (SIMD group: one result, computed
+/// once; quad group: one per quad, 8 cache entries).
+template <class T, uint32_t W, class Op>
+inline T reduce(const rt::Exchange& x, Op op) {
+  if constexpr (W == 32) {
+    if constexpr (sizeof(T) <= rt::kCacheBytes)
+      return shared_result<T>(x, 0, 0, [&] { return reduce_uncached<T, W>(x, op); });
+    else
+      return reduce_uncached<T, W>(x, op);
+  } else {
+    constexpr uint32_t kQuadSlot = rt::kCacheBytes / 8;
+    if constexpr (sizeof(T) <= kQuadSlot)
+      return shared_result<T>(x, kQuadSlot, x.lane / 4, [&] { return reduce_uncached<T, W>(x, op); });
+    else
+      return reduce_uncached<T, W>(x, op);
+  }
 }
 
 template <class T, uint32_t W, class Op>
@@ -191,9 +234,9 @@ struct Xor {
 };
 
 template <class T>
-inline rt::Exchange exchange(const T& data, const void* site, const char* what) {
+inline rt::Exchange exchange(const T& data, const void* site, const void* tag, const char* what) {
   check_exchangeable<T>();
-  return rt::simd_exchange(&data, sizeof(T), site, what);
+  return rt::simd_exchange(&data, sizeof(T), site, tag, what);
 }
 
 template <class T>
@@ -259,13 +302,13 @@ class quad_vote {
 #define MTLH_REDUCTION(name, W, Op)                                               \
   template <class T>                                                              \
   MTLH_NOINLINE T name(T data) {                                                  \
-    const auto x = ::metal_host::detail::exchange(data, MTLH_SITE, #name);        \
+    const auto x = MTLH_EXCHANGE(data, #name);        \
     return ::metal_host::detail::reduce<T, W>(x, ::metal_host::detail::Op{});     \
   }
 #define MTLH_PREFIX(name, W, Op, inclusive, identity)                                     \
   template <class T>                                                                      \
   MTLH_NOINLINE T name(T data) {                                                          \
-    const auto x = ::metal_host::detail::exchange(data, MTLH_SITE, #name);                \
+    const auto x = MTLH_EXCHANGE(data, #name);                \
     return ::metal_host::detail::prefix<T, W>(x, inclusive, T(identity),                  \
                                               ::metal_host::detail::Op{});                \
   }
@@ -286,20 +329,20 @@ class quad_vote {
   /* Value of group position `lane` (own value if that lane is inactive). */               \
   template <class T>                                                                       \
   MTLH_NOINLINE T P##_shuffle(T data, uint16_t lane) {                                     \
-    const auto x = ::metal_host::detail::exchange(data, MTLH_SITE, #P "_shuffle");         \
+    const auto x = MTLH_EXCHANGE(data, #P "_shuffle");         \
     const auto g = ::metal_host::detail::group_of<W>(x);                                   \
     return ::metal_host::detail::from_lane(x, g.base + (uint32_t(lane) & (W - 1)), data);  \
   }                                                                                        \
   template <class T>                                                                       \
   MTLH_NOINLINE T P##_broadcast(T data, uint16_t lane) {                                   \
-    const auto x = ::metal_host::detail::exchange(data, MTLH_SITE, #P "_broadcast");       \
+    const auto x = MTLH_EXCHANGE(data, #P "_broadcast");       \
     const auto g = ::metal_host::detail::group_of<W>(x);                                   \
     return ::metal_host::detail::from_lane(x, g.base + (uint32_t(lane) & (W - 1)), data);  \
   }                                                                                        \
   /* Reads position - delta; the lowest delta positions keep their value. */               \
   template <class T>                                                                       \
   MTLH_NOINLINE T P##_shuffle_up(T data, uint16_t delta) {                                 \
-    const auto x = ::metal_host::detail::exchange(data, MTLH_SITE, #P "_shuffle_up");      \
+    const auto x = MTLH_EXCHANGE(data, #P "_shuffle_up");      \
     const auto g = ::metal_host::detail::group_of<W>(x);                                   \
     if (g.pos < delta) return data;                                                        \
     return ::metal_host::detail::from_lane(x, g.base + g.pos - delta, data);               \
@@ -307,27 +350,27 @@ class quad_vote {
   /* Reads position + delta; positions beyond the group keep their value. */               \
   template <class T>                                                                       \
   MTLH_NOINLINE T P##_shuffle_down(T data, uint16_t delta) {                               \
-    const auto x = ::metal_host::detail::exchange(data, MTLH_SITE, #P "_shuffle_down");    \
+    const auto x = MTLH_EXCHANGE(data, #P "_shuffle_down");    \
     const auto g = ::metal_host::detail::group_of<W>(x);                                   \
     if (g.pos + delta >= W) return data;                                                   \
     return ::metal_host::detail::from_lane(x, g.base + g.pos + delta, data);               \
   }                                                                                        \
   template <class T>                                                                       \
   MTLH_NOINLINE T P##_shuffle_rotate_up(T data, uint16_t delta) {                          \
-    const auto x = ::metal_host::detail::exchange(data, MTLH_SITE, #P "_shuffle_rotate_up"); \
+    const auto x = MTLH_EXCHANGE(data, #P "_shuffle_rotate_up"); \
     const auto g = ::metal_host::detail::group_of<W>(x);                                   \
     return ::metal_host::detail::from_lane(x, g.base + ((g.pos - delta) & (W - 1)), data); \
   }                                                                                        \
   template <class T>                                                                       \
   MTLH_NOINLINE T P##_shuffle_rotate_down(T data, uint16_t delta) {                        \
     const auto x =                                                                         \
-        ::metal_host::detail::exchange(data, MTLH_SITE, #P "_shuffle_rotate_down");        \
+        MTLH_EXCHANGE(data, #P "_shuffle_rotate_down");        \
     const auto g = ::metal_host::detail::group_of<W>(x);                                   \
     return ::metal_host::detail::from_lane(x, g.base + ((g.pos + delta) & (W - 1)), data); \
   }                                                                                        \
   template <class T>                                                                       \
   MTLH_NOINLINE T P##_shuffle_xor(T data, uint16_t mask) {                                 \
-    const auto x = ::metal_host::detail::exchange(data, MTLH_SITE, #P "_shuffle_xor");     \
+    const auto x = MTLH_EXCHANGE(data, #P "_shuffle_xor");     \
     const auto g = ::metal_host::detail::group_of<W>(x);                                   \
     return ::metal_host::detail::from_lane(x, g.base + ((g.pos ^ mask) & (W - 1)), data);  \
   }                                                                                        \
@@ -337,7 +380,7 @@ class quad_vote {
   MTLH_NOINLINE T P##_shuffle_and_fill_up(T data, T filling_data, uint16_t delta,          \
                                           uint16_t modulo = W) {                           \
     const ::metal_host::detail::Pair<T> pr{data, filling_data};                            \
-    const auto x = ::metal_host::detail::exchange(pr, MTLH_SITE, #P "_shuffle_and_fill_up"); \
+    const auto x = MTLH_EXCHANGE(pr, #P "_shuffle_and_fill_up"); \
     const auto g = ::metal_host::detail::group_of<W>(x);                                   \
     const uint32_t m = (modulo == 0 || modulo > W) ? W : modulo;                           \
     const uint32_t j = g.pos % m, b = g.base + g.pos - j;                                  \
@@ -350,7 +393,7 @@ class quad_vote {
                                             uint16_t modulo = W) {                         \
     const ::metal_host::detail::Pair<T> pr{data, filling_data};                            \
     const auto x =                                                                         \
-        ::metal_host::detail::exchange(pr, MTLH_SITE, #P "_shuffle_and_fill_down");        \
+        MTLH_EXCHANGE(pr, #P "_shuffle_and_fill_down");        \
     const auto g = ::metal_host::detail::group_of<W>(x);                                   \
     const uint32_t m = (modulo == 0 || modulo > W) ? W : modulo;                           \
     const uint32_t j = g.pos % m, b = g.base + g.pos - j;                                  \
@@ -360,12 +403,12 @@ class quad_vote {
   }                                                                                        \
   template <class T>                                                                       \
   MTLH_NOINLINE T P##_broadcast_first(T data) {                                            \
-    const auto x = ::metal_host::detail::exchange(data, MTLH_SITE, #P "_broadcast_first"); \
+    const auto x = MTLH_EXCHANGE(data, #P "_broadcast_first"); \
     const auto g = ::metal_host::detail::group_of<W>(x);                                   \
     return ::metal_host::detail::lane_value<T>(x, ::metal_host::detail::ctz64(g.mask));    \
   }                                                                                        \
   MTLH_NOINLINE inline bool P##_all(bool expr) {                                           \
-    const auto x = ::metal_host::detail::exchange(expr, MTLH_SITE, #P "_all");             \
+    const auto x = MTLH_EXCHANGE(expr, #P "_all");             \
     uint64_t m = ::metal_host::detail::group_of<W>(x).mask;                                \
     for (; m; m &= m - 1)                                                                  \
       if (!::metal_host::detail::lane_value<bool>(x, ::metal_host::detail::ctz64(m)))      \
@@ -373,7 +416,7 @@ class quad_vote {
     return true;                                                                           \
   }                                                                                        \
   MTLH_NOINLINE inline bool P##_any(bool expr) {                                           \
-    const auto x = ::metal_host::detail::exchange(expr, MTLH_SITE, #P "_any");             \
+    const auto x = MTLH_EXCHANGE(expr, #P "_any");             \
     uint64_t m = ::metal_host::detail::group_of<W>(x).mask;                                \
     for (; m; m &= m - 1)                                                                  \
       if (::metal_host::detail::lane_value<bool>(x, ::metal_host::detail::ctz64(m)))       \
@@ -382,7 +425,7 @@ class quad_vote {
   }                                                                                        \
   MTLH_NOINLINE inline bool P##_is_first() {                                               \
     const bool dummy = true;                                                               \
-    const auto x = ::metal_host::detail::exchange(dummy, MTLH_SITE, #P "_is_first");       \
+    const auto x = MTLH_EXCHANGE(dummy, #P "_is_first");       \
     return ::metal_host::detail::ctz64(::metal_host::detail::group_of<W>(x).mask) == x.lane; \
   }                                                                                        \
   inline bool P##_is_helper_thread() { return false; }
@@ -395,7 +438,7 @@ MTLH_GROUP_FUNCTIONS(quad, 4)
 #undef MTLH_REDUCTION
 
 MTLH_NOINLINE inline simd_vote simd_ballot(bool expr) {
-  const auto x = ::metal_host::detail::exchange(expr, MTLH_SITE, "simd_ballot");
+  const auto x = MTLH_EXCHANGE(expr, "simd_ballot");
   uint64_t v = 0;
   for (uint64_t m = x.active; m; m &= m - 1) {
     const uint32_t l = ::metal_host::detail::ctz64(m);
@@ -405,11 +448,11 @@ MTLH_NOINLINE inline simd_vote simd_ballot(bool expr) {
 }
 MTLH_NOINLINE inline simd_vote simd_active_threads_mask() {
   const bool dummy = true;
-  const auto x = ::metal_host::detail::exchange(dummy, MTLH_SITE, "simd_active_threads_mask");
+  const auto x = MTLH_EXCHANGE(dummy, "simd_active_threads_mask");
   return simd_vote(x.active, x.active);
 }
 MTLH_NOINLINE inline quad_vote quad_ballot(bool expr) {
-  const auto x = ::metal_host::detail::exchange(expr, MTLH_SITE, "quad_ballot");
+  const auto x = MTLH_EXCHANGE(expr, "quad_ballot");
   const auto g = ::metal_host::detail::group_of<4>(x);
   uint16_t v = 0;
   for (uint64_t m = g.mask; m; m &= m - 1) {
@@ -420,7 +463,7 @@ MTLH_NOINLINE inline quad_vote quad_ballot(bool expr) {
 }
 MTLH_NOINLINE inline quad_vote quad_active_threads_mask() {
   const bool dummy = true;
-  const auto x = ::metal_host::detail::exchange(dummy, MTLH_SITE, "quad_active_threads_mask");
+  const auto x = MTLH_EXCHANGE(dummy, "quad_active_threads_mask");
   const auto g = ::metal_host::detail::group_of<4>(x);
   return quad_vote(uint16_t(g.mask >> g.base), uint16_t(g.mask >> g.base));
 }
@@ -437,16 +480,6 @@ struct simdgroup_matrix;
 namespace simdgroup_detail {
 inline constexpr uint32_t row_of(uint32_t lane) { return ((lane / 4) & 4) + ((lane / 2) % 4); }
 inline constexpr uint32_t col_of(uint32_t lane) { return ((lane / 4) & 2) * 2 + (lane % 2) * 2; }
-/// lane holding (row, col) (col even or odd)
-inline uint32_t lane_of(uint32_t row, uint32_t col) {
-  static const struct Table {
-    uint8_t lane[8][4];
-    Table() : lane{} {
-      for (uint32_t l = 0; l < 32; ++l) lane[row_of(l)][col_of(l) / 2] = uint8_t(l);
-    }
-  } table;
-  return table.lane[row][col / 2];
-}
 template <class O>
 inline void origin_of(const O& o, size_t& x, size_t& y) {
   if constexpr (std::is_arithmetic_v<O>) {
@@ -533,24 +566,34 @@ inline void mma(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<TA, 8, 8>&
     mine.a[k] = float(a.elements_[k]);
     mine.b[k] = float(b.elements_[k]);
   }
-  const auto x = ::metal_host::detail::exchange(mine, site, "simdgroup_multiply");
-  const uint32_t r = row_of(x.lane), col = col_of(x.lane);
-  float acc[2];
+  static constexpr char mtlh_tag = 0;
+  const auto x = ::metal_host::detail::exchange(mine, site, &mtlh_tag, "simdgroup_multiply");
+  // The first lane to read computes the whole 8x8 product into the exchange's shared cache.
+  static_assert(::metal_host::rt::kCacheBytes >= 64 * sizeof(float), "cache too small for an 8x8 product");
+  float* prod = reinterpret_cast<float*>(x.cache);
+  if (!(*x.cache_valid & 1u)) {
+    float A[64] = {}, B[64] = {};
+    for (uint64_t m = x.active; m; m &= m - 1) {
+      const uint32_t l = ::metal_host::detail::ctz64(m);
+      const Frag f = ::metal_host::detail::lane_value<Frag>(x, l);
+      const uint32_t at = row_of(l) * 8 + col_of(l);
+      A[at] = f.a[0];
+      A[at + 1] = f.a[1];
+      B[at] = f.b[0];
+      B[at + 1] = f.b[1];
+    }
+    float D[64] = {};
+    for (int i = 0; i < 8; ++i)
+      for (int k = 0; k < 8; ++k) {
+        const float aik = A[i * 8 + k];
+        for (int j = 0; j < 8; ++j) D[i * 8 + j] += aik * B[k * 8 + j];
+      }
+    std::memcpy(prod, D, sizeof D);
+    *x.cache_valid |= 1u;
+  }
+  const uint32_t at = row_of(x.lane) * 8 + col_of(x.lane);
+  float acc[2], sum[2] = {prod[at], prod[at + 1]};
   for (int k = 0; k < 2; ++k) acc[k] = c ? float(c->elements_[k]) : 0.0f;
-  float arow[8];
-  for (uint32_t k = 0; k < 8; k += 2) {
-    const uint32_t l = lane_of(r, k);
-    const Frag f = (x.active >> l) & 1 ? ::metal_host::detail::lane_value<Frag>(x, l) : Frag{};
-    arow[k] = f.a[0];
-    arow[k + 1] = f.a[1];
-  }
-  float sum[2] = {0.0f, 0.0f};
-  for (uint32_t k = 0; k < 8; ++k) {
-    const uint32_t l = lane_of(k, col);
-    const Frag f = (x.active >> l) & 1 ? ::metal_host::detail::lane_value<Frag>(x, l) : Frag{};
-    sum[0] += arow[k] * f.b[0];
-    sum[1] += arow[k] * f.b[1];
-  }
   d.elements_[0] = static_cast<TD>(sum[0] + acc[0]);
   d.elements_[1] = static_cast<TD>(sum[1] + acc[1]);
 }

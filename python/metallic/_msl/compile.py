@@ -1,0 +1,107 @@
+"""Compiles MSL source for the host device at run time: translate, compile with the system C++
+compiler into a shared object, cache it on disk by content hash (a second process reuses it)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from metallic._msl.translate import TranslateError, translate
+
+PACKAGE_MSL = Path(__file__).resolve().parent
+INCLUDE_DIR = PACKAGE_MSL / "include"
+RUNTIME_LIB = PACKAGE_MSL / "lib" / "libmetallic_msl_runtime.a"
+CACHE_VERSION = "1"  # bump when the generated code's ABI changes
+
+
+class CompileError(Exception):
+    """The source did not translate or compile; the message names the user's file and line."""
+
+
+def cache_dir() -> Path:
+    """METALLIC_CACHE_DIR, else $XDG_CACHE_HOME/metallic, else ~/.cache/metallic."""
+    env = os.environ.get("METALLIC_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "metallic" / "host-kernels"
+
+
+def compiler() -> str:
+    cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
+    if not cxx:
+        raise CompileError(
+            "no C++ compiler found for the host device: install g++ (or set CXX) to compile "
+            "kernels at run time"
+        )
+    return cxx
+
+
+def kernel_flags() -> list[str]:
+    """The flags the build uses for translated kernels (see CMakeLists.txt)."""
+    machine = platform.machine().lower()
+    if machine in ("x86_64", "amd64"):
+        return ["-mf16c"]
+    if machine in ("aarch64", "arm64"):
+        return ["-fsigned-char"]
+    return []
+
+
+def compile_host_library(source: str, name: str, include_dirs: list[str]) -> Path:
+    """Path of the shared object for `source`, compiling it unless the cache has it."""
+    if not RUNTIME_LIB.exists():
+        raise CompileError(
+            f"the MSL runtime library is missing ({RUNTIME_LIB}); reinstall metallic"
+        )
+    cxx = compiler()
+    with tempfile.TemporaryDirectory(prefix="metallic-") as tmp:
+        src = Path(tmp) / f"{name}.metal"
+        src.write_text(source)
+        try:
+            tr = translate([src], [Path(d) for d in include_dirs], name, None, cxx)
+        except TranslateError as e:
+            raise CompileError(_user_paths(str(e), tmp, name)) from None
+        flags = [
+            "-std=c++17",
+            "-O2",
+            "-shared",
+            "-fPIC",
+            "-fvisibility=hidden",
+            "-pthread",
+            "-Wno-attributes",
+            "-Wno-unknown-pragmas",
+            "-fno-strict-aliasing",
+            *kernel_flags(),
+        ]
+        key = hashlib.sha256(
+            "\0".join([CACHE_VERSION, cxx, *flags, tr.cpp, _runtime_stamp()]).encode()
+        ).hexdigest()[:32]
+        out = cache_dir() / f"{name}-{key}.so"
+        if out.exists():
+            return out
+        cpp = Path(tmp) / f"{name}.cpp"
+        cpp.write_text(tr.cpp)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_suffix(f".{os.getpid()}.tmp")
+        cmd = [cxx, *flags, "-I", str(INCLUDE_DIR), str(cpp), str(RUNTIME_LIB), "-o", str(partial)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise CompileError(_user_paths(proc.stderr.strip(), tmp, name))
+        os.replace(partial, out)  # atomic: a concurrent process sees all of it or nothing
+        return out
+
+
+def _runtime_stamp() -> str:
+    stat = RUNTIME_LIB.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _user_paths(message: str, tmp: str, name: str) -> str:
+    """Compiler messages name the temporary copy of the source; show `<name>.metal` instead."""
+    return re.sub(re.escape(tmp) + r"/", "", message).replace(f"{name}.cpp", f"{name}.metal")
