@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "metallic/dtype.hpp"
+
 namespace metallic {
 
 enum class DeviceKind { Host, Metal };
@@ -102,6 +104,23 @@ struct DispatchCommand {
   std::string label;  // profiler label: op name and scope
 };
 
+/// A matrix multiplication by the device's own library (MPSMatrixMultiplication on Metal, a
+/// reference GEMM on the host device): C = alpha * op(A) @ op(B) + beta * C per batch entry.
+/// A is stored M x K (K x M when transpose_a), B K x N (N x K when transpose_b), C M x N, all
+/// row-major with row strides lda/ldb/ldc in elements (0: packed); batch strides in elements.
+struct MatmulCommand {
+  BufferPtr a, b, c;
+  size_t a_offset = 0, b_offset = 0, c_offset = 0;  // bytes
+  uint32_t m = 0, n = 0, k = 0;
+  bool transpose_a = false, transpose_b = false;
+  double alpha = 1.0, beta = 0.0;
+  DType dtype = DType::F32;  // F32 or F16, the same for A, B and C
+  uint32_t lda = 0, ldb = 0, ldc = 0;
+  uint32_t batch = 1;
+  size_t a_batch_stride = 0, b_batch_stride = 0, c_batch_stride = 0;  // elements
+  std::string label = "matmul";                                        // profiler label
+};
+
 /// Duration of one labelled dispatch (or, where the device cannot split, of a command buffer).
 struct DispatchTiming {
   std::string label;
@@ -113,6 +132,8 @@ class CommandBuffer {
  public:
   virtual ~CommandBuffer() = default;
   virtual void encode_dispatch(DispatchCommand&& command) = 0;
+  /// Encodes a matrix multiplication by the device's own library (see MatmulCommand).
+  virtual void encode_matmul(const MatmulCommand& command) = 0;
   /// Sends the recorded work to the device's queue. Encoding after commit is an error.
   virtual void commit() = 0;
   /// Blocks until the work has run; throws DeviceError if it failed.

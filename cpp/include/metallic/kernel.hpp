@@ -49,6 +49,10 @@ class ComputeKernelEncoder {
   /// dispatchThreadgroups: `threadgroups` whole threadgroups of `threadgroup` threads.
   void dispatch_custom(Size3 threadgroups, Size3 threadgroup);
 
+  /// Encodes `command` (a device-library matmul, no pipeline) on tensors a, b, c: fills in their
+  /// buffers and offsets and marks them used.
+  void matmul(MatmulCommand command, const Tensor& a, const Tensor& b, const Tensor& c);
+
   /// The pipeline set by pipeline(), for kernels that size threadgroups by its limits.
   const Pipeline& current_pipeline() const;
 

@@ -50,6 +50,25 @@ ComputeKernelEncoder& ComputeKernelEncoder::threadgroup_memory(uint32_t index, s
   return *this;
 }
 
+void ComputeKernelEncoder::matmul(MatmulCommand command, const Tensor& a, const Tensor& b,
+                                  const Tensor& c) {
+  for (const Tensor* t : {&a, &b, &c}) {
+    if (&t->context() != &ctx_) {
+      throw ArgumentError(std::string(op_name_) + ": a tensor belongs to another context");
+    }
+    ctx_.mark_used(*t);
+  }
+  command.a = a.buffer();
+  command.b = b.buffer();
+  command.c = c.buffer();
+  command.a_offset = a.offset_bytes();
+  command.b_offset = b.offset_bytes();
+  command.c_offset = c.offset_bytes();
+  command.label = ctx_.profiler().label(op_name_);
+  ctx_.active_command_buffer().encode_matmul(command);
+  ctx_.dispatch_encoded();
+}
+
 const Pipeline& ComputeKernelEncoder::current_pipeline() const {
   if (!command_.pipeline) throw MetallicError(std::string(op_name_) + ": no pipeline set");
   return *command_.pipeline;

@@ -8,22 +8,13 @@
 #include "metallic/context.hpp"
 #include "metallic/error.hpp"
 #include "python/bindings.hpp"
+#include "core/float16.hpp"
 #include "python/convert.hpp"
 
 namespace py = pybind11;
 
 namespace metallic::python {
 
-namespace {
-
-float bf16_to_f32(uint16_t v) {
-  uint32_t bits = uint32_t(v) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-}  // namespace
 
 py::dtype numpy_dtype(DType t) {
   switch (t) {
@@ -74,19 +65,10 @@ Tensor tensor_from_array(Context& ctx, const py::object& data, const py::object&
   const DType target = dtype.is_none() ? dtype_from_numpy(arr.dtype()) : dtype_arg(dtype);
   Shape shape(arr.shape(), arr.shape() + arr.ndim());
   if (target == DType::BF16) {
-    // Round to nearest even from float32.
     py::array_t<float, py::array::c_style | py::array::forcecast> f(arr);
     std::vector<uint16_t> bits(static_cast<size_t>(f.size()));
     const float* src = f.data();
-    for (size_t i = 0; i < bits.size(); ++i) {
-      uint32_t u;
-      std::memcpy(&u, &src[i], 4);
-      if ((u & 0x7fffffffu) > 0x7f800000u) {
-        bits[i] = static_cast<uint16_t>((u >> 16) | 0x40);  // quiet NaN
-      } else {
-        bits[i] = static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-      }
-    }
+    for (size_t i = 0; i < bits.size(); ++i) bits[i] = float_to_bf16(src[i]);
     return ctx.tensor(target, shape, TensorInit::copy_from(bits.data()));
   }
   py::array converted =
@@ -106,7 +88,7 @@ py::array tensor_to_numpy(const Tensor& t, bool copy) {
     py::array_t<float> out(shape);
     const auto* src = static_cast<const uint16_t*>(data);
     float* dst = out.mutable_data();
-    for (int64_t i = 0; i < t.numel(); ++i) dst[i] = bf16_to_f32(src[i]);
+    for (int64_t i = 0; i < t.numel(); ++i) dst[i] = bf16_to_float(src[i]);
     return std::move(out);
   }
   const py::dtype dt = numpy_dtype(t.dtype());

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "backends/host/worker_pool.hpp"
@@ -75,6 +76,8 @@ class HostQueue {
  private:
   void loop();
   void execute(HostCommandBuffer& cb);
+  void run_dispatch(DispatchCommand& command);
+  void run_matmul(const MatmulCommand& command);
 
   bool checks_;
   WorkerPool workers_;
@@ -90,6 +93,7 @@ class HostCommandBuffer final : public CommandBuffer,
  public:
   explicit HostCommandBuffer(HostQueue& queue) : queue_(queue) {}
   void encode_dispatch(DispatchCommand&& command) override;
+  void encode_matmul(const MatmulCommand& command) override;
   void commit() override;
   void wait() override;
   bool is_completed() const override;
@@ -100,7 +104,7 @@ class HostCommandBuffer final : public CommandBuffer,
   void finish(std::vector<DispatchTiming> timings, std::string error);
 
   HostQueue& queue_;
-  std::vector<DispatchCommand> commands_;
+  std::vector<std::variant<DispatchCommand, MatmulCommand>> commands_;
   bool committed_ = false;
   mutable std::mutex mutex_;
   std::condition_variable done_cv_;

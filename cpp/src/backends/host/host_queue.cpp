@@ -13,6 +13,11 @@ void HostCommandBuffer::encode_dispatch(DispatchCommand&& command) {
   commands_.push_back(std::move(command));
 }
 
+void HostCommandBuffer::encode_matmul(const MatmulCommand& command) {
+  if (committed_) throw MetallicError("cannot encode into a committed command buffer");
+  commands_.emplace_back(command);
+}
+
 void HostCommandBuffer::commit() {
   if (committed_) throw MetallicError("the command buffer was already committed");
   committed_ = true;
@@ -92,9 +97,9 @@ struct DispatchArgs {
   DispatchArgs(DispatchCommand& c, const HostPipeline& p, bool checks) {
     uint32_t max_index = 0;
     for (auto& b : c.bindings) {
-      if (b.index >= 31)
-        throw ArgumentError(c.label + ": buffer index " + std::to_string(b.index) +
-                            " is out of range (0..30)");
+      if (b.index >= 31) {
+        throw ArgumentError("buffer index " + std::to_string(b.index) + " is out of range (0..30)");
+      }
       if (b.buffer) {
         buffers[b.index] = static_cast<char*>(b.buffer->contents()) + b.offset;
         lengths[b.index] = b.buffer->length() - b.offset;
@@ -106,7 +111,7 @@ struct DispatchArgs {
     }
     uint32_t max_tg = 0;
     for (auto& [index, length] : c.threadgroup_memory) {
-      if (index >= 31) throw ArgumentError(c.label + ": threadgroup index out of range (0..30)");
+      if (index >= 31) throw ArgumentError("threadgroup index out of range (0..30)");
       threadgroup_lengths[index] = length;
       max_tg = std::max(max_tg, index + 1);
     }
@@ -137,30 +142,44 @@ void HostQueue::execute(HostCommandBuffer& cb) {
   std::vector<DispatchTiming> timings;
   timings.reserve(cb.commands_.size());
   std::string error;
-  for (auto& command : cb.commands_) {
+  for (auto& entry : cb.commands_) {
     const auto start = std::chrono::steady_clock::now();
+    std::string label;
     try {
-      const auto& pipeline = static_cast<const HostPipeline&>(*command.pipeline);
-      DispatchArgs args(command, pipeline, checks_);
-      const uint64_t groups = uint64_t(args.d.threadgroups_per_grid[0]) *
-                              args.d.threadgroups_per_grid[1] * args.d.threadgroups_per_grid[2];
-      if (groups > UINT32_MAX) throw ArgumentError(command.label + ": too many threadgroups");
-      std::mutex error_mutex;
-      workers_.parallel_for(static_cast<uint32_t>(groups), [&](uint32_t first, uint32_t count) {
-        char message[1024];
-        if (pipeline.kernel().run(&args.d, first, count, message, sizeof message) != 0) {
-          std::lock_guard<std::mutex> lock(error_mutex);
-          if (error.empty()) error = command.label + ": " + message;
-        }
-      });
+      if (auto* dispatch = std::get_if<DispatchCommand>(&entry)) {
+        label = dispatch->label;
+        run_dispatch(*dispatch);
+      } else {
+        const auto& matmul = std::get<MatmulCommand>(entry);
+        label = matmul.label;
+        run_matmul(matmul);
+      }
     } catch (const std::exception& e) {
-      if (error.empty()) error = command.label + ": " + e.what();
+      error = label + ": " + e.what();
     }
     const auto stop = std::chrono::steady_clock::now();
-    timings.push_back({command.label, std::chrono::duration<double>(stop - start).count()});
+    timings.push_back({label, std::chrono::duration<double>(stop - start).count()});
     if (!error.empty()) break;  // like a GPU command buffer that faulted: the rest does not run
   }
   cb.finish(std::move(timings), std::move(error));
+}
+
+void HostQueue::run_dispatch(DispatchCommand& command) {
+  const auto& pipeline = static_cast<const HostPipeline&>(*command.pipeline);
+  DispatchArgs args(command, pipeline, checks_);
+  const uint64_t groups = uint64_t(args.d.threadgroups_per_grid[0]) *
+                          args.d.threadgroups_per_grid[1] * args.d.threadgroups_per_grid[2];
+  if (groups > UINT32_MAX) throw ArgumentError("too many threadgroups");
+  std::mutex error_mutex;
+  std::string error;
+  workers_.parallel_for(static_cast<uint32_t>(groups), [&](uint32_t first, uint32_t count) {
+    char message[1024];
+    if (pipeline.kernel().run(&args.d, first, count, message, sizeof message) != 0) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (error.empty()) error = message;
+    }
+  });
+  if (!error.empty()) throw DeviceError(error);
 }
 
 }  // namespace metallic::host

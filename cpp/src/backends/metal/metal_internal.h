@@ -137,6 +137,7 @@ class MetalCommandBuffer final : public CommandBuffer {
   explicit MetalCommandBuffer(std::shared_ptr<DeviceState> state);
   ~MetalCommandBuffer() override;
   void encode_dispatch(DispatchCommand&& command) override;
+  void encode_matmul(const MatmulCommand& command) override { encode_mps_matmul(*this, command); }
   void commit() override;
   void wait() override;
   bool is_completed() const override;

@@ -20,7 +20,7 @@ struct Operand {
   size_t batch_stride;  // elements
 };
 
-void check_operand(const Operand& o, const MpsMatmulArgs& a, size_t elem) {
+void check_operand(const Operand& o, const MatmulCommand& a, size_t elem) {
   const std::string where = "mps_matmul '" + a.label + "': operand " + o.name + " ";
   if (!o.buffer) throw ArgumentError(where + "has no buffer");
   if (!dynamic_cast<MetalBuffer*>(o.buffer.get())) {
@@ -63,7 +63,7 @@ MPSMatrix* matrix(const Operand& o, size_t offset, NSUInteger matrices, MPSDataT
 
 // Kernels are immutable apart from batchStart/batchSize (set before each encode), so one per
 // shape serves every call; the cache is bounded because prefill lengths vary.
-MPSMatrixMultiplication* kernel(DeviceState& state, const MpsMatmulArgs& a) {
+MPSMatrixMultiplication* kernel(DeviceState& state, const MatmulCommand& a) {
   NSString* key = [NSString stringWithFormat:@"%u,%u,%u,%d,%d,%.17g,%.17g", a.m, a.n, a.k,
                                              a.transpose_a, a.transpose_b, a.alpha, a.beta];
   MPSMatrixMultiplication* k = state.mps_kernels[key];
@@ -83,7 +83,7 @@ MPSMatrixMultiplication* kernel(DeviceState& state, const MpsMatmulArgs& a) {
 
 }  // namespace
 
-void encode_mps_matmul(CommandBuffer& command_buffer, const MpsMatmulArgs& a) {
+void encode_mps_matmul(CommandBuffer& command_buffer, const MatmulCommand& a) {
   @autoreleasepool {
     auto* cb = dynamic_cast<MetalCommandBuffer*>(&command_buffer);
     if (!cb) throw ArgumentError("mps_matmul needs a command buffer of the Metal device");

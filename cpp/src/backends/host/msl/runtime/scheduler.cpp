@@ -304,7 +304,7 @@ struct Scheduler {
   /// Top of fiber i's stack, staggered by a cache-line colour so that the hot frames of the
   /// fibers do not all map to the same cache sets (the stacks are page-aligned).
   void* stack_top(uint32_t i) const {
-    return static_cast<char*>(stacks.top(i)) - (i % 16) * 256;
+    return static_cast<char*>(stacks.top(i)) - (i % 64) * 64;
   }
 
   /// Switches away from `self` (which must not be runnable unless queued) to the next

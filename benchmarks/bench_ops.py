@@ -1,0 +1,227 @@
+"""Per-op overhead from Python: metallic's `mt.ops.add` next to numpy and PyTorch (CPU).
+
+For each size (f32 elements) it measures, per op:
+  mt lazy   N calls of `mt.ops.add(a, b)` with no sync in the loop, one `ctx.synchronize()` at
+            the end, divided by N (encode cost from Python, plus execution where it is not hidden)
+  mt sync   `mt.ops.add(a, b)` followed by `ctx.synchronize()` each time (a full round trip)
+  numpy     `np.add(a, b)`
+  torch     `torch.add(a, b)` on the CPU, if torch is importable
+and, for the large sizes, throughput in GB/s counting 3 * size * 4 bytes (read a and b, write the
+output) per op. Every figure is the median of several repetitions. Outputs are allocated by every
+library (no out=), so each op pays its allocation, as in real use.
+
+Run (with metallic importable):  python benchmarks/bench_ops.py [--quick] [--device host|metal]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import metallic as mt
+
+SIZES = (1, 1024, 64 * 1024, 1024 * 1024)
+QUICK_SIZES = (1, 1024)
+THROUGHPUT_MIN_SIZE = 64 * 1024
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith(("model name", "hardware", "cpu model")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def physical_cores() -> int | None:
+    try:
+        with open("/proc/cpuinfo") as f:
+            pairs = set()
+            physical = core = None
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "physical id":
+                    physical = value.strip()
+                elif key == "core id":
+                    core = value.strip()
+                elif not key:
+                    if core is not None:
+                        pairs.add((physical, core))
+                    physical = core = None
+            return len(pairs) or None
+    except OSError:
+        return None
+
+
+def time_per_call(loop: Callable[[int], None], iters: int, reps: int) -> float:
+    """Median over `reps` of the seconds per iteration of `loop(iters)`."""
+    loop(max(1, iters // 10))  # warm up: caches, pools, pipelines
+    samples = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            loop(iters)
+            samples.append((time.perf_counter() - t0) / iters)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return statistics.median(samples)
+
+
+def iterations_for(loop: Callable[[int], None], budget_s: float, max_iters: int) -> int:
+    """Iterations that take about `budget_s` per repetition (at least 10)."""
+    n = 10
+    while True:
+        t0 = time.perf_counter()
+        loop(n)
+        dt = time.perf_counter() - t0
+        if dt >= budget_s / 10 or n >= max_iters:
+            break
+        n *= 4
+    return int(max(10, min(max_iters, n * budget_s / max(dt, 1e-9))))
+
+
+def mt_loops(ctx: Any, n: int) -> tuple[Callable[[int], None], Callable[[int], None]]:
+    rng = np.random.default_rng(0)
+    a = ctx.tensor(rng.random(n, dtype=np.float32))
+    b = ctx.tensor(rng.random(n, dtype=np.float32))
+    add = mt.ops.add
+    sync = ctx.synchronize
+    expected = a.numpy() + b.numpy()
+    np.testing.assert_allclose(add(a, b).numpy(), expected, rtol=1e-6)
+
+    def lazy(iters: int) -> None:
+        for _ in range(iters):
+            add(a, b)
+        sync()
+
+    def synced(iters: int) -> None:
+        for _ in range(iters):
+            add(a, b)
+            sync()
+
+    return lazy, synced
+
+
+def numpy_loop(n: int) -> Callable[[int], None]:
+    rng = np.random.default_rng(0)
+    a = rng.random(n, dtype=np.float32)
+    b = rng.random(n, dtype=np.float32)
+    add = np.add
+
+    def loop(iters: int) -> None:
+        for _ in range(iters):
+            add(a, b)
+
+    return loop
+
+
+def torch_loop(torch: Any, n: int) -> Callable[[int], None]:
+    a = torch.rand(n, dtype=torch.float32)
+    b = torch.rand(n, dtype=torch.float32)
+    add = torch.add
+
+    def loop(iters: int) -> None:
+        for _ in range(iters):
+            add(a, b)
+
+    return loop
+
+
+def import_torch(wanted: bool) -> Any:
+    if not wanted:
+        return None
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def fmt_us(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1e6:.2f}"
+
+
+def fmt_gbs(n: int, seconds: float | None) -> str:
+    if seconds is None or n < THROUGHPUT_MIN_SIZE:
+        return "-"
+    return f"{3 * n * 4 / seconds / 1e9:.1f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, short runs, no torch")
+    parser.add_argument("--device", default="auto", help="metallic device: auto, host or metal")
+    parser.add_argument("--reps", type=int, default=None, help="repetitions (median is reported)")
+    parser.add_argument("--budget", type=float, default=None, help="seconds per repetition")
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
+    args = parser.parse_args(argv)
+
+    sizes = QUICK_SIZES if args.quick else SIZES
+    reps = args.reps or (3 if args.quick else 7)
+    budget = args.budget or (0.02 if args.quick else 0.15)
+    max_iters = 2_000 if args.quick else 200_000
+    torch = import_torch(not (args.quick or args.no_torch))
+
+    ctx = mt.Context(device=args.device)
+    cores = physical_cores()
+    print(f"machine: {cpu_model()}, {os.cpu_count()} logical CPUs" + (f", {cores} cores" if cores else ""))
+    versions = f"python {platform.python_version()}, numpy {np.__version__}, metallic {mt.__version__}"
+    if torch is not None:
+        versions += f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    else:
+        versions += ", torch not measured"
+    print(f"device: {ctx.device}; {versions}")
+    print(f"f32 elementwise add, median of {reps} repetitions; times in us per op")
+    print()
+
+    header = (
+        f"{'size':>8} {'mt lazy':>9} {'mt sync':>9} {'numpy':>9} {'torch':>9}"
+        f" {'mt GB/s':>8} {'np GB/s':>8} {'pt GB/s':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for n in sizes:
+        lazy, synced = mt_loops(ctx, n)
+        results: dict[str, float | None] = {}
+        loops: dict[str, Callable[[int], None] | None] = {
+            "mt lazy": lazy,
+            "mt sync": synced,
+            "numpy": numpy_loop(n),
+            "torch": torch_loop(torch, n) if torch is not None else None,
+        }
+        for name, loop in loops.items():
+            if loop is None:
+                results[name] = None
+                continue
+            iters = iterations_for(loop, budget, max_iters)
+            results[name] = time_per_call(loop, iters, reps)
+        print(
+            f"{n:>8} {fmt_us(results['mt lazy']):>9} {fmt_us(results['mt sync']):>9}"
+            f" {fmt_us(results['numpy']):>9} {fmt_us(results['torch']):>9}"
+            f" {fmt_gbs(n, results['mt lazy']):>8} {fmt_gbs(n, results['numpy']):>8}"
+            f" {fmt_gbs(n, results['torch']):>8}",
+            flush=True,
+        )
+    print()
+    print("target: <= 2 us per lazily encoded op from Python (mt lazy, size 1)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

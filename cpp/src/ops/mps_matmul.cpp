@@ -1,0 +1,92 @@
+// Host side of the device-library matmul: validation, output allocation, the MatmulCommand.
+#include "metallic/ops/mps_matmul.hpp"
+
+#include <limits>
+
+#include "metallic/error.hpp"
+#include "metallic/op_registry.hpp"
+
+namespace metallic {
+
+std::pair<MpsMatmulOp::Operation, Tensor> MpsMatmulOp::create(Context& ctx, const Args& args) {
+  const Tensor& a = args.a;
+  const Tensor& b = args.b;
+  if (!a.defined() || !b.defined()) throw ArgumentError("mps_matmul: undefined tensor");
+  if (a.dtype() != b.dtype()) {
+    throw DTypeError(std::string("mps_matmul: dtypes differ (") + dtype_name(a.dtype()) + " and " +
+                     dtype_name(b.dtype()) + ")");
+  }
+  if (a.dtype() != DType::F32 && a.dtype() != DType::F16) {
+    throw DTypeError(std::string("mps_matmul: supports f32 and f16, got ") + dtype_name(a.dtype()));
+  }
+  if (a.ndim() < 2 || b.ndim() < 2) {
+    throw ShapeError("mps_matmul: a and b need at least 2 dimensions, got " + shape_str(a.shape()) +
+                     " and " + shape_str(b.shape()));
+  }
+  if (!a.is_contiguous() || !b.is_contiguous()) {
+    throw ShapeError("mps_matmul: inputs must be contiguous (use transpose_a/transpose_b instead "
+                     "of transposed views)");
+  }
+  const int64_t m = args.transpose_a ? a.dim(-1) : a.dim(-2);
+  const int64_t k = args.transpose_a ? a.dim(-2) : a.dim(-1);
+  const int64_t kb = args.transpose_b ? b.dim(-1) : b.dim(-2);
+  const int64_t n = args.transpose_b ? b.dim(-2) : b.dim(-1);
+  if (k != kb) {
+    throw ShapeError("mps_matmul: inner dimensions differ: a " + shape_str(a.shape()) +
+                     (args.transpose_a ? " (transposed)" : "") + " and b " + shape_str(b.shape()) +
+                     (args.transpose_b ? " (transposed)" : ""));
+  }
+  const Shape batch_shape(a.shape().begin(), a.shape().end() - 2);
+  const Shape b_batch(b.shape().begin(), b.shape().end() - 2);
+  if (b.ndim() > 2 && b_batch != batch_shape) {
+    throw ShapeError("mps_matmul: b's batch dimensions " + shape_str(b_batch) +
+                     " must equal a's " + shape_str(batch_shape) + " (or b must be 2-d)");
+  }
+  int64_t batch = 1;
+  for (int64_t d : batch_shape) batch *= d;
+  const int64_t limit = std::numeric_limits<uint32_t>::max();
+  if (m > limit || n > limit || k > limit || batch > limit) {
+    throw ShapeError("mps_matmul: dimensions must be below 2^32");
+  }
+  Shape out_shape = batch_shape;
+  out_shape.push_back(m);
+  out_shape.push_back(n);
+  Tensor out = ctx.tensor(a.dtype(), out_shape);
+  if (k == 0 && out.numel() > 0) {
+    throw ShapeError("mps_matmul: K is 0 (the product of empty matrices is not supported)");
+  }
+
+  MatmulCommand c;
+  c.m = static_cast<uint32_t>(m);
+  c.n = static_cast<uint32_t>(n);
+  c.k = static_cast<uint32_t>(k);
+  c.transpose_a = args.transpose_a;
+  c.transpose_b = args.transpose_b;
+  c.alpha = args.alpha;
+  c.dtype = a.dtype();
+  c.batch = static_cast<uint32_t>(batch);
+  c.a_batch_stride = static_cast<size_t>(m * k);
+  c.b_batch_stride = b.ndim() > 2 ? static_cast<size_t>(k * n) : 0;
+  c.c_batch_stride = static_cast<size_t>(m * n);
+  Operation op{a, b, out, c};
+  return {std::move(op), out};
+}
+
+void MpsMatmulOp::Operation::encode(ComputeKernelEncoder& e) const {
+  if (out.numel() == 0) return;
+  e.matmul(command, a, b, out);
+}
+
+METALLIC_REGISTER_OP(
+    MpsMatmulOp, "mps_matmul",
+    "a: Tensor, b: Tensor, transpose_a: bool = False, transpose_b: bool = False, "
+    "alpha: float = 1.0",
+    "alpha * a @ b by the device's library (MPSMatrixMultiplication on Metal); a is [..., M, K], "
+    "b is [K, N] or [..., K, N]; f32 or f16.",
+    [](Context& ctx, const OpArgs& args) {
+      return ctx.call<MpsMatmulOp>({args.tensor("a"), args.tensor("b"),
+                                    args.boolean("transpose_a"), args.boolean("transpose_b"),
+                                    args.number("alpha")});
+    });
+
+}  // namespace metallic
