@@ -1,6 +1,8 @@
 """Per-op overhead from Python: metallic's `mt.ops.add` next to numpy and PyTorch (CPU).
 
 For each size (f32 elements) it measures, per op:
+  mt enc    the encoding loop of "mt lazy" alone (before its final sync): the cost of one op call
+            from Python (on the host device the queue thread may run kernels meanwhile)
   mt lazy   N calls of `mt.ops.add(a, b)` with no sync in the loop, one `ctx.synchronize()` at
             the end, divided by N (encode cost from Python, plus execution where it is not hidden)
   mt sync   `mt.ops.add(a, b)` followed by `ctx.synchronize()` each time (a full round trip)
@@ -25,9 +27,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 import metallic as mt
+import numpy as np
 
 SIZES = (1, 1024, 64 * 1024, 1024 * 1024)
 QUICK_SIZES = (1, 1024)
@@ -66,24 +67,30 @@ def physical_cores() -> int | None:
         return None
 
 
-def time_per_call(loop: Callable[[int], None], iters: int, reps: int) -> float:
-    """Median over `reps` of the seconds per iteration of `loop(iters)`."""
+Loop = Callable[[int], "float | None"]
+
+
+def time_per_call(loop: Loop, iters: int, reps: int) -> tuple[float, float | None]:
+    """Medians over `reps` of the seconds per iteration of `loop(iters)`, and of the part of it
+    that `loop` reports (the encoding loop before the final sync), if it reports one."""
     loop(max(1, iters // 10))  # warm up: caches, pools, pipelines
-    samples = []
+    total, part = [], []
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         for _ in range(reps):
             t0 = time.perf_counter()
-            loop(iters)
-            samples.append((time.perf_counter() - t0) / iters)
+            reported = loop(iters)
+            total.append((time.perf_counter() - t0) / iters)
+            if reported is not None:
+                part.append(reported / iters)
     finally:
         if gc_was_enabled:
             gc.enable()
-    return statistics.median(samples)
+    return statistics.median(total), (statistics.median(part) if part else None)
 
 
-def iterations_for(loop: Callable[[int], None], budget_s: float, max_iters: int) -> int:
+def iterations_for(loop: Loop, budget_s: float, max_iters: int) -> int:
     """Iterations that take about `budget_s` per repetition (at least 10)."""
     n = 10
     while True:
@@ -96,7 +103,7 @@ def iterations_for(loop: Callable[[int], None], budget_s: float, max_iters: int)
     return int(max(10, min(max_iters, n * budget_s / max(dt, 1e-9))))
 
 
-def mt_loops(ctx: Any, n: int) -> tuple[Callable[[int], None], Callable[[int], None]]:
+def mt_loops(ctx: Any, n: int) -> tuple[Loop, Loop]:
     rng = np.random.default_rng(0)
     a = ctx.tensor(rng.random(n, dtype=np.float32))
     b = ctx.tensor(rng.random(n, dtype=np.float32))
@@ -105,10 +112,13 @@ def mt_loops(ctx: Any, n: int) -> tuple[Callable[[int], None], Callable[[int], N
     expected = a.numpy() + b.numpy()
     np.testing.assert_allclose(add(a, b).numpy(), expected, rtol=1e-6)
 
-    def lazy(iters: int) -> None:
+    def lazy(iters: int) -> float:
+        t0 = time.perf_counter()
         for _ in range(iters):
             add(a, b)
+        encoded = time.perf_counter() - t0
         sync()
+        return encoded
 
     def synced(iters: int) -> None:
         for _ in range(iters):
@@ -118,7 +128,7 @@ def mt_loops(ctx: Any, n: int) -> tuple[Callable[[int], None], Callable[[int], N
     return lazy, synced
 
 
-def numpy_loop(n: int) -> Callable[[int], None]:
+def numpy_loop(n: int) -> Loop:
     rng = np.random.default_rng(0)
     a = rng.random(n, dtype=np.float32)
     b = rng.random(n, dtype=np.float32)
@@ -131,7 +141,7 @@ def numpy_loop(n: int) -> Callable[[int], None]:
     return loop
 
 
-def torch_loop(torch: Any, n: int) -> Callable[[int], None]:
+def torch_loop(torch: Any, n: int) -> Loop:
     a = torch.rand(n, dtype=torch.float32)
     b = torch.rand(n, dtype=torch.float32)
     add = torch.add
@@ -180,8 +190,13 @@ def main(argv: list[str] | None = None) -> int:
 
     ctx = mt.Context(device=args.device)
     cores = physical_cores()
-    print(f"machine: {cpu_model()}, {os.cpu_count()} logical CPUs" + (f", {cores} cores" if cores else ""))
-    versions = f"python {platform.python_version()}, numpy {np.__version__}, metallic {mt.__version__}"
+    print(
+        f"machine: {cpu_model()}, {os.cpu_count()} logical CPUs"
+        + (f", {cores} cores" if cores else "")
+    )
+    versions = (
+        f"python {platform.python_version()}, numpy {np.__version__}, metallic {mt.__version__}"
+    )
     if torch is not None:
         versions += f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
     else:
@@ -191,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
 
     header = (
-        f"{'size':>8} {'mt lazy':>9} {'mt sync':>9} {'numpy':>9} {'torch':>9}"
+        f"{'size':>8} {'mt enc':>9} {'mt lazy':>9} {'mt sync':>9} {'numpy':>9} {'torch':>9}"
         f" {'mt GB/s':>8} {'np GB/s':>8} {'pt GB/s':>8}"
     )
     print(header)
@@ -199,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in sizes:
         lazy, synced = mt_loops(ctx, n)
         results: dict[str, float | None] = {}
-        loops: dict[str, Callable[[int], None] | None] = {
+        loops: dict[str, Loop | None] = {
             "mt lazy": lazy,
             "mt sync": synced,
             "numpy": numpy_loop(n),
@@ -210,9 +225,11 @@ def main(argv: list[str] | None = None) -> int:
                 results[name] = None
                 continue
             iters = iterations_for(loop, budget, max_iters)
-            results[name] = time_per_call(loop, iters, reps)
+            results[name], part = time_per_call(loop, iters, reps)
+            if name == "mt lazy":
+                results["mt enc"] = part
         print(
-            f"{n:>8} {fmt_us(results['mt lazy']):>9} {fmt_us(results['mt sync']):>9}"
+            f"{n:>8} {fmt_us(results['mt enc']):>9} {fmt_us(results['mt lazy']):>9} {fmt_us(results['mt sync']):>9}"
             f" {fmt_us(results['numpy']):>9} {fmt_us(results['torch']):>9}"
             f" {fmt_gbs(n, results['mt lazy']):>8} {fmt_gbs(n, results['numpy']):>8}"
             f" {fmt_gbs(n, results['torch']):>8}",

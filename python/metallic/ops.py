@@ -7,6 +7,8 @@ handle for `ctx.call(mt.ops.ElemwiseAddOp, a, b)`. The typed signatures are in o
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from metallic import _core
@@ -50,7 +52,19 @@ def _call(ctx: _core.Context, op: OpHandle, *args: Any, **kwargs: Any) -> Any:
     return op.call(ctx, *args, **kwargs)
 
 
+@contextlib.contextmanager
+def _capture(ctx: _core.Context, path: str) -> Iterator[None]:
+    """`with ctx.capture("trace.gputrace"):` records the enclosed work in an Xcode GPU capture
+    (Metal only; needs MTL_CAPTURE_ENABLED=1 before the process first uses Metal)."""
+    ctx.capture_begin(path)
+    try:
+        yield
+    finally:
+        ctx.capture_end()
+
+
 _core.Context.call = _call  # type: ignore[attr-defined]
+_core.Context.capture = _capture  # type: ignore[attr-defined]
 
 for _info in _core.op_infos():
     _handle = OpHandle(_info)

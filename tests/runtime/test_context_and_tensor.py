@@ -112,3 +112,9 @@ def test_error_hierarchy() -> None:
     assert issubclass(mt.DTypeError, mt.MetallicError) and issubclass(mt.DTypeError, TypeError)
     assert issubclass(mt.KernelCompileError, mt.MetallicError)
     assert issubclass(mt.DeviceError, mt.MetallicError)
+
+
+def test_gpu_capture_needs_metal() -> None:
+    ctx = mt.Context(device="host")
+    with pytest.raises(mt.DeviceError, match="needs the Metal device"), ctx.capture("x.gputrace"):
+        pass

@@ -159,6 +159,10 @@ class Device {
   virtual PipelinePtr make_pipeline(const LibraryPtr& library, const std::string& function,
                                     const FunctionConstants& constants) = 0;
   virtual CommandBufferPtr new_command_buffer() = 0;
+  /// Starts a GPU capture into `path` (Metal: an Xcode .gputrace); other devices throw.
+  virtual void capture_begin(const std::string& path);
+  /// Ends the capture started by capture_begin.
+  virtual void capture_end() {}
 };
 
 /// Options a device reads when it is created.

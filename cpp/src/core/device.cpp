@@ -12,6 +12,11 @@ namespace host {
 std::unique_ptr<Device> create_host_device(const DeviceOptions& options);
 }
 
+void Device::capture_begin(const std::string& path) {
+  throw DeviceError("GPU capture (" + path + ") needs the Metal device; this context runs on " +
+                    name());
+}
+
 std::vector<std::string> available_devices() {
 #ifdef METALLIC_HAVE_METAL
   return {"host", "metal"};

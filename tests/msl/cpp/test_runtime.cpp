@@ -614,11 +614,16 @@ static void test_function_constants() {
   CHECK(out[8] == 0.0f);
   CHECK(out[9] == 1.0f);
   CHECK(out[10] == 0.0f);
-  // A second dispatch at the same address with other values is not served from a stale cache.
+  // A second dispatch at the same address with other values is not served from a stale cache
+  // (same and other execution mode).
   disp.constants = {c(1, 1, 5)};
-  CHECK_EQ((run<body_consts, true>(disp)), 0);
+  CHECK_EQ((run<body_consts, false>(disp)), 0);
   CHECK(out[1] == 5.0f);
   CHECK(out[0] == 0.0f);
+  disp.constants = {c(1, 1, 6), c(0, 0, 1)};
+  CHECK_EQ((run<body_consts, true>(disp)), 0);
+  CHECK(out[1] == 6.0f);
+  CHECK(out[0] == 1.0f);
 }
 
 // =============================================================================================

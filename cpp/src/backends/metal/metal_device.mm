@@ -137,6 +137,9 @@ class MetalDevice final : public Device {
     return std::make_shared<MetalCommandBuffer>(state_);
   }
 
+  void capture_begin(const std::string& path) override { metal::capture_begin(path); }
+  void capture_end() override { metal::capture_end(); }
+
  private:
   std::shared_ptr<DeviceState> state_;
 };
