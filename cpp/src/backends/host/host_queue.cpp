@@ -106,6 +106,7 @@ struct DispatchArgs {
       } else {
         buffers[b.index] = b.bytes.data();
         lengths[b.index] = b.bytes.size();
+        d.inline_bytes_mask |= 1u << b.index;
       }
       max_index = std::max(max_index, b.index + 1);
     }

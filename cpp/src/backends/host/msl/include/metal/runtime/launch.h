@@ -4,8 +4,8 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
+#include <cstdio>
 #include <exception>
 #include <type_traits>
 
@@ -119,6 +119,59 @@ inline void begin_thread(const mtlh_dispatch* d, uint32_t x, uint32_t y, uint32_
   ids.quadgroup_index_in_threadgroup = index / kQuadWidth;
 }
 
+/// Plain mode: the threads of each threadgroup run one after another as a loop. Written so the
+/// compiler can turn the loop over a kernel's threads into straight-line (even vector) code:
+/// the kernel sees a local copy of the dispatch whose buffer table it can prove no kernel store
+/// touches (so argument loads leave the loop), and per-thread ids are locals. With host checks
+/// on (PublishIds), each thread's ids are also published so faults can name the thread.
+template <BodyFn Body, bool PublishIds>
+int run_plain(const mtlh_dispatch* d, uint32_t first, uint32_t count, const char* kernel_name,
+              char* error, size_t error_len) {
+  // Inline bytes (setBytes) are the kernel's own read-only copy on a GPU too, so a local copy is
+  // faithful, and it lets the compiler keep e.g. `params.n` in a register across the loop.
+  constexpr size_t kInlineCopyBytes = 1024;
+  alignas(16) unsigned char inline_copy[kInlineCopyBytes];
+  size_t inline_used = 0;
+  void* buffers[kMaxBufferBindings];
+  for (uint32_t i = 0; i < kMaxBufferBindings; ++i) {
+    buffers[i] = i < d->num_buffers ? d->buffers[i] : nullptr;
+    const size_t length = i < d->num_buffers ? d->buffer_lengths[i] : 0;
+    if ((d->inline_bytes_mask >> i & 1u) && inline_used + length <= kInlineCopyBytes) {
+      std::memcpy(inline_copy + inline_used, buffers[i], length);
+      buffers[i] = inline_copy + inline_used;
+      inline_used += (length + 15) & ~size_t(15);
+    }
+  }
+  mtlh_dispatch local = *d;
+  local.buffers = buffers;
+  ThreadIds published{};
+  ThreadgroupState group{};
+  try {
+    rt::PlainScope scope(d, kernel_name, PublishIds ? &published : nullptr);
+    for (uint32_t linear = first; linear < first + count; ++linear) {
+      ThreadIds tg_ids{};
+      begin_threadgroup(d, linear, tg_ids);
+      const Dim3 size = tg_ids.threads_per_threadgroup;
+      rt::plain_begin_threadgroup(group, size.x * size.y * size.z);
+      for (uint32_t z = 0; z < size.z; ++z)
+        for (uint32_t y = 0; y < size.y; ++y)
+          for (uint32_t x = 0; x < size.x; ++x) {
+            ThreadIds ids = tg_ids;
+            begin_thread(&local, x, y, z, ids);
+            if constexpr (PublishIds) published = ids;
+            Body(&local, ids, group);
+          }
+    }
+  } catch (const std::exception& e) {
+    format_error(error, error_len, kernel_name, e.what());
+    return 1;
+  } catch (...) {
+    format_error(error, error_len, kernel_name, "unknown C++ exception");
+    return 1;
+  }
+  return 0;
+}
+
 /// Runs threadgroups [first, first + count). Kernels without barriers or collectives run their
 /// threads as a plain loop; the others run each thread as a fiber (rt::run_fibers). Returns 0,
 /// or 1 after writing "kernel <name>: ..." into error.
@@ -127,30 +180,10 @@ int run_threadgroups(const mtlh_dispatch* d, uint32_t first, uint32_t count,
                      const char* kernel_name, char* error, size_t error_len) {
   if constexpr (UsesSync) {
     return rt::run_fibers(d, first, count, kernel_name, Body, error, error_len);
+  } else if (d->checks) {
+    return run_plain<Body, true>(d, first, count, kernel_name, error, error_len);
   } else {
-    ThreadIds ids{};
-    ThreadgroupState group{};
-    try {
-      rt::PlainScope scope(d, kernel_name, &ids);
-      for (uint32_t linear = first; linear < first + count; ++linear) {
-        begin_threadgroup(d, linear, ids);
-        const Dim3 size = ids.threads_per_threadgroup;
-        rt::plain_begin_threadgroup(group, size.x * size.y * size.z);
-        for (uint32_t z = 0; z < size.z; ++z)
-          for (uint32_t y = 0; y < size.y; ++y)
-            for (uint32_t x = 0; x < size.x; ++x) {
-              begin_thread(d, x, y, z, ids);
-              Body(d, ids, group);
-            }
-      }
-    } catch (const std::exception& e) {
-      format_error(error, error_len, kernel_name, e.what());
-      return 1;
-    } catch (...) {
-      format_error(error, error_len, kernel_name, "unknown C++ exception");
-      return 1;
-    }
-    return 0;
+    return run_plain<Body, false>(d, first, count, kernel_name, error, error_len);
   }
 }
 
