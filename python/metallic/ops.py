@@ -18,6 +18,7 @@ class OpHandle:
     """One registered op: call it with tensors, or pass it to Context.call."""
 
     def __init__(self, info: dict[str, Any]) -> None:
+        self.index: int = info["index"]
         self.name: str = info["name"]
         self.class_name: str = info["class_name"]
         self.params: list[tuple[str, str, str | None]] = info["params"]
@@ -25,22 +26,15 @@ class OpHandle:
         self.__name__ = self.name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        ctx = _context_of(self.name, args, kwargs)
-        return _core.call_op(ctx, self.name, args, kwargs)
+        # The context is the first Tensor argument's (found in C++: this is the hot path).
+        return _core.call_op(None, self.index, args, kwargs)
 
     def call(self, ctx: _core.Context, *args: Any, **kwargs: Any) -> Any:
-        return _core.call_op(ctx, self.name, args, kwargs)
+        return _core.call_op(ctx, self.index, args, kwargs)
 
     def __repr__(self) -> str:
         params = ", ".join(p[0] for p in self.params)
         return f"<metallic op {self.name}({params})>"
-
-
-def _context_of(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _core.Context:
-    for value in (*args, *kwargs.values()):
-        if isinstance(value, _core.Tensor):
-            return value.context
-    raise _core.ArgumentError(f"{name}() needs at least one Tensor argument to find its context")
 
 
 def _call(ctx: _core.Context, op: OpHandle, *args: Any, **kwargs: Any) -> Any:

@@ -19,21 +19,25 @@ namespace metallic {
 using OpValue =
     std::variant<std::monostate, Tensor, int64_t, double, bool, std::string, std::vector<int64_t>>;
 
-/// Arguments bound to the names of an op's signature (defaults already applied).
+struct OpParam;
+
+/// Arguments bound to an op's signature, one value per parameter (defaults already applied).
 class OpArgs {
  public:
-  explicit OpArgs(std::map<std::string, OpValue> values) : values_(std::move(values)) {}
-  Tensor tensor(const std::string& name) const;
-  std::optional<Tensor> optional_tensor(const std::string& name) const;
-  int64_t integer(const std::string& name) const;
-  double number(const std::string& name) const;
-  bool boolean(const std::string& name) const;
-  std::string string(const std::string& name) const;
-  std::vector<int64_t> ints(const std::string& name) const;
+  OpArgs(const std::vector<OpParam>& params, std::vector<OpValue> values)
+      : params_(params), values_(std::move(values)) {}
+  const Tensor& tensor(const char* name) const;
+  std::optional<Tensor> optional_tensor(const char* name) const;
+  int64_t integer(const char* name) const;
+  double number(const char* name) const;
+  bool boolean(const char* name) const;
+  const std::string& string(const char* name) const;
+  const std::vector<int64_t>& ints(const char* name) const;
 
  private:
-  const OpValue& get(const std::string& name) const;
-  std::map<std::string, OpValue> values_;
+  const OpValue& get(const char* name) const;
+  const std::vector<OpParam>& params_;
+  std::vector<OpValue> values_;
 };
 
 struct OpParam {
@@ -58,6 +62,8 @@ std::vector<OpParam> parse_signature(const std::string& signature);
 bool register_op(OpInfo info);
 const std::vector<OpInfo>& registered_ops();
 const OpInfo& find_op(const std::string& python_or_class_name);
+/// Position of an op in registered_ops() (stable for the life of the process).
+size_t op_index(const std::string& python_or_class_name);
 
 }  // namespace metallic
 

@@ -51,54 +51,56 @@ const std::vector<OpInfo>& registered_ops() {
   return registry();
 }
 
-const OpInfo& find_op(const std::string& name) {
-  for (const auto& op : registry()) {
-    if (op.python_name == name || op.class_name == name) return op;
+size_t op_index(const std::string& name) {
+  const auto& ops = registry();
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (ops[i].python_name == name || ops[i].class_name == name) return i;
   }
   throw ArgumentError("no op named '" + name + "'");
 }
 
-const OpValue& OpArgs::get(const std::string& name) const {
-  auto it = values_.find(name);
-  if (it == values_.end()) throw ArgumentError("missing argument '" + name + "'");
-  return it->second;
+const OpInfo& find_op(const std::string& name) { return registry()[op_index(name)]; }
+
+const OpValue& OpArgs::get(const char* name) const {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (params_[i].name == name) return values_[i];
+  }
+  throw ArgumentError(std::string("missing argument '") + name + "'");
 }
 
 template <class T>
-static const T& expect(const OpValue& v, const std::string& name, const char* what) {
+static const T& expect(const OpValue& v, const char* name, const char* what) {
   if (const T* p = std::get_if<T>(&v)) return *p;
-  throw ArgumentError("argument '" + name + "' must be " + what);
+  throw ArgumentError(std::string("argument '") + name + "' must be " + what);
 }
 
-Tensor OpArgs::tensor(const std::string& name) const {
+const Tensor& OpArgs::tensor(const char* name) const {
   return expect<Tensor>(get(name), name, "a Tensor");
 }
 
-std::optional<Tensor> OpArgs::optional_tensor(const std::string& name) const {
+std::optional<Tensor> OpArgs::optional_tensor(const char* name) const {
   const OpValue& v = get(name);
   if (std::holds_alternative<std::monostate>(v)) return std::nullopt;
   return expect<Tensor>(v, name, "a Tensor or None");
 }
 
-int64_t OpArgs::integer(const std::string& name) const {
+int64_t OpArgs::integer(const char* name) const {
   return expect<int64_t>(get(name), name, "an int");
 }
 
-double OpArgs::number(const std::string& name) const {
+double OpArgs::number(const char* name) const {
   const OpValue& v = get(name);
   if (const int64_t* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
   return expect<double>(v, name, "a float");
 }
 
-bool OpArgs::boolean(const std::string& name) const {
-  return expect<bool>(get(name), name, "a bool");
-}
+bool OpArgs::boolean(const char* name) const { return expect<bool>(get(name), name, "a bool"); }
 
-std::string OpArgs::string(const std::string& name) const {
+const std::string& OpArgs::string(const char* name) const {
   return expect<std::string>(get(name), name, "a str");
 }
 
-std::vector<int64_t> OpArgs::ints(const std::string& name) const {
+const std::vector<int64_t>& OpArgs::ints(const char* name) const {
   return expect<std::vector<int64_t>>(get(name), name, "a sequence of ints");
 }
 

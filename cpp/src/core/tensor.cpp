@@ -54,7 +54,12 @@ int64_t Tensor::numel() const {
 }
 
 bool Tensor::is_contiguous() const {
-  return strides_ == contiguous_strides(shape_);
+  int64_t expected = 1;
+  for (size_t i = shape_.size(); i-- > 0;) {
+    if (shape_[i] != 1 && strides_[i] != expected) return false;
+    expected *= shape_[i];
+  }
+  return true;
 }
 
 Context& Tensor::context() const {

@@ -59,8 +59,9 @@ std::pair<typename BinaryElemwiseOp<Derived>::Operation, Tensor> BinaryElemwiseO
   const bool f16 = a.dtype() == DType::F16;
   const BinaryKernels& k = Derived::kernels;
   KernelFunction fn = same ? (f16 ? k.vv_f16 : k.vv_f32) : (f16 ? k.vb_f16 : k.vb_f32);
-  Operation op{a, b, out, fn, static_cast<uint32_t>(a.numel()), static_cast<uint32_t>(b.numel())};
-  return {std::move(op), out};
+  const auto n = static_cast<uint32_t>(a.numel()), b_n = static_cast<uint32_t>(b.numel());
+  Operation op{a, b, out, fn, n, b_n};
+  return {std::move(op), std::move(out)};
 }
 
 template <class Derived>

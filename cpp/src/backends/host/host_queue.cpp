@@ -173,13 +173,21 @@ void HostQueue::run_dispatch(DispatchCommand& command) {
   if (groups > UINT32_MAX) throw ArgumentError("too many threadgroups");
   std::mutex error_mutex;
   std::string error;
-  workers_.parallel_for(static_cast<uint32_t>(groups), [&](uint32_t first, uint32_t count) {
-    char message[1024];
-    if (pipeline.kernel().run(&args.d, first, count, message, sizeof message) != 0) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (error.empty()) error = message;
-    }
-  });
+  // Waking a worker costs a few microseconds: worth it only for enough threads.
+  constexpr uint64_t kParallelThreads = 16384;
+  const uint64_t threads = uint64_t(args.d.threads_per_grid[0]) * args.d.threads_per_grid[1] *
+                           args.d.threads_per_grid[2];
+  workers_.parallel_for(
+      static_cast<uint32_t>(groups),
+      [&](uint32_t first, uint32_t count) {
+        char message[1024];
+        if (pipeline.kernel().run(&args.d, first, count, message, sizeof message) != 0) {
+          std::lock_guard<std::mutex> lock(error_mutex);
+          if (error.empty()) error = message;
+        }
+      },
+      threads >= kParallelThreads || pipeline.kernel().uses_sync);
+
   if (!error.empty()) throw DeviceError(error);
 }
 

@@ -29,10 +29,11 @@ void WorkerPool::run_chunks() {
   }
 }
 
-void WorkerPool::parallel_for(uint32_t total, const std::function<void(uint32_t, uint32_t)>& task) {
+void WorkerPool::parallel_for(uint32_t total, const std::function<void(uint32_t, uint32_t)>& task,
+                              bool parallel) {
   if (total == 0) return;
   // Small dispatches run on the calling thread: waking workers costs more than they save.
-  if (threads_.empty() || total == 1) {
+  if (threads_.empty() || total == 1 || !parallel) {
     task(0, total);
     return;
   }

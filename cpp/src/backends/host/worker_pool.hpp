@@ -17,9 +17,10 @@ class WorkerPool {
   explicit WorkerPool(unsigned threads);
   ~WorkerPool();
 
-  /// Calls task(first, count) over [0, total) in chunks, on the pool and the calling thread;
-  /// returns when all chunks are done.
-  void parallel_for(uint32_t total, const std::function<void(uint32_t, uint32_t)>& task);
+  /// Calls task(first, count) over [0, total) in chunks, on the pool and the calling thread
+  /// (only the calling thread when `parallel` is false); returns when all chunks are done.
+  void parallel_for(uint32_t total, const std::function<void(uint32_t, uint32_t)>& task,
+                    bool parallel = true);
   unsigned size() const { return static_cast<unsigned>(threads_.size()) + 1; }
 
  private:
