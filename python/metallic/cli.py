@@ -12,12 +12,13 @@ import metallic as mt
 
 
 def info(ctx: mt.Context) -> None:
-    print(f"metallic {mt.__version__}")
-    print(f"device: {ctx.device}")
-    for key, value in sorted(ctx.device_info().items()):
-        print(f"  {key}: {value}")
     from metallic import _core
 
+    print(f"metallic {mt.__version__}")
+    print(f"devices in this build: {', '.join(_core.available_devices())}")
+    print(f"active device: {ctx.device}")
+    for key, value in sorted(ctx.device_info().items()):
+        print(f"  {key}: {value}")
     print("ops:")
     for op in _core.op_infos():
         params = ", ".join(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import metallic as mt
 import numpy as np
+import pytest
 
 
 def test_ops_are_encoded_not_run(device: str) -> None:
@@ -106,3 +107,12 @@ def test_profile_labels_carry_scopes(ctx: mt.Context) -> None:
     mt.ops.sub(a, a)
     labels = [label for label, seconds in ctx.profile()]
     assert labels == ["layer0/elemwise_add", "elemwise_sub"]
+
+
+def test_commit_by_bytes(device: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METALLIC_COMMIT_MB", "1")
+    ctx = mt.Context(device=device, dispatches_per_command_buffer=1000)
+    a = ctx.tensor(np.ones(1 << 17, np.float32))  # 512 KiB: one add binds 1.5 MiB
+    seq = ctx.active_sequence
+    mt.ops.add(a, a)
+    assert ctx.active_sequence == seq + 1  # committed without being read

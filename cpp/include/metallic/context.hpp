@@ -25,6 +25,10 @@ struct ContextOptions {
   /// Commit the active command buffer after this many dispatches (0: METALLIC_COMMIT_DISPATCHES
   /// or the default of 64), so the device starts while the host keeps encoding.
   uint32_t dispatches_per_command_buffer = 0;
+  /// Also commit once the dispatches of the active command buffer have bound this many bytes of
+  /// buffers (0: METALLIC_COMMIT_MB megabytes or the default of 256 MB), so large working sets
+  /// start early and release memory sooner.
+  size_t bytes_per_command_buffer = 0;
 };
 
 class Context : public std::enable_shared_from_this<Context> {
@@ -88,6 +92,8 @@ class Context : public std::enable_shared_from_this<Context> {
   CommandBufferPtr active_;
   uint32_t active_dispatches_ = 0;
   uint32_t dispatch_limit_ = 64;
+  size_t active_bytes_ = 0;
+  size_t bytes_limit_ = size_t(256) << 20;
   uint64_t active_seq_ = 1;
   uint64_t completed_seq_ = 0;
   std::deque<std::pair<uint64_t, CommandBufferPtr>> in_flight_;

@@ -14,6 +14,13 @@ bool env_flag(const char* name) {
   return v && *v && std::strcmp(v, "0") != 0;
 }
 
+/// A positive number from the environment, or `fallback`.
+size_t env_number(const char* name, size_t fallback) {
+  const char* v = std::getenv(name);
+  const size_t n = v ? static_cast<size_t>(std::strtoull(v, nullptr, 10)) : 0;
+  return n ? n : fallback;
+}
+
 std::string resolve_device(const std::string& requested) {
   std::string name = requested;
   if (name == "auto") {
@@ -42,11 +49,9 @@ Context::Context(const ContextOptions& options)
       pool_(*device_) {
   options_.host_checks = options.host_checks || env_flag("METALLIC_HOST_CHECKS");
   dispatch_limit_ = options.dispatches_per_command_buffer;
-  if (dispatch_limit_ == 0) {
-    const char* env = std::getenv("METALLIC_COMMIT_DISPATCHES");
-    dispatch_limit_ = env ? static_cast<uint32_t>(std::strtoul(env, nullptr, 10)) : 64;
-    if (dispatch_limit_ == 0) dispatch_limit_ = 64;
-  }
+  if (dispatch_limit_ == 0) dispatch_limit_ = static_cast<uint32_t>(env_number("METALLIC_COMMIT_DISPATCHES", 64));
+  bytes_limit_ = options.bytes_per_command_buffer;
+  if (bytes_limit_ == 0) bytes_limit_ = env_number("METALLIC_COMMIT_MB", 256) << 20;
 }
 
 Context::~Context() {
@@ -91,10 +96,11 @@ CommandBuffer& Context::active_command_buffer() {
 
 void Context::mark_used(const Tensor& t) {
   t.storage()->last_use = active_seq_;
+  active_bytes_ += t.nbytes();
 }
 
 void Context::dispatch_encoded() {
-  if (++active_dispatches_ >= dispatch_limit_) commit();
+  if (++active_dispatches_ >= dispatch_limit_ || active_bytes_ >= bytes_limit_) commit();
 }
 
 void Context::commit() {
@@ -103,6 +109,7 @@ void Context::commit() {
   in_flight_.emplace_back(active_seq_, std::move(active_));
   active_.reset();
   active_dispatches_ = 0;
+  active_bytes_ = 0;
   active_seq_++;
 }
 

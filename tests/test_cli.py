@@ -1,0 +1,37 @@
+"""The `metallic` command: the README's main job."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+
+def _run(*args: str) -> str:
+    exe = shutil.which("metallic")
+    cmd = [exe, *args] if exe else [sys.executable, "-m", "metallic.cli", *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_info_lists_devices_ops_and_kernels() -> None:
+    out = _run("--device", "host", "info")
+    assert "devices in this build: host" in out
+    assert "active device: host" in out
+    assert "add(a: Tensor, b: Tensor)  [ElemwiseAddOp]" in out
+    assert "elemwise_add: elemwise_add_vv_f32" in out
+
+
+def test_demo_runs_ops_and_checks_them_against_numpy() -> None:
+    out = _run("--device", "host", "demo")
+    assert out.count("max |err| vs numpy 0.00e+00") == 8
+    assert "[ 8.5 10.  11.5 13. ]" in out
+
+
+def test_unknown_device_is_a_clear_error() -> None:
+    exe = shutil.which("metallic")
+    cmd = [exe] if exe else [sys.executable, "-m", "metallic.cli"]
+    result = subprocess.run([*cmd, "--device", "tpu", "info"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "unknown device 'tpu'" in result.stderr
