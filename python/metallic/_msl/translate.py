@@ -150,6 +150,7 @@ class Translator:
         self.functions: dict[str, FunctionDef] = {}
         self.constants: dict[str, tuple[str, int]] = {}
         self.threadgroup_ids = 0
+        self.namespaces: list[str] = []  # enclosing namespaces during scan_top_level
 
     # -- helpers over significant tokens --------------------------------------------------------
     def text(self, k: int) -> str:
@@ -210,6 +211,11 @@ class Translator:
                 end = self.match(k, "{", "}")
                 if "namespace" in head[:3] or (head and head[0] == "extern"):
                     # Enter namespaces: continue scanning inside.
+                    name = ""
+                    if "namespace" in head:
+                        rest = head[head.index("namespace") + 1 :]
+                        name = "::".join(w for w in rest if w not in ("::", "inline"))
+                    self.namespaces.append(name)
                     statement_start = k + 1
                     k += 1
                     continue
@@ -221,6 +227,8 @@ class Translator:
                 statement_start = k
                 continue
             if t == "}":  # end of a namespace
+                if self.namespaces:
+                    self.namespaces.pop()
                 statement_start = k + 1
             elif t == ";":
                 self.declaration(statement_start, k)
@@ -291,7 +299,7 @@ class Translator:
                     a for a in self.attributes_in(start, open_) if a.startswith("host_name")
                 ]
                 host = _host_name(host_names[0]) if host_names else name
-                self.kernels.append(Kernel(host, name, params or []))
+                self.kernels.append(Kernel(host, self.qualified(name), params or []))
 
     def attributes_in(self, start: int, stop: int) -> list[str]:
         out = []
@@ -338,20 +346,31 @@ class Translator:
             return
         if words and words[0] == "template" and any(a.startswith("host_name") for a in attrs):
             host = _host_name(next(a for a in attrs if a.startswith("host_name")))
-            # The instantiated function: the last `name<...>` before '(' or ';'.
+            # The instantiated function: the last `name<...>` before its parameter list (the
+            # first '(' outside decltype(...) and attributes), or before ';' in the
+            # `decltype(f<T>) f<T>;` form. Template arguments may be any types.
             j = start
             call = None
+            base = ""
             while j < semi:
-                if (
-                    self.tok(j).kind == "ident"
-                    and self.text(j + 1) == "<"
-                    and self.text(j) != "decltype"
-                ):
+                t = self.text(j)
+                if t == "[[":
+                    j = self.match(j, "[", "]")
+                elif t == "decltype" and self.text(j + 1) == "(":
+                    j = self.match(j + 1, "(", ")")
+                elif t == "(":
+                    break
+                elif self.tok(j).kind == "ident" and self.text(j + 1) == "<":
                     end = self.match_angle(j + 1)
-                    call = "".join(self.text(q) for q in range(j, end + 1))
+                    q0 = j
+                    while self.text(q0 - 1) == "::" and self.tok(q0 - 2).kind == "ident":
+                        q0 -= 2
+                    call = "".join(self.text(q) for q in range(q0, end + 1))
                     base = self.text(j)
                     j = end
                 j += 1
+            if call is not None and "::" not in call.split("<")[0]:
+                call = self.qualified(call)
             if call is None or base not in self.functions or not self.functions[base].is_kernel:
                 raise error(
                     self.tok(start),
@@ -359,6 +378,11 @@ class Translator:
                     f"'{host}' (define the template kernel before instantiating it)",
                 )
             self.kernels.append(Kernel(host, call, list(self.functions[base].params or [])))
+
+    def qualified(self, name: str) -> str:
+        """`name` qualified with the enclosing named namespaces."""
+        spaces = [n for n in self.namespaces if n]
+        return "::".join(["", *spaces, name]) if spaces else name
 
     def match_angle(self, k: int) -> int:
         depth = 0
@@ -451,7 +475,7 @@ class Translator:
                 if not uses[name] and any(uses[c] for c in calls[name]):
                     uses[name] = changed = True
         for kernel in self.kernels:
-            base = kernel.call.split("<")[0]
+            base = kernel.call.split("<")[0].split("::")[-1]
             kernel.uses_sync = uses.get(base, True)
 
     def strip_attributes_and_keywords(self) -> None:

@@ -4,8 +4,9 @@
 //
 // Build and run:
 //   R=cpp/src/backends/host/msl
-//   g++ -std=c++17 -O2 -I$R/include benchmarks/host_fiber_switch.cpp $R/runtime/*.cpp
-//       -o /tmp/host_fiber_switch -lpthread && /tmp/host_fiber_switch
+//   (built by CMake as bench_host_execution; by hand:)
+//   g++ -std=c++17 -O2 -I$R/include benchmarks/bench_host_execution.cpp $R/runtime/*.cpp
+//       -o /tmp/bench_host_execution -lpthread && /tmp/bench_host_execution
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
