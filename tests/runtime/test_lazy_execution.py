@@ -3,6 +3,8 @@ as far as the tensor needs."""
 
 from __future__ import annotations
 
+import threading
+
 import metallic as mt
 import numpy as np
 import pytest
@@ -116,3 +118,26 @@ def test_commit_by_bytes(device: str, monkeypatch: pytest.MonkeyPatch) -> None:
     seq = ctx.active_sequence
     mt.ops.add(a, a)
     assert ctx.active_sequence == seq + 1  # committed without being read
+
+
+def test_threads_sharing_a_context(device: str) -> None:
+    ctx = mt.Context(device=device, dispatches_per_command_buffer=4)
+    errors: list[BaseException] = []
+
+    def work(seed: int) -> None:
+        try:
+            x = np.full(5000, seed, np.float32)
+            t = ctx.tensor(x)
+            for _ in range(50):
+                t = mt.ops.add(t, ctx.tensor(np.ones(5000, np.float32)))
+                ctx.synchronize()  # waits without the GIL: the other thread encodes meanwhile
+            np.testing.assert_array_equal(t.numpy(), x + 50)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors

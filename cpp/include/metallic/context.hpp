@@ -1,11 +1,15 @@
 // Context: owns a device and its queue, the lazy command stream, the buffer pool, the pipeline
-// cache and the profiler. Not thread-safe: use one context per thread, like a GPU stream.
+// cache and the profiler. One stream of work: encoding, committing and waiting are serialised by
+// a lock, because Python releases the GIL while it waits and another thread may encode meanwhile.
+// The rest (pool, pipeline cache, profiler scopes) expects one caller at a time, as the GIL
+// guarantees; C++ code that shares a context between threads must lock around its calls.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <tuple>
 
@@ -61,6 +65,8 @@ class Context : public std::enable_shared_from_this<Context> {
   void wait_for(uint64_t seq);
   /// Commits and waits for everything.
   void synchronize();
+  /// Serialises encoding, committing and waiting (see the top of this file).
+  std::recursive_mutex& stream_mutex() { return stream_mutex_; }
   /// Sequence number of the newest completed command buffer.
   uint64_t completed_sequence() const { return completed_seq_; }
 
@@ -86,6 +92,7 @@ class Context : public std::enable_shared_from_this<Context> {
   void collect(CommandBufferPtr cb);
 
   ContextOptions options_;
+  std::recursive_mutex stream_mutex_;
   std::unique_ptr<Device> device_;
   BufferPool pool_;
   Profiler profiler_;

@@ -104,6 +104,7 @@ void Context::dispatch_encoded() {
 }
 
 void Context::commit() {
+  std::lock_guard<std::recursive_mutex> lock(stream_mutex_);
   if (!active_) return;
   active_->commit();
   in_flight_.emplace_back(active_seq_, std::move(active_));
@@ -114,6 +115,7 @@ void Context::commit() {
 }
 
 void Context::wait_for(uint64_t seq) {
+  std::lock_guard<std::recursive_mutex> lock(stream_mutex_);
   if (seq <= completed_seq_) return;
   if (seq >= active_seq_) {
     if (active_) {
@@ -141,6 +143,7 @@ void Context::synchronize() {
 }
 
 std::vector<DispatchTiming> Context::profile() {
+  std::lock_guard<std::recursive_mutex> lock(stream_mutex_);
   synchronize();
   return profiler_.take();
 }

@@ -65,6 +65,7 @@ void ComputeKernelEncoder::matmul(MatmulCommand command, const Tensor& a, const 
   command.b_offset = b.offset_bytes();
   command.c_offset = c.offset_bytes();
   command.label = ctx_.profiler().label(op_name_);
+  std::lock_guard<std::recursive_mutex> lock(ctx_.stream_mutex());
   ctx_.active_command_buffer().encode_matmul(command);
   ctx_.dispatch_encoded();
 }
@@ -113,6 +114,7 @@ void ComputeKernelEncoder::dispatch(Size3 grid, Size3 threadgroup, DispatchMode 
   command_.threadgroup = threadgroup;
   command_.mode = mode;
   command_.label = ctx_.profiler().label(op_name_);
+  std::lock_guard<std::recursive_mutex> lock(ctx_.stream_mutex());
   ctx_.active_command_buffer().encode_dispatch(std::move(command_));
   command_ = DispatchCommand{};
   ctx_.dispatch_encoded();
