@@ -57,7 +57,18 @@ def _capture(ctx: _core.Context, path: str) -> Iterator[None]:
         ctx.capture_end()
 
 
+@contextlib.contextmanager
+def _scope(ctx: _core.Context, name: str) -> Iterator[None]:
+    """`with ctx.scope("layer0"):` prefixes the profiler labels of the enclosed ops."""
+    ctx.push_scope(name)
+    try:
+        yield
+    finally:
+        ctx.pop_scope()
+
+
 _core.Context.call = _call  # type: ignore[attr-defined]
+_core.Context.scope = _scope  # type: ignore[attr-defined]
 _core.Context.capture = _capture  # type: ignore[attr-defined]
 
 for _info in _core.op_infos():

@@ -103,12 +103,13 @@ def test_numpy_view_is_zero_copy_and_read_only(ctx: mt.Context) -> None:
 def test_profile_labels_carry_scopes(ctx: mt.Context) -> None:
     a = ctx.tensor(np.ones(8, np.float32))
     ctx.profile()
-    ctx.push_scope("layer0")
-    mt.ops.add(a, a)
-    ctx.pop_scope()
+    with ctx.scope("layer0"):
+        mt.ops.add(a, a)
+        with ctx.scope("attn"):
+            mt.ops.mul(a, a)
     mt.ops.sub(a, a)
     labels = [label for label, seconds in ctx.profile()]
-    assert labels == ["layer0/elemwise_add", "elemwise_sub"]
+    assert labels == ["layer0/elemwise_add", "layer0/attn/elemwise_mul", "elemwise_sub"]
 
 
 def test_commit_by_bytes(device: str, monkeypatch: pytest.MonkeyPatch) -> None:
