@@ -57,6 +57,9 @@ def test_bad_tensor_requests(ctx: mt.Context) -> None:
         ctx.zeros(3, "f8")
     with pytest.raises(mt.ShapeError, match="negative"):
         ctx.zeros((2, -1))
+    with pytest.raises(mt.ShapeError, match="at most 8 dimensions"):
+        ctx.zeros((1,) * 9)
+    assert ctx.zeros((1,) * 8).ndim == 8
     t = ctx.tensor(np.arange(12, dtype=np.float32))
     with pytest.raises(mt.ShapeError, match="cannot reshape"):
         t.reshape(5, 3)

@@ -8,11 +8,11 @@
 
 #include "metallic/device.hpp"
 #include "metallic/dtype.hpp"
+#include "metallic/shape.hpp"
 
 namespace metallic {
 
 class Context;
-using Shape = std::vector<int64_t>;
 
 /// Where a tensor's memory comes from.
 enum class StorageKind {

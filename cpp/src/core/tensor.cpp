@@ -122,8 +122,8 @@ Tensor Tensor::slice(int64_t start, int64_t stop) const {
 
 Tensor Tensor::select(int64_t i) const {
   Tensor t = slice(i < 0 ? i + dim(0) : i, (i < 0 ? i + dim(0) : i) + 1);
-  t.shape_.erase(t.shape_.begin());
-  t.strides_.erase(t.strides_.begin());
+  t.shape_.erase_at(0);
+  t.strides_.erase_at(0);
   return t;
 }
 

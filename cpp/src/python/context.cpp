@@ -12,15 +12,6 @@ namespace py = pybind11;
 
 namespace metallic::python {
 
-namespace {
-
-Shape shape_arg(const py::object& shape) {
-  if (py::isinstance<py::int_>(shape)) return {shape.cast<int64_t>()};
-  return shape.cast<Shape>();
-}
-
-}  // namespace
-
 void bind_context(py::module_& m) {
   py::class_<Context, std::shared_ptr<Context>>(
       m, "Context", "A device with its command queue, buffer pool, pipeline cache and profiler.")
@@ -41,13 +32,13 @@ void bind_context(py::module_& m) {
       .def(
           "zeros",
           [](Context& c, const py::object& shape, const py::object& dtype) {
-            return c.tensor(dtype_arg(dtype), shape_arg(shape), TensorInit::zeros());
+            return c.tensor(dtype_arg(dtype), shape_from_python(shape), TensorInit::zeros());
           },
           py::arg("shape"), py::arg("dtype") = "f32")
       .def(
           "empty",
           [](Context& c, const py::object& shape, const py::object& dtype) {
-            return c.tensor(dtype_arg(dtype), shape_arg(shape));
+            return c.tensor(dtype_arg(dtype), shape_from_python(shape));
           },
           py::arg("shape"), py::arg("dtype") = "f32")
       .def(

@@ -14,5 +14,8 @@ DType dtype_from_numpy(const pybind11::dtype& dt);
 DType dtype_arg(const pybind11::object& dtype);
 Tensor tensor_from_array(Context& ctx, const pybind11::object& data, const pybind11::object& dtype);
 pybind11::array tensor_to_numpy(const Tensor& t, bool copy);
+/// A shape from an int or a sequence of ints.
+Shape shape_from_python(const pybind11::handle& shape);
+pybind11::tuple shape_to_python(const Shape& shape);
 
 }  // namespace metallic::python

@@ -76,6 +76,18 @@ Tensor tensor_from_array(Context& ctx, const py::object& data, const py::object&
   return ctx.tensor(target, shape, TensorInit::copy_from(converted.data()));
 }
 
+Shape shape_from_python(const py::handle& shape) {
+  if (py::isinstance<py::int_>(shape)) return {shape.cast<int64_t>()};
+  const auto dims = shape.cast<std::vector<int64_t>>();
+  return Shape(dims.begin(), dims.end());
+}
+
+py::tuple shape_to_python(const Shape& shape) {
+  py::tuple out(shape.size());
+  for (size_t i = 0; i < shape.size(); ++i) out[i] = py::int_(shape[i]);
+  return out;
+}
+
 py::array tensor_to_numpy(const Tensor& t, bool copy) {
   const void* data;
   {
@@ -107,11 +119,11 @@ py::array tensor_to_numpy(const Tensor& t, bool copy) {
 void bind_tensor(py::module_& m) {
   py::class_<Tensor>(m, "Tensor", "A typed, shaped view of device memory. Ops on it run lazily.")
       .def_property_readonly("shape",
-                             [](const Tensor& t) { return py::tuple(py::cast(t.shape())); })
+                             [](const Tensor& t) { return shape_to_python(t.shape()); })
       .def_property_readonly("dtype",
                              [](const Tensor& t) { return std::string(dtype_name(t.dtype())); })
       .def_property_readonly("strides",
-                             [](const Tensor& t) { return py::tuple(py::cast(t.strides())); })
+                             [](const Tensor& t) { return shape_to_python(t.strides()); })
       .def_property_readonly("ndim", &Tensor::ndim)
       .def_property_readonly("size", &Tensor::numel)
       .def_property_readonly("nbytes", &Tensor::nbytes)
@@ -138,7 +150,7 @@ void bind_tensor(py::module_& m) {
            [](const Tensor& t, const py::args& args) {
              Shape shape;
              if (args.size() == 1 && !py::isinstance<py::int_>(args[0]))
-               shape = args[0].cast<Shape>();
+               shape = shape_from_python(args[0]);
              else
                for (auto a : args) shape.push_back(a.cast<int64_t>());
              return t.reshape(shape);
