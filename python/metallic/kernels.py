@@ -142,7 +142,9 @@ def _load(ctx: _core.Context, lib: Library) -> _core.Library:
         from metallic._msl.compile import CompileError, compile_host_library
 
         try:
-            path = compile_host_library(lib.source, lib.name, lib.include_dirs)
+            path = compile_host_library(
+                lib.source, lib.name, lib.include_dirs, checks=ctx.host_checks
+            )
         except CompileError as e:
             raise _core.KernelCompileError(str(e)) from None
         return _core.load_host_library(ctx, str(path), lib.name)

@@ -24,14 +24,7 @@ div: _ElemwiseDivOp
 ElemwiseDivOp: _ElemwiseDivOp
 
 class _MpsMatmulOp(OpHandle):
-    def __call__(
-        self,
-        a: Tensor,
-        b: Tensor,
-        transpose_a: bool = False,
-        transpose_b: bool = False,
-        alpha: float = 1.0,
-    ) -> Tensor:
+    def __call__(self, a: Tensor, b: Tensor, transpose_a: bool = False, transpose_b: bool = False, alpha: float = 1.0) -> Tensor:
         """alpha * a @ b by the device's library (MPSMatrixMultiplication on Metal); a is [..., M, K], b is [K, N] or [..., K, N]; f32 or f16."""
 
 mps_matmul: _MpsMatmulOp

@@ -87,8 +87,15 @@ def test_device_atomics(msl, lib):
     uints = np.array([0xFFFFFFFF, 0, 0, 0, 0xFFFFFFFF], np.uint32)
     floats = np.array([0, 0, -1e30], np.float32)
     (ints, uints, floats, _, olds) = msl.run(
-        lib, "device_atomics", ints, uints, floats, v, np.zeros(n, np.int32),
-        grid=(n,), threadgroup=(32,)
+        lib,
+        "device_atomics",
+        ints,
+        uints,
+        floats,
+        v,
+        np.zeros(n, np.int32),
+        grid=(n,),
+        threadgroup=(32,),
     )
     assert ints[0] == v.sum() and ints[1] == -v.sum()
     assert ints[2] == v.min() and ints[3] == v.max() and ints[4] == n
@@ -107,8 +114,13 @@ def test_threadgroup_atomics(msl, lib):
     v = np.random.default_rng(2).integers(0, 50, n).astype(np.uint32)
     groups = (n + tg - 1) // tg
     (_, total, per) = msl.run(
-        lib, "tg_atomics", v, np.zeros(1, np.uint32), np.zeros(2 * groups, np.uint32),
-        grid=(n,), threadgroup=(tg,)
+        lib,
+        "tg_atomics",
+        v,
+        np.zeros(1, np.uint32),
+        np.zeros(2 * groups, np.uint32),
+        grid=(n,),
+        threadgroup=(tg,),
     )
     chunks = np.split(v, range(tg, n, tg))
     assert total[0] == v.sum()

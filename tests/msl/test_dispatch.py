@@ -77,16 +77,16 @@ def _expected(grid, tg, uniform):
     tg = list(tg) + [1] * (3 - len(tg))
     if uniform:
         groups = [int(g) for g in (list(grid) + [1] * (3 - len(grid)))]
-        total = [g * t for g, t in zip(groups, tg)]
+        total = [g * t for g, t in zip(groups, tg, strict=True)]
     else:
         total = [int(g) for g in (list(grid) + [1] * (3 - len(grid)))]
-        groups = [(n + t - 1) // t for n, t in zip(total, tg)]
+        groups = [(n + t - 1) // t for n, t in zip(total, tg, strict=True)]
     rec = np.zeros((total[2], total[1], total[0], 32), np.uint32)
     for z, y, x in itertools.product(range(total[2]), range(total[1]), range(total[0])):
         pos = (x, y, z)
-        gp = [p // t for p, t in zip(pos, tg)]
-        lp = [p % t for p, t in zip(pos, tg)]
-        size = [min(t, n - g * t) for t, n, g in zip(tg, total, gp)]
+        gp = [p // t for p, t in zip(pos, tg, strict=True)]
+        lp = [p % t for p, t in zip(pos, tg, strict=True)]
+        size = [min(t, n - g * t) for t, n, g in zip(tg, total, gp, strict=True)]
         lindex = (lp[2] * size[1] + lp[1]) * size[0] + lp[0]
         n = size[0] * size[1] * size[2]
         r = rec[z, y, x]

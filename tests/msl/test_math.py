@@ -225,7 +225,9 @@ def test_integer_functions(msl, lib):
     a = rng.integers(0, 2**32, 20, dtype=np.uint64).astype(np.uint32)
     a[0], a[1] = 0, 1 << 31
     s = rng.integers(-50, 50, 20).astype(np.int32)
-    (_, _, out) = msl.run(lib, "int_funcs", a, s, np.zeros(200, np.uint32), grid=(20,), threadgroup=(20,))
+    (_, _, out) = msl.run(
+        lib, "int_funcs", a, s, np.zeros(200, np.uint32), grid=(20,), threadgroup=(20,)
+    )
     out = out.reshape(20, 10)
     bits = [format(int(v), "032b") for v in a]
     np.testing.assert_array_equal(out[:, 0], [b.count("1") for b in bits])
@@ -242,8 +244,13 @@ def test_integer_functions(msl, lib):
 
 def test_numeric_limits_and_constants(msl, lib):
     (f, n, h) = msl.run(
-        lib, "limits", np.zeros(16, np.float32), np.zeros(8, np.int32), np.zeros(6, np.float16),
-        grid=(1,), threadgroup=(1,)
+        lib,
+        "limits",
+        np.zeros(16, np.float32),
+        np.zeros(8, np.int32),
+        np.zeros(6, np.float16),
+        grid=(1,),
+        threadgroup=(1,),
     )
     fi = np.finfo(np.float32)
     assert f[0] == fi.max and f[1] == fi.tiny and f[2] == fi.eps
@@ -252,6 +259,8 @@ def test_numeric_limits_and_constants(msl, lib):
     assert f[10] == np.float32(np.pi) and f[11] == np.inf
     assert f[12] == np.float32(3.3895313892515355e38) and f[13] == fi.tiny
     assert f[14] == np.float32(np.log2(np.e)) and f[15] == -fi.max
-    np.testing.assert_array_equal(n, [2**31 - 1, -(2**31), 2**31 - 1, -32768, 2**31 - 1, 15, 255, 8])
+    np.testing.assert_array_equal(
+        n, [2**31 - 1, -(2**31), 2**31 - 1, -32768, 2**31 - 1, 15, 255, 8]
+    )
     hi = np.finfo(np.float16)
     np.testing.assert_array_equal(h, [hi.max, hi.eps, -hi.max, hi.tiny, np.inf, np.float16(np.pi)])

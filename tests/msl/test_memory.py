@@ -227,9 +227,9 @@ def test_threadgroup_parameters(msl, lib):
         threadgroup=(tg,),
         threadgroup_memory={0: tg * 4, 1: tg * 4},
     )
-    l = np.arange(n) % tg
-    r = tg - 1 - l
-    np.testing.assert_allclose(out, x[np.arange(n) - l + r] + 3 * r + r)
+    lid = np.arange(n) % tg
+    r = tg - 1 - lid
+    np.testing.assert_allclose(out, x[np.arange(n) - lid + r] + 3 * r + r)
 
 
 def test_threadgroup_memory_is_per_group(msl, lib):
@@ -253,5 +253,5 @@ def test_threadgroup_in_helpers_and_structs(msl, lib):
 
 def test_threadgroup_multiple_declarators(msl, lib):
     (out,) = msl.run(lib, "tg_multi", np.zeros(8, np.float32), grid=(8,), threadgroup=(8,))
-    l = np.arange(8)
-    np.testing.assert_array_equal(out, (7 - l) + 10 * ((l + 1) % 8))
+    lid = np.arange(8)
+    np.testing.assert_array_equal(out, (7 - lid) + 10 * ((lid + 1) % 8))

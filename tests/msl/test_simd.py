@@ -158,7 +158,7 @@ def _simd_expect(v: np.ndarray, active: np.ndarray, tg: int) -> tuple[np.ndarray
             r[9] = np.prod(v[below] % 3 + 1)
             d[:10] = True
 
-            def read(src_lane, fallback_own=False, _t=t):
+            def read(src_lane, fallback_own=False, _t=t, start=start, end=end):
                 src = start + src_lane
                 if 0 <= src_lane < 32 and src < end and active[src]:
                     return v[src], True
@@ -216,7 +216,9 @@ def test_simd_functions(msl, lib, n, tg, skip_every):
 def test_quad_functions(msl, lib):
     n = 32
     v = np.random.default_rng(3).integers(0, 100, n).astype(np.int32)
-    (_, out) = msl.run(lib, "quad_funcs", v, np.zeros(n * 10, np.int32), grid=(n,), threadgroup=(n,))
+    (_, out) = msl.run(
+        lib, "quad_funcs", v, np.zeros(n * 10, np.int32), grid=(n,), threadgroup=(n,)
+    )
     out = out.reshape(n, 10)
     q = v.reshape(-1, 4)
     ql = np.arange(n) % 4
@@ -237,8 +239,13 @@ def test_simd_vectors_and_half(msl, lib):
     n = 64
     v = np.random.default_rng(4).integers(-8, 8, (n, 4)).astype(np.float32)
     (_, out, hout) = msl.run(
-        lib, "simd_vectors", v, np.zeros((3 * n, 4), np.float32), np.zeros(n, np.float16),
-        grid=(n,), threadgroup=(n,)
+        lib,
+        "simd_vectors",
+        v,
+        np.zeros((3 * n, 4), np.float32),
+        np.zeros(n, np.float16),
+        grid=(n,),
+        threadgroup=(n,),
     )
     out = out.reshape(n, 3, 4)
     g = v.reshape(2, 32, 4)
@@ -254,8 +261,14 @@ def test_simd_in_helper_in_loop(msl, lib):
     rows, n = 5, 77
     x = np.random.default_rng(5).standard_normal((rows, n)).astype(np.float32)
     (_, out, _) = msl.run(
-        lib, "simd_loop", x, np.zeros(rows, np.float32), np.uint32(n), grid=(rows,),
-        threadgroup=(32,), dispatch="threadgroups"
+        lib,
+        "simd_loop",
+        x,
+        np.zeros(rows, np.float32),
+        np.uint32(n),
+        grid=(rows,),
+        threadgroup=(32,),
+        dispatch="threadgroups",
     )
     np.testing.assert_allclose(out, x.sum(1), rtol=1e-5, atol=1e-5)
 

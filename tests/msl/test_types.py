@@ -253,7 +253,10 @@ def lib(msl):
 
 def _c_div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """C integer division (truncating toward zero) in x's dtype, wrapping."""
-    q = [abs(int(p)) // abs(int(r)) * (1 if (p < 0) == (r < 0) else -1) for p, r in zip(x, y)]
+    q = [
+        abs(int(p)) // abs(int(r)) * (1 if (p < 0) == (r < 0) else -1)
+        for p, r in zip(x, y, strict=True)
+    ]
     bits = x.dtype.itemsize * 8
     return (
         np.array([v % (1 << bits) for v in q], np.uint64)

@@ -90,6 +90,7 @@ struct Binding {
   uint32_t index = 0;
   BufferPtr buffer;            // null for inline bytes
   size_t offset = 0;           // buffer bindings
+  size_t length = SIZE_MAX;    // bytes a kernel may reach from offset (host checks bound by it)
   std::vector<uint8_t> bytes;  // inline bytes
 };
 
@@ -118,7 +119,7 @@ struct MatmulCommand {
   uint32_t lda = 0, ldb = 0, ldc = 0;
   uint32_t batch = 1;
   size_t a_batch_stride = 0, b_batch_stride = 0, c_batch_stride = 0;  // elements
-  std::string label = "matmul";                                        // profiler label
+  std::string label = "matmul";                                       // profiler label
 };
 
 /// Duration of one labelled dispatch (or, where the device cannot split, of a command buffer).

@@ -49,7 +49,8 @@ Context::Context(const ContextOptions& options)
       pool_(*device_) {
   options_.host_checks = options.host_checks || env_flag("METALLIC_HOST_CHECKS");
   dispatch_limit_ = options.dispatches_per_command_buffer;
-  if (dispatch_limit_ == 0) dispatch_limit_ = static_cast<uint32_t>(env_number("METALLIC_COMMIT_DISPATCHES", 64));
+  if (dispatch_limit_ == 0)
+    dispatch_limit_ = static_cast<uint32_t>(env_number("METALLIC_COMMIT_DISPATCHES", 64));
   bytes_limit_ = options.bytes_per_command_buffer;
   if (bytes_limit_ == 0) bytes_limit_ = env_number("METALLIC_COMMIT_MB", 256) << 20;
 }

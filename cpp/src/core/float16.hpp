@@ -50,12 +50,12 @@ inline uint16_t float_to_f16(float f) {
   std::memcpy(&u, &f, 4);
   const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
   const uint32_t abs = u & 0x7fffffffu;
-  if (abs > 0x7f800000u) return sign | 0x7e00u;       // NaN
-  if (abs >= 0x477ff000u) return sign | 0x7c00u;      // rounds to infinity
-  if (abs < 0x38800000u) {                            // subnormal or zero in half
-    if (abs < 0x33000000u) return sign;               // below half the smallest subnormal
+  if (abs > 0x7f800000u) return sign | 0x7e00u;   // NaN
+  if (abs >= 0x477ff000u) return sign | 0x7c00u;  // rounds to infinity
+  if (abs < 0x38800000u) {                        // subnormal or zero in half
+    if (abs < 0x33000000u) return sign;           // below half the smallest subnormal
     const uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
-    const int shift = 126 - int(abs >> 23);           // 14..24
+    const int shift = 126 - int(abs >> 23);  // 14..24
     const uint32_t half_ulp = 1u << (shift - 1);
     uint32_t r = mant >> shift;
     const uint32_t rem = mant & ((1u << shift) - 1);

@@ -29,6 +29,15 @@ ComputeKernelEncoder& ComputeKernelEncoder::buffer(uint32_t index, const Tensor&
   b.index = index;
   b.buffer = t.buffer();
   b.offset = t.offset_bytes();
+  if (ctx_.options().host_checks) {
+    // The tensor's extent (a pooled buffer may be larger): what host checks bound accesses by.
+    int64_t last = 0;
+    for (size_t d = 0; d < t.ndim(); ++d) {
+      if (t.shape()[d] == 0) last = -1;
+      if (last >= 0) last += (t.shape()[d] - 1) * t.strides()[d];
+    }
+    b.length = last < 0 ? 0 : size_t(last + 1) * dtype_size(t.dtype());
+  }
   command_.bindings.push_back(std::move(b));
   return *this;
 }

@@ -59,7 +59,9 @@ size_t op_index(const std::string& name) {
   throw ArgumentError("no op named '" + name + "'");
 }
 
-const OpInfo& find_op(const std::string& name) { return registry()[op_index(name)]; }
+const OpInfo& find_op(const std::string& name) {
+  return registry()[op_index(name)];
+}
 
 const OpValue& OpArgs::get(const char* name) const {
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -94,7 +96,9 @@ double OpArgs::number(const char* name) const {
   return expect<double>(v, name, "a float");
 }
 
-bool OpArgs::boolean(const char* name) const { return expect<bool>(get(name), name, "a bool"); }
+bool OpArgs::boolean(const char* name) const {
+  return expect<bool>(get(name), name, "a bool");
+}
 
 const std::string& OpArgs::string(const char* name) const {
   return expect<std::string>(get(name), name, "a str");

@@ -24,8 +24,9 @@ std::pair<MpsMatmulOp::Operation, Tensor> MpsMatmulOp::create(Context& ctx, cons
                      " and " + shape_str(b.shape()));
   }
   if (!a.is_contiguous() || !b.is_contiguous()) {
-    throw ShapeError("mps_matmul: inputs must be contiguous (use transpose_a/transpose_b instead "
-                     "of transposed views)");
+    throw ShapeError(
+        "mps_matmul: inputs must be contiguous (use transpose_a/transpose_b instead "
+        "of transposed views)");
   }
   const int64_t m = args.transpose_a ? a.dim(-1) : a.dim(-2);
   const int64_t k = args.transpose_a ? a.dim(-2) : a.dim(-1);
@@ -39,8 +40,8 @@ std::pair<MpsMatmulOp::Operation, Tensor> MpsMatmulOp::create(Context& ctx, cons
   const Shape batch_shape(a.shape().begin(), a.shape().end() - 2);
   const Shape b_batch(b.shape().begin(), b.shape().end() - 2);
   if (b.ndim() > 2 && b_batch != batch_shape) {
-    throw ShapeError("mps_matmul: b's batch dimensions " + shape_str(b_batch) +
-                     " must equal a's " + shape_str(batch_shape) + " (or b must be 2-d)");
+    throw ShapeError("mps_matmul: b's batch dimensions " + shape_str(b_batch) + " must equal a's " +
+                     shape_str(batch_shape) + " (or b must be 2-d)");
   }
   int64_t batch = 1;
   for (int64_t d : batch_shape) batch *= d;
@@ -84,9 +85,8 @@ METALLIC_REGISTER_OP(
     "alpha * a @ b by the device's library (MPSMatrixMultiplication on Metal); a is [..., M, K], "
     "b is [K, N] or [..., K, N]; f32 or f16.",
     [](Context& ctx, const OpArgs& args) {
-      return ctx.call<MpsMatmulOp>({args.tensor("a"), args.tensor("b"),
-                                    args.boolean("transpose_a"), args.boolean("transpose_b"),
-                                    args.number("alpha")});
+      return ctx.call<MpsMatmulOp>({args.tensor("a"), args.tensor("b"), args.boolean("transpose_a"),
+                                    args.boolean("transpose_b"), args.number("alpha")});
     });
 
 }  // namespace metallic

@@ -80,11 +80,15 @@ void bind_context(py::module_& m) {
       .def_property_readonly(
           "completed_sequence", &Context::completed_sequence,
           "Sequence number of the newest command buffer known to have completed.")
-      .def("capture_begin", [](Context& c, const std::string& path) {
-             c.synchronize();
-             c.device().capture_begin(path);
-           }, py::arg("path"), "Starts a GPU capture (Metal only); prefer `with ctx.capture(path):`.")
-      .def("capture_end", [](Context& c) {
+      .def(
+          "capture_begin",
+          [](Context& c, const std::string& path) {
+            c.synchronize();
+            c.device().capture_begin(path);
+          },
+          py::arg("path"), "Starts a GPU capture (Metal only); prefer `with ctx.capture(path):`.")
+      .def("capture_end",
+           [](Context& c) {
              c.synchronize();
              c.device().capture_end();
            })

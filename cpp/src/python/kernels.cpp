@@ -62,7 +62,8 @@ uint64_t constant_bits(const py::handle& value, FunctionConstant::Type type) {
     case FunctionConstant::Type::Half: {
       // numpy does the float -> binary16 rounding.
       py::module_ np = py::module_::import("numpy");
-      bits = np.attr("float16")(value.cast<double>()).attr("view")(np.attr("uint16")).cast<uint16_t>();
+      bits =
+          np.attr("float16")(value.cast<double>()).attr("view")(np.attr("uint16")).cast<uint16_t>();
       break;
     }
   }
@@ -148,9 +149,10 @@ void bind_kernels(py::module_& m) {
           e.dispatch_custom(grid, threadgroup);
         }
       },
-      py::arg("ctx"), py::arg("pipeline"), py::arg("args"), py::arg("grid"),
-      py::arg("threadgroup"), py::arg("threads_mode"), py::arg("threadgroup_memory"),
-      "Encodes one dispatch lazily; args[i] binds [[buffer(i)]] (Tensor, bytes, or None: unbound).");
+      py::arg("ctx"), py::arg("pipeline"), py::arg("args"), py::arg("grid"), py::arg("threadgroup"),
+      py::arg("threads_mode"), py::arg("threadgroup_memory"),
+      "Encodes one dispatch lazily; args[i] binds [[buffer(i)]] (Tensor, bytes, or None: "
+      "unbound).");
 }
 
 }  // namespace metallic::python

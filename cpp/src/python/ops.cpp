@@ -92,8 +92,7 @@ Context& context_of(const OpInfo& op, const std::vector<OpValue>& values) {
   for (const auto& v : values) {
     if (const Tensor* t = std::get_if<Tensor>(&v)) return t->context();
   }
-  throw ArgumentError(op.python_name +
-                      "() needs at least one Tensor argument to find its context");
+  throw ArgumentError(op.python_name + "() needs at least one Tensor argument to find its context");
 }
 
 }  // namespace

@@ -5,16 +5,15 @@
 
 #include <cstring>
 
+#include "core/float16.hpp"
 #include "metallic/context.hpp"
 #include "metallic/error.hpp"
 #include "python/bindings.hpp"
-#include "core/float16.hpp"
 #include "python/convert.hpp"
 
 namespace py = pybind11;
 
 namespace metallic::python {
-
 
 py::dtype numpy_dtype(DType t) {
   switch (t) {
@@ -118,8 +117,7 @@ py::array tensor_to_numpy(const Tensor& t, bool copy) {
 
 void bind_tensor(py::module_& m) {
   py::class_<Tensor>(m, "Tensor", "A typed, shaped view of device memory. Ops on it run lazily.")
-      .def_property_readonly("shape",
-                             [](const Tensor& t) { return shape_to_python(t.shape()); })
+      .def_property_readonly("shape", [](const Tensor& t) { return shape_to_python(t.shape()); })
       .def_property_readonly("dtype",
                              [](const Tensor& t) { return std::string(dtype_name(t.dtype())); })
       .def_property_readonly("strides",

@@ -53,23 +53,29 @@ def kernel_flags() -> list[str]:
     return []
 
 
-def compile_host_library(source: str, name: str, include_dirs: list[str]) -> Path:
-    """Path of the shared object for `source`, compiling it unless the cache has it."""
+def compile_host_library(
+    source: str, name: str, include_dirs: list[str], checks: bool = False
+) -> Path:
+    """Path of the shared object for `source`, compiling it unless the cache has it. With
+    `checks`, the debug-checked translation (for contexts with host_checks)."""
     if not RUNTIME_LIB.exists():
         raise CompileError(
             f"the MSL runtime library is missing ({RUNTIME_LIB}); reinstall metallic"
         )
     cxx = compiler()
+    debug = os.environ.get("METALLIC_HOST_DEBUG", "0") not in ("", "0")
     with tempfile.TemporaryDirectory(prefix="metallic-") as tmp:
-        src = Path(tmp) / f"{name}.metal"
+        # Debug builds keep the source beside the cache, where gdb finds the .metal lines.
+        src_dir = _debug_source_dir(source) if debug else Path(tmp)
+        src = src_dir / f"{name}.metal"
         src.write_text(source)
         try:
-            tr = translate([src], [Path(d) for d in include_dirs], name, None, cxx)
+            tr = translate([src], [Path(d) for d in include_dirs], name, None, cxx, checks)
         except TranslateError as e:
-            raise CompileError(_user_paths(str(e), tmp, name)) from None
+            raise CompileError(_user_paths(str(e), str(src_dir), name)) from None
         flags = [
             "-std=c++17",
-            "-O2",
+            *(["-O0", "-g"] if debug else ["-O2"]),
             "-shared",
             "-fPIC",
             "-fvisibility=hidden",
@@ -82,7 +88,7 @@ def compile_host_library(source: str, name: str, include_dirs: list[str]) -> Pat
         key = hashlib.sha256(
             "\0".join([CACHE_VERSION, cxx, *flags, tr.cpp, _runtime_stamp()]).encode()
         ).hexdigest()[:32]
-        out = cache_dir() / f"{name}-{key}.so"
+        out = cache_dir() / f"{name}{'-checked' if checks else ''}-{key}.so"
         if out.exists():
             return out
         cpp = Path(tmp) / f"{name}.cpp"
@@ -92,9 +98,15 @@ def compile_host_library(source: str, name: str, include_dirs: list[str]) -> Pat
         cmd = [cxx, *flags, "-I", str(INCLUDE_DIR), str(cpp), str(RUNTIME_LIB), "-o", str(partial)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise CompileError(_user_paths(proc.stderr.strip(), tmp, name))
+            raise CompileError(_user_paths(proc.stderr.strip(), str(src_dir), name))
         os.replace(partial, out)  # atomic: a concurrent process sees all of it or nothing
         return out
+
+
+def _debug_source_dir(source: str) -> Path:
+    path = cache_dir() / f"src-{hashlib.sha256(source.encode()).hexdigest()[:16]}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _runtime_stamp() -> str:

@@ -30,6 +30,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+if __package__:
+    from metallic._msl import checks as _checks
+else:  # run as a script (the build): checks.py next to this file
+    import checks as _checks  # type: ignore[import-not-found,no-redef]
+
 STUB_INCLUDE = Path(__file__).resolve().parent / "stub_include"
 METAL_VERSION = "310"
 
@@ -150,6 +155,8 @@ class Translator:
         self.functions: dict[str, FunctionDef] = {}
         self.constants: dict[str, tuple[str, int]] = {}
         self.threadgroup_ids = 0
+        self.bodies: dict[str, list[tuple[int, int]]] = {}  # function/type -> body ranges
+        self.derived: dict[str, str] = {}  # program-scope constant -> function computing it
         self.namespaces: list[str] = []  # enclosing namespaces during scan_top_level
 
     # -- helpers over significant tokens --------------------------------------------------------
@@ -221,6 +228,9 @@ class Translator:
                     continue
                 if head and head[-1] == ")" and "struct" not in head and "class" not in head:
                     self.function_definition(statement_start, k, end)
+                    self.add_body(self.text(self.match_back(self.last_paren(k)) - 1), k, end)
+                elif "struct" in head or "class" in head or "union" in head:
+                    self.struct_definition(statement_start, k, end)
                 k = end + 1
                 if self.text(k) == ";":
                     k += 1
@@ -268,10 +278,13 @@ class Translator:
             m = re.match(r"(\w+)(?:\((\d+)\))?", attrs[0])
             kind = m.group(1) if m else attrs[0]
             if kind not in ("buffer", "threadgroup") and kind not in BUILTINS:
-                raise error(
-                    self.tok(start),
-                    f"unsupported kernel parameter attribute [[{attrs[0]}]] on '{name}'",
-                )
+                what = f"unsupported kernel parameter attribute [[{attrs[0]}]] on '{name}'"
+                if kind in ("texture", "sampler", "stage_in", "visible_function_table"):
+                    what += (
+                        f": {kind} parameters are not supported on the host device "
+                        "(compute kernels with buffers and threadgroup memory only)"
+                    )
+                raise error(self.tok(start), what)
             index = int(m.group(2)) if m and m.group(2) else 0
             params.append(Param(name, kind, index))
             j += 1
@@ -344,6 +357,9 @@ class Translator:
             for q in range(start, semi + 1):
                 self.set(q, "")
             return
+        if "constant" in words[:4] and "=" in words and not attrs:
+            self.derived_constant(start, semi)
+            return
         if words and words[0] == "template" and any(a.startswith("host_name") for a in attrs):
             host = _host_name(next(a for a in attrs if a.startswith("host_name")))
             # The instantiated function: the last `name<...>` before its parameter list (the
@@ -379,6 +395,72 @@ class Translator:
                 )
             self.kernels.append(Kernel(host, call, list(self.functions[base].params or [])))
 
+    def last_paren(self, brace: int) -> int:
+        close = brace - 1
+        while self.text(close) != ")":
+            close -= 1
+        return close
+
+    def add_body(self, name: str, lo: int, hi: int) -> None:
+        """Records a body (token range) under `name` for the sync analysis (mark_sync)."""
+        self.bodies.setdefault(name, []).append((lo, hi))
+
+    def struct_definition(self, start: int, brace: int, end: int) -> None:
+        """A struct/class: its body is recorded under its name, and each member function's body
+        under the member's name (a kernel that uses the type or calls the member may reach a
+        barrier or SIMD function through it)."""
+        head = [self.text(j) for j in range(start, brace)]
+        key = next(i for i, w in enumerate(head) if w in ("struct", "class", "union"))
+        name = head[key + 1] if key + 1 < len(head) else ""
+        self.add_body(name, brace, end)
+        k = brace + 1
+        while k < end:
+            t = self.text(k)
+            if t == "{":
+                close = self.match(k, "{", "}")
+                q = k - 1
+                while self.text(q) in ("const", "noexcept", "override", "final", "thread"):
+                    q -= 1
+                if self.text(q) == ")":
+                    open_ = self.match_back(q)
+                    member = self.text(open_ - 1)
+                    if self.text(open_ - 2) == "operator" or member == "operator":
+                        member = name
+                    self.add_body(member, k, close)
+                elif self.text(q) in ("struct", "class") or self.tok(q).kind == "ident":
+                    # a nested struct: analyse it the same way
+                    s0 = q
+                    while s0 > brace + 1 and self.text(s0 - 1) not in (";", "{", "}", ":"):
+                        s0 -= 1
+                    if any(self.text(j) in ("struct", "class", "union") for j in range(s0, k)):
+                        self.struct_definition(s0, k, close)
+                k = close
+            k += 1
+
+    def derived_constant(self, start: int, semi: int) -> None:
+        """`constant T name = <expression over function constants>;` at program scope (MLX:
+        `constant bool has_w = is_function_constant_defined(w) && ...;`): its value is only known
+        during a dispatch, so it becomes an inline function evaluated at each use."""
+        eq = next(j for j in range(start, semi) if self.text(j) == "=")
+        init = {self.text(j) for j in range(eq + 1, semi)}
+        depends = "is_function_constant_defined" in init or any(
+            w in self.constants or w in self.derived for w in init
+        )
+        if not depends or self.tok(eq - 1).kind != "ident":
+            return
+        name = self.text(eq - 1)
+        type_text = " ".join(
+            self.text(j)
+            for j in range(start, eq - 1)
+            if self.text(j) not in ("constant", "const", "static", "constexpr")
+        )
+        fn = f"__mtlh_fc_{name}"
+        self.derived[name] = fn
+        self.set(start, f"static inline {type_text} {fn}() {{ return (")
+        for j in range(start + 1, eq + 1):
+            self.set(j, "")
+        self.set(semi, "); }")
+
     def qualified(self, name: str) -> str:
         """`name` qualified with the enclosing named namespaces."""
         spaces = [n for n in self.namespaces if n]
@@ -405,6 +487,9 @@ class Translator:
             return
         for k in range(len(self.sig)):
             t = self.text(k)
+            if t in self.derived and self.text(k - 1) not in (".", "->", "::"):
+                self.set(k, f"{self.derived[t]}()")
+                continue
             if t == "is_function_constant_defined" and self.text(k + 1) == "(":
                 name = self.text(k + 2)
                 if name not in self.constants:
@@ -418,26 +503,40 @@ class Translator:
 
     def rewrite_threadgroup_variables(self) -> None:
         """`threadgroup T name[N];` in a function body -> storage of the current threadgroup."""
-        for fn in self.functions.values():
-            lo, hi = fn.body
-            k = lo
-            while k < hi:
-                if self.text(k) == "threadgroup" and self.text(k - 1) in ("{", ";", "}", ")", ":"):
-                    semi = k
-                    while self.text(semi) != ";":
-                        semi += 1
-                    self.threadgroup_declaration(k, semi)
-                    k = semi
-                k += 1
+        # Every function body, including member functions of structs and lambdas: a statement
+        # that starts with `threadgroup` (parameters follow '(' or ',' and are left alone).
+        k = 0
+        while k < len(self.sig):
+            if self.text(k) == "threadgroup" and self.text(k - 1) in ("{", ";", "}", ")", ":"):
+                semi = k
+                while self.text(semi) != ";":
+                    semi += 1
+                self.threadgroup_declaration(k, semi)
+                k = semi
+            k += 1
 
     def threadgroup_declaration(self, k: int, semi: int) -> None:
-        words = [self.text(j) for j in range(k + 1, semi)]
-        if any(w in ("*", "&", "=", "(") for w in words):
-            return  # a pointer or reference to threadgroup memory: the keyword alone goes
-        # Split declarators on top-level commas: the type is everything before the first name.
+        # The type is everything before the first declarator name (an identifier followed by
+        # '[', ',' or ';' outside template arguments); a '*', '&', '(' or '=' before it means a
+        # pointer or reference to threadgroup memory (or not a declaration): the keyword alone
+        # goes (it is an empty macro).
         j = k + 1
-        while not (self.tok(j).kind == "ident" and self.text(j + 1) in ("[", ",", ";")):
+        angle = 0
+        while j < semi:
+            t = self.text(j)
+            if t == "<":
+                angle += 1
+            elif t == ">":
+                angle -= 1
+            elif t == ">>":
+                angle -= 2
+            elif angle <= 0 and t in ("*", "&", "&&", "(", "="):
+                return
+            elif angle <= 0 and self.tok(j).kind == "ident" and self.text(j + 1) in ("[", ",", ";"):
+                break
             j += 1
+        if j >= semi:
+            return
         type_text = " ".join(self.text(q) for q in range(k + 1, j))
         pieces = []
         while j < semi:
@@ -460,23 +559,30 @@ class Translator:
         self.set(k, "; ".join(pieces))
 
     def mark_sync(self) -> None:
-        """A kernel uses sync if its body, or a function it calls, names a sync function."""
+        """A kernel uses sync if its body, or a function or type it names (transitively: member
+        functions, operator(), template arguments of its instantiation), names a sync function.
+        Over-approximates: a kernel marked by mistake runs as fibers, which is only slower."""
         uses: dict[str, bool] = {}
         calls: dict[str, set[str]] = {}
-        for name, fn in self.functions.items():
-            lo, hi = fn.body
-            idents = {self.text(k) for k in range(lo, hi) if self.tok(k).kind == "ident"}
+        for name, ranges in self.bodies.items():
+            idents = {
+                self.text(k)
+                for lo, hi in ranges
+                for k in range(lo, hi)
+                if self.tok(k).kind == "ident"
+            }
             uses[name] = any(SYNC_PATTERN.match(i) for i in idents)
-            calls[name] = {i for i in idents if i in self.functions and i != name}
+            calls[name] = {i for i in idents if i in self.bodies and i != name}
         changed = True
         while changed:
             changed = False
-            for name in self.functions:
+            for name in self.bodies:
                 if not uses[name] and any(uses[c] for c in calls[name]):
                     uses[name] = changed = True
         for kernel in self.kernels:
             base = kernel.call.split("<")[0].split("::")[-1]
-            kernel.uses_sync = uses.get(base, True)
+            args = set(re.findall(r"[A-Za-z_]\w*", kernel.call[len(kernel.call.split("<")[0]) :]))
+            kernel.uses_sync = uses.get(base, True) or any(uses.get(a, False) for a in args)
 
     def strip_attributes_and_keywords(self) -> None:
         k = 0
@@ -519,8 +625,13 @@ def preprocess(sources: list[Path], include_dirs: list[Path], compiler: str) -> 
         cmd.append(str(main))
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise TranslateError(proc.stderr.strip())
-        return proc.stdout
+            raise TranslateError(proc.stderr.strip().replace(f"{main}:1:", "<library>:"))
+        # The sources are included by a temporary file: drop the include flags of its markers so
+        # compiler messages do not start with "In file included from /tmp/...".
+        names = "|".join(re.escape(str(Path(x).resolve())) for x in sources)
+        enter_source = re.compile(r'^(# \d+ "(?:' + names + r')") 1$', re.MULTILINE)
+        back_to_main = re.compile(r'^(# \d+ "' + re.escape(str(main)) + r'") 2$', re.MULTILINE)
+        return back_to_main.sub(r"\1", enter_source.sub(r"\1", proc.stdout))
 
 
 def render_library(name: str, unit_text: str, kernels: list[Kernel]) -> str:
@@ -587,8 +698,11 @@ def translate(
     library: str,
     symbol_name: str | None,
     compiler: str = "c++",
+    checks: bool = False,
 ) -> Translation:
-    """Translates the sources of one kernel library into C++ (see module docstring)."""
+    """Translates the sources of one kernel library into C++ (see module docstring). With
+    `checks`, the debug-checked variant (checks.py): built-in ones export
+    metallic_host_library_<name>_checked."""
     text = preprocess(sources, include_dirs, compiler)
     tr = Translator(tokenize(text))
     tr.run()
@@ -600,7 +714,14 @@ def translate(
             )
         seen.add(k.host_name)
     unit = "".join(t.text for t in tr.toks)
+    if checks:
+        unit = _checks.rewrite(unit, tokenize)
     cpp = render_library(library, unit, tr.kernels)
+    if checks:
+        cpp = _checks.checked_launchers(cpp, tr.threadgroup_ids)
+        if symbol_name is not None:
+            checked = library_symbol(library + "_checked")
+            cpp = cpp.replace(library_symbol(library) + "()", checked + "()")
     if symbol_name is None:
         cpp = cpp.replace(library_symbol(library) + "()", library_symbol(None) + "()")
     return Translation(cpp, tr.kernels)
@@ -624,9 +745,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--output", required=True, type=Path)
     ap.add_argument("--kernels-output", type=Path, help="write the kernel names, one per line")
     ap.add_argument("--compiler", default=os.environ.get("CXX", "c++"))
+    ap.add_argument("--checks", action="store_true", help="the debug-checked variant")
     args = ap.parse_args(argv)
     try:
-        result = translate(args.source, args.include, args.library, args.library, args.compiler)
+        result = translate(
+            args.source, args.include, args.library, args.library, args.compiler, args.checks
+        )
     except TranslateError as e:
         print(e, file=sys.stderr)
         return 1

@@ -5,12 +5,11 @@
 //   R=cpp/src/backends/host/msl
 //   g++ -std=c++17 -O2 -I$R/include tests/msl/cpp/test_runtime.cpp $R/runtime/*.cpp
 //       -o /tmp/test_runtime -lpthread && /tmp/test_runtime
-#include <metal_stdlib>
-
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <metal_stdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,22 +22,22 @@ using metal_host::ThreadgroupState;
 using metal_host::ThreadIds;
 
 static int g_failures = 0;
-#define CHECK(cond)                                                         \
-  do {                                                                      \
-    if (!(cond)) {                                                          \
+#define CHECK(cond)                                                                 \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
       std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++g_failures;                                                         \
-    }                                                                       \
+      ++g_failures;                                                                 \
+    }                                                                               \
   } while (0)
-#define CHECK_EQ(a, b)                                                                     \
-  do {                                                                                     \
-    const auto va_ = (a);                                                                  \
-    const auto vb_ = (b);                                                                  \
-    if (!(va_ == vb_)) {                                                                   \
+#define CHECK_EQ(a, b)                                                                    \
+  do {                                                                                    \
+    const auto va_ = (a);                                                                 \
+    const auto vb_ = (b);                                                                 \
+    if (!(va_ == vb_)) {                                                                  \
       std::fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld vs %lld)\n", __FILE__, \
-                   __LINE__, #a, #b, (long long)va_, (long long)vb_);                      \
-      ++g_failures;                                                                        \
-    }                                                                                      \
+                   __LINE__, #a, #b, (long long)va_, (long long)vb_);                     \
+      ++g_failures;                                                                       \
+    }                                                                                     \
   } while (0)
 
 /// A dispatch of `groups` threadgroups of `tg` threads (1D unless given), buffers as given.
@@ -85,8 +84,8 @@ template <metal_host::BodyFn Body, bool Sync>
 static int run(Dispatch& disp, std::string* err = nullptr, const char* name = "test_kernel") {
   char error[1024] = {0};
   const mtlh_dispatch* d = disp.get();
-  const int rc = metal_host::run_threadgroups<Body, Sync>(d, 0, disp.num_groups(), name, error,
-                                                          sizeof error);
+  const int rc =
+      metal_host::run_threadgroups<Body, Sync>(d, 0, disp.num_groups(), name, error, sizeof error);
   if (err) *err = error;
   if (rc != 0 && !err) std::fprintf(stderr, "unexpected kernel error: %s\n", error);
   return rc;
@@ -178,8 +177,10 @@ static void test_simd_sum_partial_and_early_return() {
         mx[i / 32] = int(i % 32);
       }
     for (uint32_t i = 0; i < tg; ++i) {
-      if ((i % 32) % 3 == 1) CHECK_EQ(out2[i], -7);
-      else CHECK_EQ(out2[i], s[i / 32] * 1000 + cnt[i / 32]);
+      if ((i % 32) % 3 == 1)
+        CHECK_EQ(out2[i], -7);
+      else
+        CHECK_EQ(out2[i], s[i / 32] * 1000 + cnt[i / 32]);
     }
     CHECK_EQ(out2[64], mx[0]);
     CHECK_EQ(out2[65], mx[1]);
@@ -291,8 +292,7 @@ static void k_shuffle_partial(int* out, uint tid, ushort lane) {
   out[tid * 3 + 1] = int(uint64_t(simd_ballot(true)));
   out[tid * 3 + 2] = simd_is_first() ? 1 : 0;
 }
-static void body_shuffle_partial(const mtlh_dispatch* d, const ThreadIds& ids,
-                                 ThreadgroupState&) {
+static void body_shuffle_partial(const mtlh_dispatch* d, const ThreadIds& ids, ThreadgroupState&) {
   k_shuffle_partial((int*)d->buffers[0], builtin<uint>(ids.thread_index_in_threadgroup),
                     builtin<ushort>(ids.thread_index_in_simdgroup));
 }
@@ -439,12 +439,13 @@ static void body_deadlock(const mtlh_dispatch* d, const ThreadIds& ids, Threadgr
 
 static void k_divergent_simd(int* out, uint tid, ushort lane) {
   int v;
-  if (lane < 8) v = simd_sum(int(lane));
-  else v = simd_max(int(lane)) + 1;
+  if (lane < 8)
+    v = simd_sum(int(lane));
+  else
+    v = simd_max(int(lane)) + 1;
   out[tid] = v;
 }
-static void body_divergent_simd(const mtlh_dispatch* d, const ThreadIds& ids,
-                                ThreadgroupState&) {
+static void body_divergent_simd(const mtlh_dispatch* d, const ThreadIds& ids, ThreadgroupState&) {
   k_divergent_simd((int*)d->buffers[0], builtin<uint>(ids.thread_index_in_threadgroup),
                    builtin<ushort>(ids.thread_index_in_simdgroup));
 }
@@ -595,12 +596,15 @@ static void body_consts(const mtlh_dispatch* d, const ThreadIds&, ThreadgroupSta
 static void test_function_constants() {
   std::vector<float> out(11, -1.0f);
   Dispatch disp(1, 1, {out.data()});
-  auto c = [](uint32_t index, uint32_t type, uint64_t bits) { return mtlh_constant{index, type, bits}; };
+  auto c = [](uint32_t index, uint32_t type, uint64_t bits) {
+    return mtlh_constant{index, type, bits};
+  };
   float f = 2.5f;
   uint32_t fb;
   std::memcpy(&fb, &f, 4);
-  disp.constants = {c(0, 0, 1),           c(1, 1, uint32_t(-42)), c(2, 2, 4000000000u),
-                    c(3, 3, uint16_t(-7)), c(4, 4, 65535),         c(5, 5, fb),
+  disp.constants = {c(0, 0, 1),           c(1, 1, uint32_t(-42)),
+                    c(2, 2, 4000000000u), c(3, 3, uint16_t(-7)),
+                    c(4, 4, 65535),       c(5, 5, fb),
                     c(600, 6, 0x3E00)};  // half 1.5
   CHECK_EQ((run<body_consts, false>(disp)), 0);
   CHECK(out[0] == 1.0f);

@@ -2,35 +2,36 @@
 // Build & run:
 //   g++ -std=c++17 -O2 -Wall -Wextra -pthread -I cpp/src/backends/host/msl/include
 //       tests/msl/cpp/test_stdlib.cpp -o /tmp/test_stdlib && /tmp/test_stdlib
-#include <thread>  // std headers first: the MSL keyword macros below would break them
-#include <vector>
-#include <cstdio>
-#include <cstdlib>
-
-#include <metal_stdlib>
-#include <metal_math>
-#include <metal_atomic>
-#include <metal_integer>
-#include <metal_relational>
-#include <metal_geometric>
-#include <metal_common>
-#include <metal_compute>
-#include <metal_numeric>
-#include <metal_types>
-#include <metal_type_traits>
-#include <metal_pack>
-#include <math.h>    // the libstdc++ wrapper puts std::exp(float) ... at global scope: must not clash
+#include <math.h>  // the libstdc++ wrapper puts std::exp(float) ... at global scope: must not clash
 #include <stdlib.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <metal_atomic>
+#include <metal_common>
+#include <metal_compute>
+#include <metal_geometric>
+#include <metal_integer>
+#include <metal_math>
+#include <metal_numeric>
+#include <metal_pack>
+#include <metal_relational>
+#include <metal_stdlib>
+#include <metal_type_traits>
+#include <metal_types>
+#include <thread>  // std headers first: the MSL keyword macros below would break them
+#include <vector>
+
 static int g_failures = 0;
-#define CHECK(...)                                                              \
-  do {                                                                           \
-    if (!(__VA_ARGS__)) {                                                        \
+#define CHECK(...)                                                                         \
+  do {                                                                                     \
+    if (!(__VA_ARGS__)) {                                                                  \
       std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #__VA_ARGS__); \
-      ++g_failures;                                                              \
-    }                                                                            \
+      ++g_failures;                                                                        \
+    }                                                                                      \
   } while (0)
-#define SAME(T, ...) static_assert(std::is_same<T, decltype(__VA_ARGS__)>::value, #T " != decltype(" #__VA_ARGS__ ")")
+#define SAME(T, ...) \
+  static_assert(std::is_same<T, decltype(__VA_ARGS__)>::value, #T " != decltype(" #__VA_ARGS__ ")")
 
 // ---- unqualified calls BEFORE any `using namespace metal;` (global visibility) ---------------
 static float global_visibility(float x, float4 v, half h, int i, uint u) {
@@ -65,23 +66,37 @@ static_assert(sizeof(float4) == 16 && alignof(float4) == 16, "");
 static_assert(sizeof(float2) == 8 && alignof(float2) == 8, "");
 static_assert(sizeof(half3) == 8 && alignof(half3) == 8, "");
 static_assert(sizeof(half4) == 8 && sizeof(half2) == 4, "");
-static_assert(sizeof(uchar3) == 4 && sizeof(bool4) == 4 && sizeof(long3) == 32 && alignof(ulong4) == 32, "");
+static_assert(sizeof(uchar3) == 4 && sizeof(bool4) == 4 && sizeof(long3) == 32 &&
+                  alignof(ulong4) == 32,
+              "");
 static_assert(sizeof(packed_float3) == 12 && alignof(packed_float3) == 4, "");
 static_assert(sizeof(packed_half3) == 6 && alignof(packed_half3) == 2, "");
 static_assert(sizeof(packed_uchar4) == 4 && sizeof(packed_bfloat4) == 8, "");
 static_assert(sizeof(float4x4) == 64 && sizeof(float3x3) == 48 && sizeof(half4x4) == 32, "");
 static_assert(sizeof(atomic_uint) == sizeof(uint) && alignof(atomic_uint) == alignof(uint), "");
 static_assert(sizeof(ulong) == 8 && sizeof(long) == 8, "");
-static_assert(std::is_trivially_copyable<float4>::value && std::is_trivially_copyable<half3>::value, "");
-static_assert(std::is_trivially_copyable<float4x4>::value && std::is_trivially_copyable<packed_float3>::value, "");
-static_assert(metal::is_floating_point_v<half> && metal::is_floating_point_v<bfloat> && !metal::is_floating_point_v<int>, "");
-static_assert(metal::is_arithmetic_v<half> && metal::is_vector_v<float4> && metal::vec_elements_v<int3> == 3, "");
+static_assert(std::is_trivially_copyable<float4>::value && std::is_trivially_copyable<half3>::value,
+              "");
+static_assert(std::is_trivially_copyable<float4x4>::value &&
+                  std::is_trivially_copyable<packed_float3>::value,
+              "");
+static_assert(metal::is_floating_point_v<half> && metal::is_floating_point_v<bfloat> &&
+                  !metal::is_floating_point_v<int>,
+              "");
+static_assert(metal::is_arithmetic_v<half> && metal::is_vector_v<float4> &&
+                  metal::vec_elements_v<int3> == 3,
+              "");
 static_assert(std::is_same<metal::make_scalar_t<half4>, half>::value, "");
-static_assert(std::is_same<metal::vec<float, 4>, float4>::value && std::is_same<metal::matrix<float, 4, 4>, float4x4>::value, "");
+static_assert(std::is_same<metal::vec<float, 4>, float4>::value &&
+                  std::is_same<metal::matrix<float, 4, 4>, float4x4>::value,
+              "");
 
 // constexpr construction (for `constexpr constant float4 k[] = {...}`)
-constexpr float4 kConst[] = {float4(1.0f, 2.0f, 3.0f, 4.0f), float4(0.5f), float4(float2(1, 2), 3, 4)};
-static_assert(kConst[0].elems[2] == 3.0f && kConst[1].elems[3] == 0.5f && kConst[2].elems[1] == 2.0f, "");
+constexpr float4 kConst[] = {float4(1.0f, 2.0f, 3.0f, 4.0f), float4(0.5f),
+                             float4(float2(1, 2), 3, 4)};
+static_assert(kConst[0].elems[2] == 3.0f && kConst[1].elems[3] == 0.5f &&
+                  kConst[2].elems[1] == 2.0f,
+              "");
 constexpr half kHalfMax = numeric_limits<half>::max();
 static_assert(float(kHalfMax) == 65504.0f, "");
 
@@ -203,14 +218,18 @@ static void compile_spellings() {
 
 // A kernel library may define its own function with a metal:: name (non-template): no clash,
 // and its own overload wins for an exact match.
-static inline float saturate(float x) { return x < 0.5f ? 0.0f : 1.0f; }
+static inline float saturate(float x) {
+  return x < 0.5f ? 0.0f : 1.0f;
+}
 
 // brace initialisation as in MSL
 static const float4 kBrace[] = {{1, 2, 3, 4}, {}};
 static const float2 kBrace2[2] = {{1, 2}, {3, 4}};
 
 // ---- tests -------------------------------------------------------------------------------------
-static bool near(float a, float b, float tol = 1e-5f) { return std::fabs(a - b) <= tol * (1.0f + std::fabs(b)); }
+static bool near(float a, float b, float tol = 1e-5f) {
+  return std::fabs(a - b) <= tol * (1.0f + std::fabs(b));
+}
 
 static void test_half() {
   half a = half(1.0009765625f);  // 1 + 2^-10
@@ -265,8 +284,11 @@ static void test_half_vectors() {
         const ushort got = as_type<ushort>(r[k].elems[i]), want = as_type<ushort>(e[k]);
         if (got != want && !(isnan(r[k].elems[i]) && isnan(e[k]))) ++mismatches;
       }
-      if (i < 3 && as_type<ushort>(r3.elems[i]) != as_type<ushort>(half(x * y)) && !isnan(x * y)) ++mismatches;
-      if (i < 2 && as_type<ushort>(r2.elems[i]) != as_type<ushort>(half(s - a.elems[i + 2])) && !isnan(r2.elems[i])) ++mismatches;
+      if (i < 3 && as_type<ushort>(r3.elems[i]) != as_type<ushort>(half(x * y)) && !isnan(x * y))
+        ++mismatches;
+      if (i < 2 && as_type<ushort>(r2.elems[i]) != as_type<ushort>(half(s - a.elems[i + 2])) &&
+          !isnan(r2.elems[i]))
+        ++mismatches;
     }
   }
   CHECK(mismatches == 0);
@@ -476,13 +498,16 @@ static void test_math() {
   CHECK(extract_bits(0xf0u, 4, 4) == 0xfu && extract_bits(int(0xf0), 4, 4) == -1);
   CHECK(insert_bits(0u, 0x3u, 4, 2) == 0x30u);
   CHECK(reverse_bits(1u) == 0x80000000u);
-  CHECK(addsat(uchar(250), uchar(10)) == 255 && subsat(uchar(5), uchar(10)) == 0 && addsat(INT_MAX, 1) == INT_MAX);
+  CHECK(addsat(uchar(250), uchar(10)) == 255 && subsat(uchar(5), uchar(10)) == 0 &&
+        addsat(INT_MAX, 1) == INT_MAX);
   CHECK(hadd(UINT_MAX, UINT_MAX) == UINT_MAX && rhadd(1, 2) == 2);
   CHECK(absdiff(-5, 5) == 10);
   // constants
-  CHECK(near(M_PI_F, 3.14159265f) && MAXFLOAT == FLT_MAX && near(M_SQRT2_F, 1.41421356f) && M_LN2_F > 0.69f);
+  CHECK(near(M_PI_F, 3.14159265f) && MAXFLOAT == FLT_MAX && near(M_SQRT2_F, 1.41421356f) &&
+        M_LN2_F > 0.69f);
   CHECK(numeric_limits<float>::max() == FLT_MAX && numeric_limits<int>::max() == INT_MAX);
-  CHECK(numeric_limits<uint>::max() == 0xffffffffu && FLT_EPSILON == numeric_limits<float>::epsilon());
+  CHECK(numeric_limits<uint>::max() == 0xffffffffu &&
+        FLT_EPSILON == numeric_limits<float>::epsilon());
 }
 
 static void test_atomics() {
@@ -490,7 +515,8 @@ static void test_atomics() {
   std::vector<float> fsum(1, 0.0f);
   std::vector<int> imax(1, -1000);
   auto worker = [&](int id) {
-    atomic_uint* c = reinterpret_cast<atomic_uint*>(counter.data());  // device atomic_uint* alias of uint buffer
+    atomic_uint* c =
+        reinterpret_cast<atomic_uint*>(counter.data());  // device atomic_uint* alias of uint buffer
     volatile atomic_float* f = reinterpret_cast<atomic_float*>(fsum.data());
     atomic_int* m = reinterpret_cast<atomic_int*>(imax.data());
     for (int i = 0; i < 100000; ++i) {
@@ -508,20 +534,26 @@ static void test_atomics() {
   atomic_int ai;
   atomic_store_explicit(&ai, 5, memory_order_relaxed);
   int expected = 4;
-  CHECK(!atomic_compare_exchange_weak_explicit(&ai, &expected, 7, memory_order_relaxed, memory_order_relaxed));
+  CHECK(!atomic_compare_exchange_weak_explicit(&ai, &expected, 7, memory_order_relaxed,
+                                               memory_order_relaxed));
   CHECK(expected == 5);
-  CHECK(atomic_compare_exchange_weak_explicit(&ai, &expected, 7, memory_order_relaxed, memory_order_relaxed));
+  CHECK(atomic_compare_exchange_weak_explicit(&ai, &expected, 7, memory_order_relaxed,
+                                              memory_order_relaxed));
   CHECK(atomic_load_explicit(&ai, memory_order_relaxed) == 7);
   CHECK(atomic_exchange_explicit(&ai, 1, memory_order_relaxed) == 7);
-  CHECK(atomic_fetch_or_explicit(&ai, 6, memory_order_relaxed) == 1 && atomic_load_explicit(&ai, memory_order_relaxed) == 7);
+  CHECK(atomic_fetch_or_explicit(&ai, 6, memory_order_relaxed) == 1 &&
+        atomic_load_explicit(&ai, memory_order_relaxed) == 7);
   CHECK(atomic_fetch_and_explicit(&ai, 3, memory_order_relaxed) == 7);
   CHECK(atomic_fetch_xor_explicit(&ai, 1, memory_order_relaxed) == 3);
-  CHECK(atomic_fetch_sub_explicit(&ai, 2, memory_order_relaxed) == 2 && atomic_load_explicit(&ai, memory_order_relaxed) == 0);
-  CHECK(atomic_fetch_min_explicit(&ai, -3, memory_order_relaxed) == 0 && atomic_load_explicit(&ai, memory_order_relaxed) == -3);
+  CHECK(atomic_fetch_sub_explicit(&ai, 2, memory_order_relaxed) == 2 &&
+        atomic_load_explicit(&ai, memory_order_relaxed) == 0);
+  CHECK(atomic_fetch_min_explicit(&ai, -3, memory_order_relaxed) == 0 &&
+        atomic_load_explicit(&ai, memory_order_relaxed) == -3);
   atomic_bool ab;
   atomic_store_explicit(&ab, true, memory_order_relaxed);
   CHECK(atomic_load_explicit(&ab, memory_order_relaxed));
-  atomic_thread_fence(mem_flags::mem_device, memory_order_seq_cst, thread_scope::thread_scope_device);
+  atomic_thread_fence(mem_flags::mem_device, memory_order_seq_cst,
+                      thread_scope::thread_scope_device);
   CHECK(unsigned(mem_flags::mem_device | mem_flags::mem_threadgroup) == 3u);
 }
 
@@ -570,7 +602,8 @@ kernel void sample_kernel(device const half4* in, device float4* out, device ato
   s.w = max(float(hs), 0.0f);
   s = clamp(s, 0.0f, 100.0f);
   out[gid] = select(s, float4(0.0f), isnan(s));
-  if (all(s.template swizzle<0, 1>() > 0.0f)) atomic_fetch_add_explicit(count, 1u, memory_order_relaxed);
+  if (all(s.template swizzle<0, 1>() > 0.0f))
+    atomic_fetch_add_explicit(count, 1u, memory_order_relaxed);
 }
 
 #undef device
@@ -582,14 +615,15 @@ kernel void sample_kernel(device const half4* in, device float4* out, device ato
 
 static void test_sample_kernel() {
   const uint n = 4;
-  half4 in[n] = {half4(half(1.0), half(2.0), half(3.0), half(1.0)), half4(half(0.0)), half4(half(-1.0)),
-                 half4(half(4.0))};
+  half4 in[n] = {half4(half(1.0), half(2.0), half(3.0), half(1.0)), half4(half(0.0)),
+                 half4(half(-1.0)), half4(half(4.0))};
   float4 out[n];
   uint count = 0;
   float scratch[n];
   std::thread ts[n] = {};
   for (uint g = 0; g < n; ++g)
-    ts[g] = std::thread(sample_kernel, in, out, reinterpret_cast<atomic_uint*>(&count), scratch, std::cref(n), g, g);
+    ts[g] = std::thread(sample_kernel, in, out, reinterpret_cast<atomic_uint*>(&count), scratch,
+                        std::cref(n), g, g);
   for (auto& t : ts) t.join();
   // gid 0: f = (1,2,3,1) + (0,1) -> (1,3,3,1); rgb*0.5 = (0.5,1.5,1.5); acc = 3.5
   CHECK(out[0].x == 0.5f && out[0].y == 1.5f && out[0].z == 1.5f);

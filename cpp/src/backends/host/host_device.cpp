@@ -11,6 +11,7 @@
 namespace metallic::host {
 
 extern const mtlh_library_fn kBuiltinLibraries[];
+extern const mtlh_library_fn kBuiltinCheckedLibraries[];  // debug-checked translations
 
 HostBuffer::HostBuffer(size_t length) : length_(length) {
   // 64-byte alignment: a cache line, and more than any MSL type needs.
@@ -83,7 +84,9 @@ LibraryPtr HostDevice::load_library(const LibrarySource& source) {
     case LibrarySource::Kind::Builtin:
       for (size_t i = 0; i < kKernelLibraryCount; ++i) {
         if (source.name == kernel_library_name(static_cast<KernelLibrary>(i))) {
-          return std::make_shared<HostLibrary>(source.name, kBuiltinLibraries[i](), nullptr);
+          const auto* table =
+              options_.host_checks ? kBuiltinCheckedLibraries[i]() : kBuiltinLibraries[i]();
+          return std::make_shared<HostLibrary>(source.name, table, nullptr);
         }
       }
       throw MetallicError("no built-in kernel library '" + source.name + "'");

@@ -30,7 +30,8 @@ void HostQueue::run_matmul(const MatmulCommand& m) {
   }
   const size_t elem = dtype_size(m.dtype);
   const size_t a_cols = m.transpose_a ? m.m : m.k, b_cols = m.transpose_b ? m.k : m.n;
-  const size_t lda = m.lda ? m.lda : a_cols, ldb = m.ldb ? m.ldb : b_cols, ldc = m.ldc ? m.ldc : m.n;
+  const size_t lda = m.lda ? m.lda : a_cols, ldb = m.ldb ? m.ldb : b_cols,
+               ldc = m.ldc ? m.ldc : m.n;
   auto* a_base = static_cast<const uint8_t*>(m.a->contents()) + m.a_offset;
   auto* b_base = static_cast<const uint8_t*>(m.b->contents()) + m.b_offset;
   auto* c_base = static_cast<uint8_t*>(m.c->contents()) + m.c_offset;
@@ -40,10 +41,10 @@ void HostQueue::run_matmul(const MatmulCommand& m) {
     for (uint32_t row = first; row < first + count; ++row) {
       const uint32_t batch = row / m.m, i = row % m.m;
       // op(A)[i, p] and op(B)[p, j] through strides, whatever the transposition.
-      const MatrixView a{a_base + batch * m.a_batch_stride * elem, m.dtype,
-                         m.transpose_a ? 1 : lda, m.transpose_a ? lda : 1};
-      const MatrixView b{b_base + batch * m.b_batch_stride * elem, m.dtype,
-                         m.transpose_b ? 1 : ldb, m.transpose_b ? ldb : 1};
+      const MatrixView a{a_base + batch * m.a_batch_stride * elem, m.dtype, m.transpose_a ? 1 : lda,
+                         m.transpose_a ? lda : 1};
+      const MatrixView b{b_base + batch * m.b_batch_stride * elem, m.dtype, m.transpose_b ? 1 : ldb,
+                         m.transpose_b ? ldb : 1};
       std::fill(acc.begin(), acc.end(), 0.0f);
       for (uint32_t p = 0; p < m.k; ++p) {
         const float av = a.at(i, p);

@@ -103,6 +103,7 @@ struct DispatchArgs {
       if (b.buffer) {
         buffers[b.index] = static_cast<char*>(b.buffer->contents()) + b.offset;
         lengths[b.index] = b.buffer->length() - b.offset;
+        lengths[b.index] = std::min<uint64_t>(lengths[b.index], b.length);
       } else {
         buffers[b.index] = b.bytes.data();
         lengths[b.index] = b.bytes.size();

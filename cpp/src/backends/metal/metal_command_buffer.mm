@@ -29,7 +29,9 @@ std::string size3(const Size3& s) {
   return std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" + std::to_string(s[2]);
 }
 
-MTLSize mtl_size(const Size3& s) { return MTLSizeMake(s[0], s[1], s[2]); }
+MTLSize mtl_size(const Size3& s) {
+  return MTLSizeMake(s[0], s[1], s[2]);
+}
 
 }  // namespace
 
@@ -52,8 +54,7 @@ MetalCommandBuffer::~MetalCommandBuffer() {
 
 void MetalCommandBuffer::check_open(const char* what) const {
   if (committed_) {
-    throw DeviceError(std::string("cannot ") + what +
-                      ": the command buffer was already committed");
+    throw DeviceError(std::string("cannot ") + what + ": the command buffer was already committed");
   }
 }
 
@@ -78,7 +79,7 @@ void MetalCommandBuffer::validate(const DispatchCommand& c, const MetalPipeline&
   }
   if (c.mode == DispatchMode::Threads && !state_->non_uniform_threadgroups) {
     throw DeviceError(where + "this GPU cannot dispatch partial threadgroups (dispatchThreads "
-                      "needs GPU family Apple4 or Mac2); use whole threadgroups");
+                              "needs GPU family Apple4 or Mac2); use whole threadgroups");
   }
   size_t tg_memory = p.static_threadgroup_memory_length();
   for (const auto& [index, length] : c.threadgroup_memory) {
@@ -138,7 +139,8 @@ void MetalCommandBuffer::encode_dispatch(DispatchCommand&& c) {
     check_open("encode a dispatch");
     auto* pipeline = dynamic_cast<MetalPipeline*>(c.pipeline.get());
     if (!pipeline) {
-      throw ArgumentError("dispatch '" + c.label + "': no pipeline, or one not made by the Metal "
+      throw ArgumentError("dispatch '" + c.label +
+                          "': no pipeline, or one not made by the Metal "
                           "device");
     }
     validate(c, *pipeline);

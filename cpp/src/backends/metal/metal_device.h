@@ -24,8 +24,9 @@ void capture_begin(const std::string& path);
 /// Ends the capture started by capture_begin; does nothing when no capture is running.
 void capture_end();
 
-/// Encodes a MatmulCommand with MPSMatrixMultiplication into a Metal command buffer (ending its open compute encoder).
-/// Throws ArgumentError/DTypeError for invalid arguments or a command buffer of another device.
+/// Encodes a MatmulCommand with MPSMatrixMultiplication into a Metal command buffer (ending its
+/// open compute encoder). Throws ArgumentError/DTypeError for invalid arguments or a command buffer
+/// of another device.
 void encode_mps_matmul(CommandBuffer& command_buffer, const MatmulCommand& args);
 
 }  // namespace metal

@@ -9,9 +9,13 @@
 
 namespace metallic::metal {
 
-std::string to_std(NSString* s) { return s ? std::string([s UTF8String]) : std::string(); }
+std::string to_std(NSString* s) {
+  return s ? std::string([s UTF8String]) : std::string();
+}
 
-NSString* to_ns(const std::string& s) { return [NSString stringWithUTF8String:s.c_str()]; }
+NSString* to_ns(const std::string& s) {
+  return [NSString stringWithUTF8String:s.c_str()];
+}
 
 std::string error_text(NSError* error, const char* fallback) {
   return error ? to_std(error.localizedDescription) : std::string(fallback);
@@ -68,9 +72,12 @@ TimestampMode choose_timestamps(DeviceState& s) {
 
 const char* timestamp_mode_name(TimestampMode m) {
   switch (m) {
-    case TimestampMode::Dispatch: return "dispatch";
-    case TimestampMode::Encoder: return "encoder";
-    case TimestampMode::CommandBuffer: break;
+    case TimestampMode::Dispatch:
+      return "dispatch";
+    case TimestampMode::Encoder:
+      return "encoder";
+    case TimestampMode::CommandBuffer:
+      break;
   }
   return "command_buffer";
 }

@@ -39,8 +39,8 @@ struct DeviceState {
   bool error_detail = false;              // METALLIC_METAL_DEBUG=1: per-encoder error status
   TimestampMode timestamps = TimestampMode::CommandBuffer;
   id<MTLCounterSet> timestamp_counters = nil;
-  id<MTLLibrary> builtin_metallib = nil;        // loaded once, shared by every builtin family
-  NSMutableDictionary* mps_kernels = nil;      // MPSMatrixMultiplication by shape key
+  id<MTLLibrary> builtin_metallib = nil;   // loaded once, shared by every builtin family
+  NSMutableDictionary* mps_kernels = nil;  // MPSMatrixMultiplication by shape key
 };
 
 // --- buffers, libraries, pipelines ------------------------------------------------------------
@@ -127,7 +127,7 @@ class TimestampRecorder {
   std::shared_ptr<DeviceState> state_;
   TimestampMode mode_;
   NSMutableArray* chunks_ = nil;  // id<MTLCounterSampleBuffer>
-  uint32_t used_ = 0;              // samples used in the last chunk
+  uint32_t used_ = 0;             // samples used in the last chunk
   MTLTimestamp cpu0_ = 0, gpu0_ = 0;
 };
 
@@ -166,10 +166,10 @@ class MetalCommandBuffer final : public CommandBuffer {
   id<MTLCommandBuffer> cb_ = nil;
   id<MTLComputeCommandEncoder> encoder_ = nil;
   TimestampRecorder recorder_;
-  std::vector<Entry> entries_;         // every dispatch / external pass, in order
-  std::vector<BufferPtr> buffers_;     // bound buffers: alive until completion
+  std::vector<Entry> entries_;      // every dispatch / external pass, in order
+  std::vector<BufferPtr> buffers_;  // bound buffers: alive until completion
   std::vector<PipelinePtr> pipelines_;
-  NSMutableArray* objects_ = nil;      // other objects the GPU work needs (MPS kernels, ...)
+  NSMutableArray* objects_ = nil;  // other objects the GPU work needs (MPS kernels, ...)
   bool committed_ = false;
 };
 

@@ -14,7 +14,7 @@ constexpr NSUInteger kMaxCachedKernels = 256;
 struct Operand {
   const char* name;
   const BufferPtr& buffer;
-  size_t offset;      // bytes
+  size_t offset;        // bytes
   uint32_t rows, cols;  // as stored
   uint32_t ld;          // row stride, elements
   size_t batch_stride;  // elements
@@ -50,13 +50,13 @@ bool mps_batchable(const Operand& o) {
 
 MPSMatrix* matrix(const Operand& o, size_t offset, NSUInteger matrices, MPSDataType type,
                   size_t elem) {
-  MPSMatrixDescriptor* desc =
-      [MPSMatrixDescriptor matrixDescriptorWithRows:o.rows
-                                            columns:o.cols
-                                           matrices:matrices
-                                           rowBytes:o.ld * elem
-                                        matrixBytes:(matrices > 1 ? o.batch_stride : size_t(o.rows) * o.ld) * elem
-                                           dataType:type];
+  MPSMatrixDescriptor* desc = [MPSMatrixDescriptor
+      matrixDescriptorWithRows:o.rows
+                       columns:o.cols
+                      matrices:matrices
+                      rowBytes:o.ld * elem
+                   matrixBytes:(matrices > 1 ? o.batch_stride : size_t(o.rows) * o.ld) * elem
+                      dataType:type];
   auto* buffer = static_cast<MetalBuffer*>(o.buffer.get());
   return [[MPSMatrix alloc] initWithBuffer:buffer->mtl() offset:offset descriptor:desc];
 }
@@ -107,8 +107,8 @@ void encode_mps_matmul(CommandBuffer& command_buffer, const MatmulCommand& a) {
 
     MPSMatrixMultiplication* k = kernel(cb->state(), a);
     id<MTLCommandBuffer> native = cb->begin_external_pass(a.label);
-    const bool batched = a.batch > 1 && mps_batchable(ops[0]) && mps_batchable(ops[1]) &&
-                         mps_batchable(ops[2]);
+    const bool batched =
+        a.batch > 1 && mps_batchable(ops[0]) && mps_batchable(ops[1]) && mps_batchable(ops[2]);
     const uint32_t passes = (a.batch > 1 && !batched) ? a.batch : 1;
     const NSUInteger matrices = batched ? a.batch : 1;
     k.batchStart = 0;

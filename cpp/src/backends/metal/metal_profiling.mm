@@ -48,8 +48,8 @@ void TimestampRecorder::prepare_pass(MTLComputePassDescriptor* pass, Sample* sam
     desc.sampleCount = kSamplesPerChunk;
     desc.label = @"metallic timestamps";
     NSError* error = nil;
-    id<MTLCounterSampleBuffer> chunk =
-        [state_->device newCounterSampleBufferWithDescriptor:desc error:&error];
+    id<MTLCounterSampleBuffer> chunk = [state_->device newCounterSampleBufferWithDescriptor:desc
+                                                                                      error:&error];
     if (!chunk) {
       // Timing must never break execution: fall back to whole-command-buffer timing.
       NSLog(@"metallic: no counter sample buffer (%@); timing whole command buffers",
@@ -90,8 +90,8 @@ std::vector<double> TimestampRecorder::resolve(const std::vector<Sample>& sample
   // was created, one now (Apple's "Converting GPU timestamps into CPU time").
   MTLTimestamp cpu1 = 0, gpu1 = 0;
   [state_->device sampleTimestamps:&cpu1 gpuTimestamp:&gpu1];
-  double ns_per_tick = (gpu1 > gpu0_ && cpu1 > cpu0_) ? double(cpu1 - cpu0_) / double(gpu1 - gpu0_)
-                                                       : 1.0;
+  double ns_per_tick =
+      (gpu1 > gpu0_ && cpu1 > cpu0_) ? double(cpu1 - cpu0_) / double(gpu1 - gpu0_) : 1.0;
   std::vector<NSData*> resolved;
   for (NSUInteger i = 0; i < chunks_.count; ++i) {
     id<MTLCounterSampleBuffer> chunk = chunks_[i];

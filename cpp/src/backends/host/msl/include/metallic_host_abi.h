@@ -32,7 +32,7 @@ typedef struct mtlh_dispatch {
   uint32_t threads_per_grid[3];
   uint32_t threads_per_threadgroup[3]; /* as dispatched (dispatch_threads_per_threadgroup) */
   uint32_t threadgroups_per_grid[3];
-  uint32_t checks; /* nonzero: host debug checks are on */
+  uint32_t checks;            /* nonzero: host debug checks are on */
   uint32_t inline_bytes_mask; /* bit i: buffers[i] holds inline bytes (setBytes) */
 } mtlh_dispatch;
 

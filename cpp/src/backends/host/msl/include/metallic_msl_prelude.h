@@ -9,6 +9,9 @@
 
 #include "metal/runtime/launch.h"
 #include "metallic_host_abi.h"
+#ifdef METALLIC_HOST_CHECKS  // the checked translation (debug checks): checked pointers, arrays
+#include "metal/runtime/checks.h"
+#endif
 
 namespace metal_host {
 

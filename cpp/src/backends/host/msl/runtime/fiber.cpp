@@ -18,13 +18,13 @@
 
 #if defined(__APPLE__)
 #define MTLH_SYM(name) "_" #name
-#define MTLH_FUNC_BEGIN(name)                                  \
-  ".text\n.p2align 4\n.globl " MTLH_SYM(name) "\n.private_extern " MTLH_SYM(name) "\n" \
-  MTLH_SYM(name) ":\n"
+#define MTLH_FUNC_BEGIN(name)                                                                    \
+  ".text\n.p2align 4\n.globl " MTLH_SYM(name) "\n.private_extern " MTLH_SYM(name) "\n" MTLH_SYM( \
+      name) ":\n"
 #define MTLH_FUNC_END(name) ""
 #else
 #define MTLH_SYM(name) #name
-#define MTLH_FUNC_BEGIN(name)                                                            \
+#define MTLH_FUNC_BEGIN(name)                                                                  \
   ".text\n.p2align 4\n.globl " MTLH_SYM(name) "\n.hidden " MTLH_SYM(name) "\n.type " MTLH_SYM( \
       name) ", @function\n" MTLH_SYM(name) ":\n"
 #define MTLH_FUNC_END(name) ".size " MTLH_SYM(name) ", .-" MTLH_SYM(name) "\n"
@@ -126,12 +126,12 @@ void* fiber_init(void* stack_top, void (*fn)(void*), void* arg, uint64_t fp_stat
   uintptr_t top = reinterpret_cast<uintptr_t>(stack_top) & ~uintptr_t(15);
   uint64_t* frame = reinterpret_cast<uint64_t*>(top - 64 - 16);
   frame[0] = fp_state;
-  frame[1] = 0;                                  // r15
-  frame[2] = 0;                                  // r14
-  frame[3] = reinterpret_cast<uint64_t>(fn);     // r13
-  frame[4] = reinterpret_cast<uint64_t>(arg);    // r12
-  frame[5] = 0;                                  // rbx
-  frame[6] = 0;                                  // rbp
+  frame[1] = 0;                                              // r15
+  frame[2] = 0;                                              // r14
+  frame[3] = reinterpret_cast<uint64_t>(fn);                 // r13
+  frame[4] = reinterpret_cast<uint64_t>(arg);                // r12
+  frame[5] = 0;                                              // rbx
+  frame[6] = 0;                                              // rbp
   frame[7] = reinterpret_cast<uint64_t>(&mtlh_fiber_entry);  // return address
   frame[8] = 0;  // a null "return address" above the entry, for debuggers
   return frame;
@@ -189,7 +189,9 @@ asm(MTLH_FUNC_BEGIN(mtlh_fiber_switch)
 
 namespace metal_host::rt {
 
-uint64_t fiber_fp_state() { return 0; }
+uint64_t fiber_fp_state() {
+  return 0;
+}
 
 void* fiber_init(void* stack_top, void (*fn)(void*), void* arg) {
   return fiber_init(stack_top, fn, arg, 0);

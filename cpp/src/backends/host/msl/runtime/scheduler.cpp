@@ -6,12 +6,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <new>
 #include <vector>
@@ -36,8 +36,8 @@ constexpr uint32_t kConstTable = 1024;  // function constants with index < this 
 struct Arena {
   std::vector<std::unique_ptr<unsigned char[]>> chunks;
   std::vector<size_t> sizes;
-  size_t used = 0;     // in the last chunk
-  size_t total = 0;    // bytes requested in this threadgroup
+  size_t used = 0;   // in the last chunk
+  size_t total = 0;  // bytes requested in this threadgroup
 
   void reset() {
     if (chunks.size() > 1) {  // consolidate so the next threadgroup fits into one chunk
@@ -93,7 +93,7 @@ struct Fiber {
   void* stack_top = nullptr;
   ThreadIds ids{};
   uint32_t index = 0, simd = 0, lane = 0;
-  uint8_t kind = kNoWait;  // meaningful while waiting (state in Scheduler::fstate)
+  uint8_t kind = kNoWait;           // meaningful while waiting (state in Scheduler::fstate)
   const void* site = nullptr;       // what identifies the sync point (tag or call site)
   const void* call_site = nullptr;  // return address into the kernel (for messages)
   const char* what = nullptr;
@@ -169,9 +169,7 @@ struct StackPool {
     }
     return true;
   }
-  void* top(uint32_t i) const {
-    return static_cast<char*>(stacks[i].base) + stacks[i].bytes;
-  }
+  void* top(uint32_t i) const { return static_cast<char*>(stacks[i].base) + stacks[i].bytes; }
 };
 
 struct Scheduler;
@@ -303,9 +301,7 @@ struct Scheduler {
 
   /// Top of fiber i's stack, staggered by a cache-line colour so that the hot frames of the
   /// fibers do not all map to the same cache sets (the stacks are page-aligned).
-  void* stack_top(uint32_t i) const {
-    return static_cast<char*>(stacks.top(i)) - (i % 64) * 64;
-  }
+  void* stack_top(uint32_t i) const { return static_cast<char*>(stacks.top(i)) - (i % 64) * 64; }
 
   /// Switches away from `self` (which must not be runnable unless queued) to the next
   /// runnable fiber; returns when `self` is resumed. Never returns on a fault.
@@ -462,8 +458,10 @@ struct Scheduler {
     if (tg_arrived > 0) {
       std::vector<uint32_t> gone, elsewhere;
       for (uint32_t i = 0; i < n; ++i) {
-        if (fstate[i] == kDone) gone.push_back(i);
-        else if (fibers[i].kind != kTgBarrier) elsewhere.push_back(i);
+        if (fstate[i] == kDone)
+          gone.push_back(i);
+        else if (fibers[i].kind != kTgBarrier)
+          elsewhere.push_back(i);
       }
       std::vector<uint32_t> at;
       for (uint32_t i = 0; i < n; ++i)
@@ -640,10 +638,13 @@ bool lookup_constant(const mtlh_dispatch* d, uint32_t index, ConstEntry& out) {
         const uint32_t h = uint32_t(b & 0xFFFF);
         const uint32_t sign = (h >> 15) & 1, e = (h >> 10) & 0x1F, m = h & 0x3FF;
         double v;
-        if (e == 0) v = std::ldexp(double(m), -24);
-        else if (e == 31) v = m ? std::numeric_limits<double>::quiet_NaN()
-                                : std::numeric_limits<double>::infinity();
-        else v = std::ldexp(double(m | 0x400), int(e) - 25);
+        if (e == 0)
+          v = std::ldexp(double(m), -24);
+        else if (e == 31)
+          v = m ? std::numeric_limits<double>::quiet_NaN()
+                : std::numeric_limits<double>::infinity();
+        else
+          v = std::ldexp(double(m | 0x400), int(e) - 25);
         out.f = sign ? -v : v;
         out.i = int64_t(out.f);
         break;
@@ -728,8 +729,7 @@ Exchange simd_exchange(const void* data, size_t size, const void* site, const vo
   f->call_site = site;
   sc.try_complete(g);
   sc.yield_from(f);
-  return Exchange{&g.slots[p][0][0], g.result_mask[p], f->lane, &g.cache_valid[p],
-                  &g.cache[p][0]};
+  return Exchange{&g.slots[p][0][0], g.result_mask[p], f->lane, &g.cache_valid[p], &g.cache[p][0]};
 }
 
 void simd_barrier(const void* site) {
@@ -780,9 +780,15 @@ uint32_t current_lane() {
   return ids ? ids->thread_index_in_simdgroup : 0;
 }
 
-const ThreadIds* current_thread() { return state().ids; }
-const mtlh_dispatch* current_dispatch() { return state().d; }
-const char* current_kernel() { return state().kernel; }
+const ThreadIds* current_thread() {
+  return state().ids;
+}
+const mtlh_dispatch* current_dispatch() {
+  return state().d;
+}
+const char* current_kernel() {
+  return state().kernel;
+}
 
 void fault(const char* message) {
   State& s = state();
@@ -804,7 +810,9 @@ void* threadgroup_variable(uint32_t id, size_t size, size_t align) {
   if (__builtin_expect(s.mode == kNone, 0)) fault("threadgroup variable used outside a kernel");
   if (id >= s.vars.size()) s.vars.resize(size_t(id) + 1);
   TgVar& v = s.vars[id];
-  if (v.epoch != s.epoch) {
+  // A declaration in a template has one id for all its instantiations: a larger instantiation
+  // (threadgroup T buf[N] with a bigger T or N) gets its own, larger storage.
+  if (v.epoch != s.epoch || __builtin_expect(v.size < size, 0)) {
     v.ptr = s.arena.alloc(size, align);
     v.size = size;
     v.epoch = s.epoch;

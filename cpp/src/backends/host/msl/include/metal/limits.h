@@ -5,13 +5,16 @@
 #include <climits>
 #include <cmath>
 #include <limits>
+
 #include "metal/scalar.h"
 
 namespace metal {
 
-template <class T> struct numeric_limits : std::numeric_limits<T> {};
+template <class T>
+struct numeric_limits : std::numeric_limits<T> {};
 
-template <> struct numeric_limits<half> {
+template <>
+struct numeric_limits<half> {
   static constexpr bool is_specialized = true;
   static constexpr bool is_signed = true;
   static constexpr bool is_integer = false;
@@ -39,7 +42,8 @@ template <> struct numeric_limits<half> {
   static constexpr half denorm_min() { return half(0x1p-24f); }
 };
 
-template <> struct numeric_limits<bfloat> {
+template <>
+struct numeric_limits<bfloat> {
   static constexpr bool is_specialized = true;
   static constexpr bool is_signed = true;
   static constexpr bool is_integer = false;

@@ -14,41 +14,52 @@
 
 #include <cmath>
 #include <limits>
+
 #include "metal/vector.h"
 
 namespace metal {
 namespace detail {
 
 // ---- shape of the arguments of an n-ary component-wise function ---------------------------
-template <class X, bool V = vt<X>::any, bool S = is_mscalar_v<X>> struct leaf {
+template <class X, bool V = vt<X>::any, bool S = is_mscalar_v<X>>
+struct leaf {
   static constexpr bool ok = false;
   static constexpr int n = 0;
   using elem = int;
 };
-template <class X> struct leaf<X, true, false> {
+template <class X>
+struct leaf<X, true, false> {
   static constexpr bool ok = true;
   static constexpr int n = vt<X>::n;
   using elem = typename vt<X>::elem;
 };
-template <class X> struct leaf<X, false, true> {
+template <class X>
+struct leaf<X, false, true> {
   static constexpr bool ok = true;
   static constexpr int n = 0;
   using elem = std::conditional_t<std::is_same<X, double>::value, float, X>;
 };
-template <class A, class B> struct join {
-  static constexpr bool ok = A::ok && B::ok &&
-                             (A::n == 0 || B::n == 0 ||
-                              (A::n == B::n && std::is_same<typename A::elem, typename B::elem>::value));
+template <class A, class B>
+struct join {
+  static constexpr bool ok =
+      A::ok && B::ok &&
+      (A::n == 0 || B::n == 0 ||
+       (A::n == B::n && std::is_same<typename A::elem, typename B::elem>::value));
   static constexpr int n = A::n ? A::n : B::n;
-  using elem = std::conditional_t<
-      A::n != 0, typename A::elem,
-      std::conditional_t<B::n != 0, typename B::elem, scommon2_t<typename A::elem, typename B::elem>>>;
+  using elem =
+      std::conditional_t<A::n != 0, typename A::elem,
+                         std::conditional_t<B::n != 0, typename B::elem,
+                                            scommon2_t<typename A::elem, typename B::elem>>>;
 };
-template <class... A> struct shape;
-template <class A> struct shape<A> : leaf<A> {};
-template <class A, class... R> struct shape<A, R...> : join<leaf<A>, shape<R...>> {};
+template <class... A>
+struct shape;
+template <class A>
+struct shape<A> : leaf<A> {};
+template <class A, class... R>
+struct shape<A, R...> : join<leaf<A>, shape<R...>> {};
 
-template <class E, int N, class F, class... A> inline auto vmap(F f, const A&... a) {
+template <class E, int N, class F, class... A>
+inline auto vmap(F f, const A&... a) {
   if constexpr (N == 0) {
     return f(E(a)...);
   } else {
@@ -59,9 +70,11 @@ template <class E, int N, class F, class... A> inline auto vmap(F f, const A&...
   }
 }
 
-template <class T> constexpr bool is_signed_int_v = std::is_integral<T>::value && std::is_signed<T>::value;
+template <class T>
+constexpr bool is_signed_int_v = std::is_integral<T>::value && std::is_signed<T>::value;
 
-template <class T> inline T fmax_(T x, T y) {
+template <class T>
+inline T fmax_(T x, T y) {
   if constexpr (is_mfloat_v<T>) {
     T m = x < y ? y : x;
     return x != x ? y : m;  // NaN operand: return the other one
@@ -69,7 +82,8 @@ template <class T> inline T fmax_(T x, T y) {
     return x < y ? y : x;
   }
 }
-template <class T> inline T fmin_(T x, T y) {
+template <class T>
+inline T fmin_(T x, T y) {
   if constexpr (is_mfloat_v<T>) {
     T m = y < x ? y : x;
     return x != x ? y : m;
@@ -77,21 +91,31 @@ template <class T> inline T fmin_(T x, T y) {
     return y < x ? y : x;
   }
 }
-template <class T> inline T below_one() {  // largest value < 1 in T
-  if constexpr (std::is_same<T, half>::value) return half(0x1.ffcp-1f);
-  else if constexpr (std::is_same<T, bfloat>::value) return bfloat(0x1.fep-1f);
-  else return T(0x1.fffffep-1f);
+template <class T>
+inline T below_one() {  // largest value < 1 in T
+  if constexpr (std::is_same<T, half>::value)
+    return half(0x1.ffcp-1f);
+  else if constexpr (std::is_same<T, bfloat>::value)
+    return bfloat(0x1.fep-1f);
+  else
+    return T(0x1.fffffep-1f);
 }
 
-template <class T> inline uint64_t bits_of(T x) {
-  if constexpr (sizeof(T) == 2) return __builtin_bit_cast(uint16_t, x);
-  else if constexpr (sizeof(T) == 4) return __builtin_bit_cast(uint32_t, x);
-  else return __builtin_bit_cast(uint64_t, x);
+template <class T>
+inline uint64_t bits_of(T x) {
+  if constexpr (sizeof(T) == 2)
+    return __builtin_bit_cast(uint16_t, x);
+  else if constexpr (sizeof(T) == 4)
+    return __builtin_bit_cast(uint32_t, x);
+  else
+    return __builtin_bit_cast(uint64_t, x);
 }
 
-template <class A> using fp_same_t = std::conditional_t<
-    vt<A>::any, vec<fp_of_t<typename vt<A>::elem>, vt<A>::n>, fp_of_t<A>>;
-template <class A, class T> using with_elem_t = std::conditional_t<vt<A>::any, vec<T, vt<A>::n>, T>;
+template <class A>
+using fp_same_t =
+    std::conditional_t<vt<A>::any, vec<fp_of_t<typename vt<A>::elem>, vt<A>::n>, fp_of_t<A>>;
+template <class A, class T>
+using with_elem_t = std::conditional_t<vt<A>::any, vec<T, vt<A>::n>, T>;
 
 }  // namespace detail
 
@@ -102,11 +126,17 @@ inline namespace mathfn {
 #define METAL_SHAPE(...) class S = detail::shape<__VA_ARGS__>, std::enable_if_t<S::ok, int> = 0
 
 // ---- floating-point functions of one argument --------------------------------------------
-#define METAL_FP1(NAME, EXPR)                                                                  \
-  template <class A, METAL_SHAPE(A)>                                                           \
-  inline auto NAME(const A& a) {                                                               \
-    using E = detail::fp_of_t<typename S::elem>;                                               \
-    return detail::vmap<E, S::n>([](E e) { const float x = float(e); (void)x; return E(EXPR); }, a); \
+#define METAL_FP1(NAME, EXPR)                    \
+  template <class A, METAL_SHAPE(A)>             \
+  inline auto NAME(const A& a) {                 \
+    using E = detail::fp_of_t<typename S::elem>; \
+    return detail::vmap<E, S::n>(                \
+        [](E e) {                                \
+          const float x = float(e);              \
+          (void)x;                               \
+          return E(EXPR);                        \
+        },                                       \
+        a);                                      \
   }
 
 METAL_FP1(exp, __builtin_expf(x))
@@ -143,7 +173,8 @@ METAL_FP1(ceil, __builtin_ceilf(x))
 METAL_FP1(round, __builtin_roundf(x))
 METAL_FP1(rint, __builtin_rintf(x))
 METAL_FP1(trunc, __builtin_truncf(x))
-METAL_FP1(sign, x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == 0.0f ? __builtin_copysignf(0.0f, x) : 0.0f)))
+METAL_FP1(sign,
+          x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == 0.0f ? __builtin_copysignf(0.0f, x) : 0.0f)))
 METAL_FP1(saturate, x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : (x == x ? x : 0.0f)))
 METAL_FP1(logb, __builtin_logbf(x))
 #undef METAL_FP1
@@ -162,11 +193,16 @@ inline auto fract(const A& a) {
 }
 
 // ---- floating-point functions of two / three arguments -------------------------------------
-#define METAL_FP2(NAME, EXPR)                                                                     \
-  template <class A, class B, METAL_SHAPE(A, B)>                                                  \
-  inline auto NAME(const A& a, const B& b) {                                                      \
-    using E = detail::fp_of_t<typename S::elem>;                                                  \
-    return detail::vmap<E, S::n>([](E ex, E ey) { const float x = float(ex), y = float(ey); return E(EXPR); }, a, b); \
+#define METAL_FP2(NAME, EXPR)                       \
+  template <class A, class B, METAL_SHAPE(A, B)>    \
+  inline auto NAME(const A& a, const B& b) {        \
+    using E = detail::fp_of_t<typename S::elem>;    \
+    return detail::vmap<E, S::n>(                   \
+        [](E ex, E ey) {                            \
+          const float x = float(ex), y = float(ey); \
+          return E(EXPR);                           \
+        },                                          \
+        a, b);                                      \
   }
 METAL_FP2(pow, __builtin_powf(x, y))
 METAL_FP2(powr, __builtin_powf(x, y))
@@ -176,8 +212,12 @@ METAL_FP2(copysign, __builtin_copysignf(x, y))
 METAL_FP2(fdim, __builtin_fdimf(x, y))
 METAL_FP2(divide, x / y)
 METAL_FP2(step, y < x ? 0.0f : 1.0f)  // step(edge, x)
-METAL_FP2(maxmag, __builtin_fabsf(x) > __builtin_fabsf(y) ? x : (__builtin_fabsf(y) > __builtin_fabsf(x) ? y : detail::fmax_(x, y)))
-METAL_FP2(minmag, __builtin_fabsf(x) < __builtin_fabsf(y) ? x : (__builtin_fabsf(y) < __builtin_fabsf(x) ? y : detail::fmin_(x, y)))
+METAL_FP2(maxmag, __builtin_fabsf(x) > __builtin_fabsf(y)
+                      ? x
+                      : (__builtin_fabsf(y) > __builtin_fabsf(x) ? y : detail::fmax_(x, y)))
+METAL_FP2(minmag, __builtin_fabsf(x) < __builtin_fabsf(y)
+                      ? x
+                      : (__builtin_fabsf(y) < __builtin_fabsf(x) ? y : detail::fmin_(x, y)))
 #undef METAL_FP2
 
 template <class A, class B, METAL_SHAPE(A, B)>
@@ -216,19 +256,19 @@ inline auto nextafter(const A& a, const B& b) {
       a, b);
 }
 
-#define METAL_FP3(NAME, EXPR)                                                                     \
-  template <class A, class B, class C, METAL_SHAPE(A, B, C)>                                      \
-  inline auto NAME(const A& a, const B& b, const C& c) {                                          \
-    using E = detail::fp_of_t<typename S::elem>;                                                  \
-    return detail::vmap<E, S::n>(                                                                 \
-        [](E ex, E ey, E ez) {                                                                    \
-          const float x = float(ex), y = float(ey), z = float(ez);                                \
-          return E(EXPR);                                                                         \
-        },                                                                                        \
-        a, b, c);                                                                                 \
+#define METAL_FP3(NAME, EXPR)                                      \
+  template <class A, class B, class C, METAL_SHAPE(A, B, C)>       \
+  inline auto NAME(const A& a, const B& b, const C& c) {           \
+    using E = detail::fp_of_t<typename S::elem>;                   \
+    return detail::vmap<E, S::n>(                                  \
+        [](E ex, E ey, E ez) {                                     \
+          const float x = float(ex), y = float(ey), z = float(ez); \
+          return E(EXPR);                                          \
+        },                                                         \
+        a, b, c);                                                  \
   }
 METAL_FP3(fma, __builtin_fmaf(x, y, z))
-METAL_FP3(mad, x * y + z)
+METAL_FP3(mad, x* y + z)
 METAL_FP3(mix, x + (y - x) * z)  // mix(x, y, a)
 METAL_FP3(smoothstep, ([&] {
             float t = (z - x) / (y - x);
@@ -243,9 +283,12 @@ inline auto abs(const A& a) {
   using E = typename S::elem;
   return detail::vmap<E, S::n>(
       [](E x) -> E {
-        if constexpr (detail::is_mfloat_v<E>) return E(__builtin_fabsf(float(x)));
-        else if constexpr (detail::is_signed_int_v<E>) return x < 0 ? E(std::make_unsigned_t<E>(0) - std::make_unsigned_t<E>(x)) : x;
-        else return x;
+        if constexpr (detail::is_mfloat_v<E>)
+          return E(__builtin_fabsf(float(x)));
+        else if constexpr (detail::is_signed_int_v<E>)
+          return x < 0 ? E(std::make_unsigned_t<E>(0) - std::make_unsigned_t<E>(x)) : x;
+        else
+          return x;
       },
       a);
 }
@@ -263,30 +306,42 @@ inline auto min(const A& a, const B& b) {
 template <class A, class B, class C, METAL_SHAPE(A, B, C)>
 inline auto clamp(const A& a, const B& lo, const C& hi) {
   using E = typename S::elem;
-  return detail::vmap<E, S::n>([](E x, E l, E h) { return detail::fmin_(detail::fmax_(x, l), h); }, a, lo, hi);
+  return detail::vmap<E, S::n>([](E x, E l, E h) { return detail::fmin_(detail::fmax_(x, l), h); },
+                               a, lo, hi);
 }
 template <class A, class B, class C, METAL_SHAPE(A, B, C)>
 inline auto max3(const A& a, const B& b, const C& c) {
   using E = typename S::elem;
-  return detail::vmap<E, S::n>([](E x, E y, E z) { return detail::fmax_(detail::fmax_(x, y), z); }, a, b, c);
+  return detail::vmap<E, S::n>([](E x, E y, E z) { return detail::fmax_(detail::fmax_(x, y), z); },
+                               a, b, c);
 }
 template <class A, class B, class C, METAL_SHAPE(A, B, C)>
 inline auto min3(const A& a, const B& b, const C& c) {
   using E = typename S::elem;
-  return detail::vmap<E, S::n>([](E x, E y, E z) { return detail::fmin_(detail::fmin_(x, y), z); }, a, b, c);
+  return detail::vmap<E, S::n>([](E x, E y, E z) { return detail::fmin_(detail::fmin_(x, y), z); },
+                               a, b, c);
 }
 template <class A, class B, class C, METAL_SHAPE(A, B, C)>
 inline auto median3(const A& a, const B& b, const C& c) {
   using E = typename S::elem;
   return detail::vmap<E, S::n>(
-      [](E x, E y, E z) { return detail::fmax_(detail::fmin_(x, y), detail::fmin_(detail::fmax_(x, y), z)); }, a, b, c);
+      [](E x, E y, E z) {
+        return detail::fmax_(detail::fmin_(x, y), detail::fmin_(detail::fmax_(x, y), z));
+      },
+      a, b, c);
 }
 template <class A, class B, class C, METAL_SHAPE(A, B, C)>
-inline auto fmax3(const A& a, const B& b, const C& c) { return max3(a, b, c); }
+inline auto fmax3(const A& a, const B& b, const C& c) {
+  return max3(a, b, c);
+}
 template <class A, class B, class C, METAL_SHAPE(A, B, C)>
-inline auto fmin3(const A& a, const B& b, const C& c) { return min3(a, b, c); }
+inline auto fmin3(const A& a, const B& b, const C& c) {
+  return min3(a, b, c);
+}
 template <class A, class B, class C, METAL_SHAPE(A, B, C)>
-inline auto fmedian3(const A& a, const B& b, const C& c) { return median3(a, b, c); }
+inline auto fmedian3(const A& a, const B& b, const C& c) {
+  return median3(a, b, c);
+}
 
 // ---- functions with an output/int parameter -------------------------------------------------
 
@@ -314,8 +369,13 @@ inline auto modf(const A& a, detail::fp_same_t<A>& ip) {
   for (int i = 0; i < (S::n ? S::n : 1); ++i) {
     float in, x = float(E(detail::vget(a, i)));
     float fr = __builtin_modff(x, &in);
-    if constexpr (S::n == 0) { f = E(fr); ip = E(in); }
-    else { f.elems[i] = E(fr); ip.elems[i] = E(in); }
+    if constexpr (S::n == 0) {
+      f = E(fr);
+      ip = E(in);
+    } else {
+      f.elems[i] = E(fr);
+      ip.elems[i] = E(in);
+    }
   }
   return f;
 }
@@ -327,8 +387,13 @@ inline auto frexp(const A& a, detail::with_elem_t<A, int>& e) {
   for (int i = 0; i < (S::n ? S::n : 1); ++i) {
     int ex;
     float r = __builtin_frexpf(float(E(detail::vget(a, i))), &ex);
-    if constexpr (S::n == 0) { m = E(r); e = ex; }
-    else { m.elems[i] = E(r); e.elems[i] = ex; }
+    if constexpr (S::n == 0) {
+      m = E(r);
+      e = ex;
+    } else {
+      m.elems[i] = E(r);
+      e.elems[i] = ex;
+    }
   }
   return m;
 }
@@ -339,7 +404,10 @@ inline auto ldexp(const A& a, const K& k) {
   detail::fp_same_t<A> r;
   for (int i = 0; i < (S::n ? S::n : 1); ++i) {
     E v = E(__builtin_ldexpf(float(E(detail::vget(a, i))), int(detail::vget(k, i))));
-    if constexpr (S::n == 0) r = v; else r.elems[i] = v;
+    if constexpr (S::n == 0)
+      r = v;
+    else
+      r.elems[i] = v;
   }
   return r;
 }
@@ -350,25 +418,31 @@ inline auto ilogb(const A& a) {
 }
 
 // ---- relational ------------------------------------------------------------------------------
-#define METAL_PRED1(NAME, EXPR)                                                               \
-  template <class A, METAL_SHAPE(A)>                                                          \
-  inline auto NAME(const A& a) {                                                              \
-    using E = detail::fp_of_t<typename S::elem>;                                              \
-    return detail::vmap<E, S::n>([](E e) -> bool { const float x = float(e); return EXPR; }, a); \
+#define METAL_PRED1(NAME, EXPR)                  \
+  template <class A, METAL_SHAPE(A)>             \
+  inline auto NAME(const A& a) {                 \
+    using E = detail::fp_of_t<typename S::elem>; \
+    return detail::vmap<E, S::n>(                \
+        [](E e) -> bool {                        \
+          const float x = float(e);              \
+          return EXPR;                           \
+        },                                       \
+        a);                                      \
   }
 METAL_PRED1(isnan, __builtin_isnan(x))
 METAL_PRED1(isinf, __builtin_isinf(x))
 METAL_PRED1(isfinite, __builtin_isfinite(x))
-METAL_PRED1(isnormal, (std::is_same<E, half>::value ? (__builtin_isfinite(x) && __builtin_fabsf(x) >= 0x1p-14f)
-                                                    : bool(__builtin_isnormal(x))))
+METAL_PRED1(isnormal, (std::is_same<E, half>::value
+                           ? (__builtin_isfinite(x) && __builtin_fabsf(x) >= 0x1p-14f)
+                           : bool(__builtin_isnormal(x))))
 METAL_PRED1(signbit, __builtin_signbit(x) != 0)
 #undef METAL_PRED1
 
-#define METAL_PRED2(NAME, EXPR)                                                                   \
-  template <class A, class B, METAL_SHAPE(A, B)>                                                  \
-  inline auto NAME(const A& a, const B& b) {                                                      \
-    using E = typename S::elem;                                                                   \
-    return detail::vmap<E, S::n>([](E x, E y) -> bool { return EXPR; }, a, b);                    \
+#define METAL_PRED2(NAME, EXPR)                                                \
+  template <class A, class B, METAL_SHAPE(A, B)>                               \
+  inline auto NAME(const A& a, const B& b) {                                   \
+    using E = typename S::elem;                                                \
+    return detail::vmap<E, S::n>([](E x, E y) -> bool { return EXPR; }, a, b); \
   }
 METAL_PRED2(isequal, x == y)
 METAL_PRED2(isnotequal, x != y)
@@ -376,7 +450,7 @@ METAL_PRED2(isgreater, x > y)
 METAL_PRED2(isgreaterequal, x >= y)
 METAL_PRED2(isless, x < y)
 METAL_PRED2(islessequal, x <= y)
-METAL_PRED2(islessgreater, x < y || x > y)
+METAL_PRED2(islessgreater, x<y || x> y)
 METAL_PRED2(isordered, x == x && y == y)
 METAL_PRED2(isunordered, !(x == x && y == y))
 #undef METAL_PRED2
@@ -402,15 +476,18 @@ inline bool any(const A& v) {
   }
 }
 // select(a, b, c): c ? b : a, component-wise when c is a bool vector
-template <class A, class B, class C, METAL_SHAPE(A, B),
-          std::enable_if_t<(detail::vt<C>::any && detail::vt<C>::n == S::n) || std::is_same<C, bool>::value, int> = 0>
+template <
+    class A, class B, class C, METAL_SHAPE(A, B),
+    std::enable_if_t<
+        (detail::vt<C>::any && detail::vt<C>::n == S::n) || std::is_same<C, bool>::value, int> = 0>
 inline auto select(const A& a, const B& b, const C& c) {
   using E = typename S::elem;
   if constexpr (S::n == 0) {
     return c ? E(b) : E(a);
   } else {
     vec<E, S::n> r;
-    for (int i = 0; i < S::n; ++i) r.elems[i] = bool(detail::vget(c, i)) ? E(detail::vget(b, i)) : E(detail::vget(a, i));
+    for (int i = 0; i < S::n; ++i)
+      r.elems[i] = bool(detail::vget(c, i)) ? E(detail::vget(b, i)) : E(detail::vget(a, i));
     return r;
   }
 }
@@ -424,7 +501,9 @@ inline auto dot(const A& a, const B& b) {
   return s;
 }
 template <class A, METAL_SHAPE(A), std::enable_if_t<(S::n > 0), int> = 0>
-inline auto length_squared(const A& a) { return dot(a, a); }
+inline auto length_squared(const A& a) {
+  return dot(a, a);
+}
 template <class A, METAL_SHAPE(A), std::enable_if_t<(S::n > 0), int> = 0>
 inline auto length(const A& a) {
   using E = detail::fp_of_t<typename S::elem>;
@@ -433,7 +512,9 @@ inline auto length(const A& a) {
   return E(__builtin_sqrtf(s));
 }
 template <class A, class B, METAL_SHAPE(A, B), std::enable_if_t<(S::n > 0), int> = 0>
-inline auto distance(const A& a, const B& b) { return length(vec<typename S::elem, S::n>(a) - b); }
+inline auto distance(const A& a, const B& b) {
+  return length(vec<typename S::elem, S::n>(a) - b);
+}
 template <class A, class B, METAL_SHAPE(A, B), std::enable_if_t<(S::n > 0), int> = 0>
 inline auto distance_squared(const A& a, const B& b) {
   auto d = vec<typename S::elem, S::n>(a) - b;
@@ -479,19 +560,24 @@ inline auto faceforward(const A& n, const B& i, const C& nref) {
 }
 
 // ---- integer functions -------------------------------------------------------------------------
-}  // inline namespace mathfn
+}  // namespace mathfn
 namespace idetail {
-template <class T> using U = std::make_unsigned_t<T>;
-template <class T> constexpr int W = int(sizeof(T) * 8);
-template <class T> inline int clz(T x) {
+template <class T>
+using U = std::make_unsigned_t<T>;
+template <class T>
+constexpr int W = int(sizeof(T) * 8);
+template <class T>
+inline int clz(T x) {
   const uint64_t u = uint64_t(U<T>(x));
   return u == 0 ? W<T> : __builtin_clzll(u) - (64 - W<T>);
 }
-template <class T> inline int ctz(T x) {
+template <class T>
+inline int ctz(T x) {
   const uint64_t u = uint64_t(U<T>(x));
   return u == 0 ? W<T> : __builtin_ctzll(u);
 }
-template <class T> inline T mulhi(T x, T y) {
+template <class T>
+inline T mulhi(T x, T y) {
   if constexpr (sizeof(T) == 8) {
     using W2 = std::conditional_t<std::is_signed<T>::value, __int128, unsigned __int128>;
     return T((W2(x) * W2(y)) >> 64);
@@ -500,46 +586,56 @@ template <class T> inline T mulhi(T x, T y) {
     return T((W2(x) * W2(y)) >> W<T>);
   }
 }
-template <class T> inline T addsat(T x, T y) {
+template <class T>
+inline T addsat(T x, T y) {
   T r;
   if (!__builtin_add_overflow(x, y, &r)) return r;
-  if constexpr (std::is_signed<T>::value) return y > 0 ? std::numeric_limits<T>::max() : std::numeric_limits<T>::min();
-  else return std::numeric_limits<T>::max();
+  if constexpr (std::is_signed<T>::value)
+    return y > 0 ? std::numeric_limits<T>::max() : std::numeric_limits<T>::min();
+  else
+    return std::numeric_limits<T>::max();
 }
-template <class T> inline T subsat(T x, T y) {
+template <class T>
+inline T subsat(T x, T y) {
   T r;
   if (!__builtin_sub_overflow(x, y, &r)) return r;
-  if constexpr (std::is_signed<T>::value) return y < 0 ? std::numeric_limits<T>::max() : std::numeric_limits<T>::min();
-  else return T(0);
+  if constexpr (std::is_signed<T>::value)
+    return y < 0 ? std::numeric_limits<T>::max() : std::numeric_limits<T>::min();
+  else
+    return T(0);
 }
 }  // namespace idetail
 inline namespace mathfn {
 
-#define METAL_INT1(NAME, EXPR)                                                                  \
-  template <class A, METAL_SHAPE(A), std::enable_if_t<std::is_integral<typename S::elem>::value, int> = 0> \
-  inline auto NAME(const A& a) {                                                                \
-    using E = typename S::elem;                                                                 \
-    return detail::vmap<E, S::n>([](E x) { return E(EXPR); }, a);                               \
+#define METAL_INT1(NAME, EXPR)                                                    \
+  template <class A, METAL_SHAPE(A),                                              \
+            std::enable_if_t<std::is_integral<typename S::elem>::value, int> = 0> \
+  inline auto NAME(const A& a) {                                                  \
+    using E = typename S::elem;                                                   \
+    return detail::vmap<E, S::n>([](E x) { return E(EXPR); }, a);                 \
   }
 METAL_INT1(popcount, __builtin_popcountll(uint64_t(idetail::U<E>(x))))
 METAL_INT1(clz, idetail::clz(x))
 METAL_INT1(ctz, idetail::ctz(x))
 METAL_INT1(reverse_bits, ([&] {
              uint64_t u = uint64_t(idetail::U<E>(x)), r = 0;
-             for (int i = 0; i < idetail::W<E>; ++i) r |= ((u >> i) & 1u) << (idetail::W<E> - 1 - i);
+             for (int i = 0; i < idetail::W<E>; ++i)
+               r |= ((u >> i) & 1u) << (idetail::W<E> - 1 - i);
              return r;
            }()))
 #undef METAL_INT1
 
-#define METAL_INT2(NAME, EXPR)                                                                  \
-  template <class A, class B, METAL_SHAPE(A, B), std::enable_if_t<std::is_integral<typename S::elem>::value, int> = 0> \
-  inline auto NAME(const A& a, const B& b) {                                                    \
-    using E = typename S::elem;                                                                 \
-    return detail::vmap<E, S::n>([](E x, E y) { return E(EXPR); }, a, b);                       \
+#define METAL_INT2(NAME, EXPR)                                                    \
+  template <class A, class B, METAL_SHAPE(A, B),                                  \
+            std::enable_if_t<std::is_integral<typename S::elem>::value, int> = 0> \
+  inline auto NAME(const A& a, const B& b) {                                      \
+    using E = typename S::elem;                                                   \
+    return detail::vmap<E, S::n>([](E x, E y) { return E(EXPR); }, a, b);         \
   }
 METAL_INT2(mulhi, idetail::mulhi(x, y))
 METAL_INT2(mul24, int64_t(x) * int64_t(y))
-METAL_INT2(absdiff, x > y ? idetail::U<E>(idetail::U<E>(x) - idetail::U<E>(y)) : idetail::U<E>(idetail::U<E>(y) - idetail::U<E>(x)))
+METAL_INT2(absdiff, x > y ? idetail::U<E>(idetail::U<E>(x) - idetail::U<E>(y))
+                          : idetail::U<E>(idetail::U<E>(y) - idetail::U<E>(x)))
 METAL_INT2(addsat, idetail::addsat(x, y))
 METAL_INT2(subsat, idetail::subsat(x, y))
 METAL_INT2(hadd, (x >> 1) + (y >> 1) + (x & y & 1))
@@ -551,39 +647,45 @@ METAL_INT2(rotate, ([&] {
            }()))
 #undef METAL_INT2
 
-#define METAL_INT3(NAME, EXPR)                                                                  \
-  template <class A, class B, class C, METAL_SHAPE(A, B, C),                                    \
-            std::enable_if_t<std::is_integral<typename S::elem>::value, int> = 0>               \
-  inline auto NAME(const A& a, const B& b, const C& c) {                                        \
-    using E = typename S::elem;                                                                 \
-    return detail::vmap<E, S::n>([](E x, E y, E z) { return E(EXPR); }, a, b, c);              \
+#define METAL_INT3(NAME, EXPR)                                                    \
+  template <class A, class B, class C, METAL_SHAPE(A, B, C),                      \
+            std::enable_if_t<std::is_integral<typename S::elem>::value, int> = 0> \
+  inline auto NAME(const A& a, const B& b, const C& c) {                          \
+    using E = typename S::elem;                                                   \
+    return detail::vmap<E, S::n>([](E x, E y, E z) { return E(EXPR); }, a, b, c); \
   }
 METAL_INT3(madhi, idetail::mulhi(x, y) + z)
 METAL_INT3(mad24, int64_t(x) * int64_t(y) + int64_t(z))
 METAL_INT3(madsat, ([&] {
              E p;
              if (__builtin_mul_overflow(x, y, &p))
-               return ((x < 0) != (y < 0)) ? std::numeric_limits<E>::min() : std::numeric_limits<E>::max();
+               return ((x < 0) != (y < 0)) ? std::numeric_limits<E>::min()
+                                           : std::numeric_limits<E>::max();
              return idetail::addsat(p, z);
            }()))
 #undef METAL_INT3
 
 // extract_bits(x, offset, bits): bits [offset, offset+bits) of x, sign-extended for signed types
-template <class A, METAL_SHAPE(A), std::enable_if_t<std::is_integral<typename S::elem>::value, int> = 0>
+template <class A, METAL_SHAPE(A),
+          std::enable_if_t<std::is_integral<typename S::elem>::value, int> = 0>
 inline auto extract_bits(const A& a, uint offset, uint bits) {
   using E = typename S::elem;
   return detail::vmap<E, S::n>(
       [offset, bits](E x) -> E {
         constexpr int W = idetail::W<E>;
         if (bits == 0) return E(0);
-        const uint64_t u = uint64_t(idetail::U<E>(x)) << (64 - W) << (W - offset - bits);  // field at the top
-        if constexpr (std::is_signed<E>::value) return E(int64_t(u) >> (64 - bits));
-        else return E(u >> (64 - bits));
+        const uint64_t u = uint64_t(idetail::U<E>(x))
+                           << (64 - W) << (W - offset - bits);  // field at the top
+        if constexpr (std::is_signed<E>::value)
+          return E(int64_t(u) >> (64 - bits));
+        else
+          return E(u >> (64 - bits));
       },
       a);
 }
 // insert_bits(base, insert, offset, bits)
-template <class A, class B, METAL_SHAPE(A, B), std::enable_if_t<std::is_integral<typename S::elem>::value, int> = 0>
+template <class A, class B, METAL_SHAPE(A, B),
+          std::enable_if_t<std::is_integral<typename S::elem>::value, int> = 0>
 inline auto insert_bits(const A& base, const B& ins, uint offset, uint bits) {
   using E = typename S::elem;
   return detail::vmap<E, S::n>(
@@ -597,11 +699,15 @@ inline auto insert_bits(const A& base, const B& ins, uint offset, uint bits) {
 }
 
 #undef METAL_SHAPE
-}  // inline namespace mathfn
+}  // namespace mathfn
 
 // fast:: and precise:: variants are the same host functions.
-namespace fast { using namespace ::metal::mathfn; }
-namespace precise { using namespace ::metal::mathfn; }
+namespace fast {
+using namespace ::metal::mathfn;
+}
+namespace precise {
+using namespace ::metal::mathfn;
+}
 
 }  // namespace metal
 

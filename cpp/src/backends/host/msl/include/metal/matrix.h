@@ -20,12 +20,14 @@ struct matrix {
       for (int r = 0; r < R; ++r) columns[c].elems[r] = (c == r) ? T(d) : T(0);
   }
   // from C columns
-  template <class... V, std::enable_if_t<sizeof...(V) == C && (std::is_convertible<V, column_type>::value && ...) &&
+  template <class... V, std::enable_if_t<sizeof...(V) == C &&
+                                             (std::is_convertible<V, column_type>::value && ...) &&
                                              !(detail::is_mscalar_v<V> && ...),
                                          int> = 0>
   constexpr matrix(const V&... cols) : columns{column_type(cols)...} {}
   // from C*R scalars, column-major
-  template <class... S, std::enable_if_t<sizeof...(S) == C * R && sizeof...(S) != 1 && (detail::is_mscalar_v<S> && ...),
+  template <class... S, std::enable_if_t<sizeof...(S) == C * R && sizeof...(S) != 1 &&
+                                             (detail::is_mscalar_v<S> && ...),
                                          int> = 0>
   constexpr matrix(const S&... s) : columns{} {
     const T v[] = {T(s)...};
@@ -42,20 +44,26 @@ struct matrix {
 
   matrix& operator+=(const matrix& o) { return *this = *this + o; }
   matrix& operator-=(const matrix& o) { return *this = *this - o; }
-  template <class U> matrix& operator*=(const U& o) { return *this = *this * o; }
+  template <class U>
+  matrix& operator*=(const U& o) {
+    return *this = *this * o;
+  }
 };
 
-template <class T, int C, int R> inline matrix<T, C, R> operator+(const matrix<T, C, R>& a, const matrix<T, C, R>& b) {
+template <class T, int C, int R>
+inline matrix<T, C, R> operator+(const matrix<T, C, R>& a, const matrix<T, C, R>& b) {
   matrix<T, C, R> m;
   for (int c = 0; c < C; ++c) m.columns[c] = a.columns[c] + b.columns[c];
   return m;
 }
-template <class T, int C, int R> inline matrix<T, C, R> operator-(const matrix<T, C, R>& a, const matrix<T, C, R>& b) {
+template <class T, int C, int R>
+inline matrix<T, C, R> operator-(const matrix<T, C, R>& a, const matrix<T, C, R>& b) {
   matrix<T, C, R> m;
   for (int c = 0; c < C; ++c) m.columns[c] = a.columns[c] - b.columns[c];
   return m;
 }
-template <class T, int C, int R> inline matrix<T, C, R> operator-(const matrix<T, C, R>& a) {
+template <class T, int C, int R>
+inline matrix<T, C, R> operator-(const matrix<T, C, R>& a) {
   matrix<T, C, R> m;
   for (int c = 0; c < C; ++c) m.columns[c] = -a.columns[c];
   return m;
@@ -71,13 +79,15 @@ inline matrix<T, C, R> operator*(U s, const matrix<T, C, R>& a) {
   return a * s;
 }
 // matrix (C cols, R rows) * column vector (C) -> vector (R)
-template <class T, int C, int R> inline vec<T, R> operator*(const matrix<T, C, R>& m, const vec<T, C>& v) {
+template <class T, int C, int R>
+inline vec<T, R> operator*(const matrix<T, C, R>& m, const vec<T, C>& v) {
   vec<T, R> r = m.columns[0] * v.elems[0];
   for (int c = 1; c < C; ++c) r = r + m.columns[c] * v.elems[c];
   return r;
 }
 // row vector (R) * matrix -> vector (C)
-template <class T, int C, int R> inline vec<T, C> operator*(const vec<T, R>& v, const matrix<T, C, R>& m) {
+template <class T, int C, int R>
+inline vec<T, C> operator*(const vec<T, R>& v, const matrix<T, C, R>& m) {
   vec<T, C> r;
   for (int c = 0; c < C; ++c) {
     T s = v.elems[0] * m.columns[c].elems[0];
@@ -93,31 +103,38 @@ inline matrix<T, C, R> operator*(const matrix<T, K, R>& a, const matrix<T, C, K>
   for (int c = 0; c < C; ++c) m.columns[c] = a * b.columns[c];
   return m;
 }
-template <class T, int C, int R> inline bool operator==(const matrix<T, C, R>& a, const matrix<T, C, R>& b) {
+template <class T, int C, int R>
+inline bool operator==(const matrix<T, C, R>& a, const matrix<T, C, R>& b) {
   for (int c = 0; c < C; ++c)
     for (int r = 0; r < R; ++r)
       if (!(a.columns[c].elems[r] == b.columns[c].elems[r])) return false;
   return true;
 }
-template <class T, int C, int R> inline bool operator!=(const matrix<T, C, R>& a, const matrix<T, C, R>& b) {
+template <class T, int C, int R>
+inline bool operator!=(const matrix<T, C, R>& a, const matrix<T, C, R>& b) {
   return !(a == b);
 }
 
-template <class T, int C, int R> inline matrix<T, R, C> transpose(const matrix<T, C, R>& m) {
+template <class T, int C, int R>
+inline matrix<T, R, C> transpose(const matrix<T, C, R>& m) {
   matrix<T, R, C> t;
   for (int c = 0; c < C; ++c)
     for (int r = 0; r < R; ++r) t.columns[r].elems[c] = m.columns[c].elems[r];
   return t;
 }
 
-template <class T> inline T determinant(const matrix<T, 2, 2>& m) {
+template <class T>
+inline T determinant(const matrix<T, 2, 2>& m) {
   return m[0][0] * m[1][1] - m[1][0] * m[0][1];
 }
-template <class T> inline T determinant(const matrix<T, 3, 3>& m) {
-  return m[0][0] * (m[1][1] * m[2][2] - m[2][1] * m[1][2]) - m[1][0] * (m[0][1] * m[2][2] - m[2][1] * m[0][2]) +
+template <class T>
+inline T determinant(const matrix<T, 3, 3>& m) {
+  return m[0][0] * (m[1][1] * m[2][2] - m[2][1] * m[1][2]) -
+         m[1][0] * (m[0][1] * m[2][2] - m[2][1] * m[0][2]) +
          m[2][0] * (m[0][1] * m[1][2] - m[1][1] * m[0][2]);
 }
-template <class T> inline T determinant(const matrix<T, 4, 4>& m) {
+template <class T>
+inline T determinant(const matrix<T, 4, 4>& m) {
   T d = T(0);
   for (int c = 0; c < 4; ++c) {
     matrix<T, 3, 3> s;
@@ -131,25 +148,38 @@ template <class T> inline T determinant(const matrix<T, 4, 4>& m) {
   return d;
 }
 
-#define METAL_MAT_TYPEDEFS(T)                                                                      \
-  typedef matrix<T, 2, 2> T##2x2; typedef matrix<T, 2, 3> T##2x3; typedef matrix<T, 2, 4> T##2x4; \
-  typedef matrix<T, 3, 2> T##3x2; typedef matrix<T, 3, 3> T##3x3; typedef matrix<T, 3, 4> T##3x4; \
-  typedef matrix<T, 4, 2> T##4x2; typedef matrix<T, 4, 3> T##4x3; typedef matrix<T, 4, 4> T##4x4;
+#define METAL_MAT_TYPEDEFS(T)     \
+  typedef matrix<T, 2, 2> T##2x2; \
+  typedef matrix<T, 2, 3> T##2x3; \
+  typedef matrix<T, 2, 4> T##2x4; \
+  typedef matrix<T, 3, 2> T##3x2; \
+  typedef matrix<T, 3, 3> T##3x3; \
+  typedef matrix<T, 3, 4> T##3x4; \
+  typedef matrix<T, 4, 2> T##4x2; \
+  typedef matrix<T, 4, 3> T##4x3; \
+  typedef matrix<T, 4, 4> T##4x4;
 METAL_MAT_TYPEDEFS(float)
 METAL_MAT_TYPEDEFS(half)
 #undef METAL_MAT_TYPEDEFS
 
-static_assert(sizeof(float3x3) == 48 && sizeof(float4x4) == 64 && sizeof(half2x2) == 8, "matrix layout");
+static_assert(sizeof(float3x3) == 48 && sizeof(float4x4) == 64 && sizeof(half2x2) == 8,
+              "matrix layout");
 
 }  // namespace metal
 
+using metal::determinant;
 using metal::matrix;
 using metal::transpose;
-using metal::determinant;
-#define METAL_MAT_GLOBAL(T)                                                        \
-  using metal::T##2x2; using metal::T##2x3; using metal::T##2x4;                   \
-  using metal::T##3x2; using metal::T##3x3; using metal::T##3x4;                   \
-  using metal::T##4x2; using metal::T##4x3; using metal::T##4x4;
+#define METAL_MAT_GLOBAL(T) \
+  using metal::T##2x2;      \
+  using metal::T##2x3;      \
+  using metal::T##2x4;      \
+  using metal::T##3x2;      \
+  using metal::T##3x3;      \
+  using metal::T##3x4;      \
+  using metal::T##4x2;      \
+  using metal::T##4x3;      \
+  using metal::T##4x4;
 METAL_MAT_GLOBAL(float)
 METAL_MAT_GLOBAL(half)
 #undef METAL_MAT_GLOBAL

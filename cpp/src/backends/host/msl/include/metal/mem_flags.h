@@ -12,8 +12,12 @@ enum class mem_flags : unsigned {
   mem_threadgroup_imageblock = 8,
   mem_object_data = 16,
 };
-constexpr mem_flags operator|(mem_flags a, mem_flags b) { return mem_flags(unsigned(a) | unsigned(b)); }
-constexpr mem_flags operator&(mem_flags a, mem_flags b) { return mem_flags(unsigned(a) & unsigned(b)); }
+constexpr mem_flags operator|(mem_flags a, mem_flags b) {
+  return mem_flags(unsigned(a) | unsigned(b));
+}
+constexpr mem_flags operator&(mem_flags a, mem_flags b) {
+  return mem_flags(unsigned(a) & unsigned(b));
+}
 
 // Unscoped so both `thread_scope_device` and `thread_scope::thread_scope_device` work.
 enum thread_scope : unsigned {
@@ -27,7 +31,7 @@ enum thread_scope : unsigned {
 
 using metal::mem_flags;
 using metal::thread_scope;
-using metal::thread_scope_thread;
-using metal::thread_scope_simdgroup;
-using metal::thread_scope_threadgroup;
 using metal::thread_scope_device;
+using metal::thread_scope_simdgroup;
+using metal::thread_scope_thread;
+using metal::thread_scope_threadgroup;

@@ -25,11 +25,11 @@ namespace metal {
 
 using ::half;
 using ::uchar;
-using ::ushort;
 using ::uint;
 using ::ulong;
-using std::size_t;
+using ::ushort;
 using std::ptrdiff_t;
+using std::size_t;
 
 // ------------------------------------------------------------------------------------------
 // bfloat: brain float (1-8-7).  Arithmetic is done in float and rounded back (RNE) per op.
@@ -51,52 +51,91 @@ struct bfloat {
 
   bfloat() = default;
   constexpr bfloat(float f) : bits(from_float(f)) {}
-  template <class U, std::enable_if_t<std::is_arithmetic<U>::value || std::is_same<U, half>::value, int> = 0>
+  template <class U,
+            std::enable_if_t<std::is_arithmetic<U>::value || std::is_same<U, half>::value, int> = 0>
   constexpr bfloat(U u) : bits(from_float(float(u))) {}
   constexpr operator float() const { return __builtin_bit_cast(float, uint32_t(bits) << 16); }
 
   constexpr bfloat operator-() const { return from_bits(uint16_t(bits ^ 0x8000u)); }
   constexpr bfloat operator+() const { return *this; }
-  template <class U> bfloat& operator+=(const U& u) { return *this = bfloat(float(*this) + float(u)); }
-  template <class U> bfloat& operator-=(const U& u) { return *this = bfloat(float(*this) - float(u)); }
-  template <class U> bfloat& operator*=(const U& u) { return *this = bfloat(float(*this) * float(u)); }
-  template <class U> bfloat& operator/=(const U& u) { return *this = bfloat(float(*this) / float(u)); }
+  template <class U>
+  bfloat& operator+=(const U& u) {
+    return *this = bfloat(float(*this) + float(u));
+  }
+  template <class U>
+  bfloat& operator-=(const U& u) {
+    return *this = bfloat(float(*this) - float(u));
+  }
+  template <class U>
+  bfloat& operator*=(const U& u) {
+    return *this = bfloat(float(*this) * float(u));
+  }
+  template <class U>
+  bfloat& operator/=(const U& u) {
+    return *this = bfloat(float(*this) / float(u));
+  }
   bfloat& operator++() { return *this += 1.0f; }
   bfloat& operator--() { return *this -= 1.0f; }
-  bfloat operator++(int) { bfloat t = *this; *this += 1.0f; return t; }
-  bfloat operator--(int) { bfloat t = *this; *this -= 1.0f; return t; }
+  bfloat operator++(int) {
+    bfloat t = *this;
+    *this += 1.0f;
+    return t;
+  }
+  bfloat operator--(int) {
+    bfloat t = *this;
+    *this -= 1.0f;
+    return t;
+  }
 };
 static_assert(sizeof(bfloat) == 2 && std::is_trivially_copyable<bfloat>::value, "bfloat layout");
 
 namespace detail {
 
-template <class T> struct is_bfloat : std::false_type {};
-template <> struct is_bfloat<bfloat> : std::true_type {};
+template <class T>
+struct is_bfloat : std::false_type {};
+template <>
+struct is_bfloat<bfloat> : std::true_type {};
 
 // "metal scalar": arithmetic C++ types, half, bfloat.
-template <class T> struct is_mscalar
+template <class T>
+struct is_mscalar
     : std::integral_constant<bool, std::is_arithmetic<T>::value || std::is_same<T, half>::value ||
                                        std::is_same<T, bfloat>::value> {};
-template <class T> constexpr bool is_mscalar_v = is_mscalar<T>::value;
+template <class T>
+constexpr bool is_mscalar_v = is_mscalar<T>::value;
 
-template <class T> struct is_mfloat
-    : std::integral_constant<bool, std::is_floating_point<T>::value || std::is_same<T, half>::value ||
-                                       std::is_same<T, bfloat>::value> {};
-template <class T> constexpr bool is_mfloat_v = is_mfloat<T>::value;
+template <class T>
+struct is_mfloat : std::integral_constant<bool, std::is_floating_point<T>::value ||
+                                                    std::is_same<T, half>::value ||
+                                                    std::is_same<T, bfloat>::value> {};
+template <class T>
+constexpr bool is_mfloat_v = is_mfloat<T>::value;
 
 // Result element type of a floating-point math function: float stays float, half stays half,
 // bfloat stays bfloat, double (MSL has none: unsuffixed literals are float) and integers -> float.
-template <class T> struct fp_of { using type = float; };
-template <> struct fp_of<half> { using type = half; };
-template <> struct fp_of<bfloat> { using type = bfloat; };
-template <class T> using fp_of_t = typename fp_of<T>::type;
+template <class T>
+struct fp_of {
+  using type = float;
+};
+template <>
+struct fp_of<half> {
+  using type = half;
+};
+template <>
+struct fp_of<bfloat> {
+  using type = bfloat;
+};
+template <class T>
+using fp_of_t = typename fp_of<T>::type;
 
 // Element type for mixed scalar arguments of metal:: functions (more permissive than MSL, which
 // mostly rejects mixed types as ambiguous): same type -> itself; any float/double -> float;
 // half+bfloat -> float; half with integer -> half; bfloat with integer -> bfloat;
 // integers -> usual arithmetic conversions.
-template <class A, class B> struct scommon2 {
-  static constexpr bool af = std::is_floating_point<A>::value, bf = std::is_floating_point<B>::value;
+template <class A, class B>
+struct scommon2 {
+  static constexpr bool af = std::is_floating_point<A>::value,
+                        bf = std::is_floating_point<B>::value;
   static constexpr bool ah = std::is_same<A, half>::value, bh = std::is_same<B, half>::value;
   static constexpr bool ab = std::is_same<A, bfloat>::value, bb = std::is_same<B, bfloat>::value;
   using type = std::conditional_t<
@@ -106,30 +145,37 @@ template <class A, class B> struct scommon2 {
           std::conditional_t<ah || bh, half,
                              std::conditional_t<ab || bb, bfloat, std::common_type_t<A, B>>>>>;
 };
-template <class A, class B> using scommon2_t = typename scommon2<A, B>::type;
+template <class A, class B>
+using scommon2_t = typename scommon2<A, B>::type;
 
 // Result type of a binary arithmetic operator between bfloat and another scalar U.
-template <class U> struct bf_arith {
-  using type = std::conditional_t<std::is_integral<U>::value || std::is_same<U, bfloat>::value, bfloat,
-                                  std::conditional_t<std::is_same<U, double>::value, double, float>>;
+template <class U>
+struct bf_arith {
+  using type =
+      std::conditional_t<std::is_integral<U>::value || std::is_same<U, bfloat>::value, bfloat,
+                         std::conditional_t<std::is_same<U, double>::value, double, float>>;
 };
 
 }  // namespace detail
 
 // bfloat binary operators (bfloat op bfloat|integer -> bfloat; op float/half -> float).
-#define METAL_BF_BINOP(OP)                                                                          \
-  inline bfloat operator OP(bfloat a, bfloat b) { return bfloat(float(a) OP float(b)); }            \
-  template <class U, std::enable_if_t<detail::is_mscalar_v<U> && !detail::is_bfloat<U>::value, int> = 0> \
-  inline typename detail::bf_arith<U>::type operator OP(bfloat a, U b) {                            \
-    using R = typename detail::bf_arith<U>::type;                                                   \
-    using C = std::conditional_t<std::is_same<R, double>::value, double, float>;                    \
-    return R(C(a) OP C(b));                                                                         \
-  }                                                                                                 \
-  template <class U, std::enable_if_t<detail::is_mscalar_v<U> && !detail::is_bfloat<U>::value, int> = 0> \
-  inline typename detail::bf_arith<U>::type operator OP(U a, bfloat b) {                            \
-    using R = typename detail::bf_arith<U>::type;                                                   \
-    using C = std::conditional_t<std::is_same<R, double>::value, double, float>;                    \
-    return R(C(a) OP C(b));                                                                         \
+#define METAL_BF_BINOP(OP)                                                                      \
+  inline bfloat operator OP(bfloat a, bfloat b) {                                               \
+    return bfloat(float(a) OP float(b));                                                        \
+  }                                                                                             \
+  template <class U,                                                                            \
+            std::enable_if_t<detail::is_mscalar_v<U> && !detail::is_bfloat<U>::value, int> = 0> \
+  inline typename detail::bf_arith<U>::type operator OP(bfloat a, U b) {                        \
+    using R = typename detail::bf_arith<U>::type;                                               \
+    using C = std::conditional_t<std::is_same<R, double>::value, double, float>;                \
+    return R(C(a) OP C(b));                                                                     \
+  }                                                                                             \
+  template <class U,                                                                            \
+            std::enable_if_t<detail::is_mscalar_v<U> && !detail::is_bfloat<U>::value, int> = 0> \
+  inline typename detail::bf_arith<U>::type operator OP(U a, bfloat b) {                        \
+    using R = typename detail::bf_arith<U>::type;                                               \
+    using C = std::conditional_t<std::is_same<R, double>::value, double, float>;                \
+    return R(C(a) OP C(b));                                                                     \
   }
 METAL_BF_BINOP(+)
 METAL_BF_BINOP(-)
@@ -137,12 +183,20 @@ METAL_BF_BINOP(*)
 METAL_BF_BINOP(/)
 #undef METAL_BF_BINOP
 
-#define METAL_BF_CMP(OP)                                                                            \
-  inline bool operator OP(bfloat a, bfloat b) { return float(a) OP float(b); }                      \
-  template <class U, std::enable_if_t<detail::is_mscalar_v<U> && !detail::is_bfloat<U>::value, int> = 0> \
-  inline bool operator OP(bfloat a, U b) { return float(a) OP b; }                                  \
-  template <class U, std::enable_if_t<detail::is_mscalar_v<U> && !detail::is_bfloat<U>::value, int> = 0> \
-  inline bool operator OP(U a, bfloat b) { return a OP float(b); }
+#define METAL_BF_CMP(OP)                                                                        \
+  inline bool operator OP(bfloat a, bfloat b) {                                                 \
+    return float(a) OP float(b);                                                                \
+  }                                                                                             \
+  template <class U,                                                                            \
+            std::enable_if_t<detail::is_mscalar_v<U> && !detail::is_bfloat<U>::value, int> = 0> \
+  inline bool operator OP(bfloat a, U b) {                                                      \
+    return float(a) OP b;                                                                       \
+  }                                                                                             \
+  template <class U,                                                                            \
+            std::enable_if_t<detail::is_mscalar_v<U> && !detail::is_bfloat<U>::value, int> = 0> \
+  inline bool operator OP(U a, bfloat b) {                                                      \
+    return a OP float(b);                                                                       \
+  }
 METAL_BF_CMP(==)
 METAL_BF_CMP(!=)
 METAL_BF_CMP(<)

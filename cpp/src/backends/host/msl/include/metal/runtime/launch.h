@@ -4,13 +4,13 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <type_traits>
 
-#include "metallic_host_abi.h"
 #include "metal/runtime/exec.h"
+#include "metallic_host_abi.h"
 
 namespace metal_host {
 
@@ -84,9 +84,8 @@ inline void begin_threadgroup(const mtlh_dispatch* d, uint32_t linear, ThreadIds
   ids.threadgroup_position_in_grid = {linear % gx, (linear / gx) % gy, linear / (gx * gy)};
   ids.threads_per_grid = {d->threads_per_grid[0], d->threads_per_grid[1], d->threads_per_grid[2]};
   ids.threadgroups_per_grid = {gx, gy, d->threadgroups_per_grid[2]};
-  ids.dispatch_threads_per_threadgroup = {d->threads_per_threadgroup[0],
-                                          d->threads_per_threadgroup[1],
-                                          d->threads_per_threadgroup[2]};
+  ids.dispatch_threads_per_threadgroup = {
+      d->threads_per_threadgroup[0], d->threads_per_threadgroup[1], d->threads_per_threadgroup[2]};
   // Edge threadgroups of a dispatchThreads grid are partial.
   uint32_t size[3], origin[3];
   const uint32_t* tg = d->threads_per_threadgroup;
@@ -94,7 +93,8 @@ inline void begin_threadgroup(const mtlh_dispatch* d, uint32_t linear, ThreadIds
                            ids.threadgroup_position_in_grid.z};
   for (int i = 0; i < 3; ++i) {
     origin[i] = pos[i] * tg[i];
-    const uint32_t remaining = d->threads_per_grid[i] > origin[i] ? d->threads_per_grid[i] - origin[i] : 0;
+    const uint32_t remaining =
+        d->threads_per_grid[i] > origin[i] ? d->threads_per_grid[i] - origin[i] : 0;
     size[i] = remaining < tg[i] ? remaining : tg[i];
   }
   ids.threads_per_threadgroup = {size[0], size[1], size[2]};

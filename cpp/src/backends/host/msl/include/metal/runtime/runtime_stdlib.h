@@ -24,10 +24,10 @@
 #define MTLH_SITE __builtin_return_address(0)
 // Exchange `data` with the SIMD group; the tag (a static of each collective instantiation)
 // identifies the collective function and data type.
-#define MTLH_EXCHANGE(data, what)                                                  \
-  __extension__({                                                                  \
-    static constexpr char mtlh_tag = 0;                                            \
-    ::metal_host::detail::exchange((data), MTLH_SITE, &mtlh_tag, (what));          \
+#define MTLH_EXCHANGE(data, what)                                         \
+  __extension__({                                                         \
+    static constexpr char mtlh_tag = 0;                                   \
+    ::metal_host::detail::exchange((data), MTLH_SITE, &mtlh_tag, (what)); \
   })
 
 namespace metal_host {
@@ -76,7 +76,8 @@ using elem_t = typename elem_of<T>::type;
 
 template <class T>
 constexpr void check_exchangeable() {
-  static_assert(std::is_trivially_copyable_v<T>, "SIMD-group functions need trivially copyable data");
+  static_assert(std::is_trivially_copyable_v<T>,
+                "SIMD-group functions need trivially copyable data");
   static_assert(sizeof(T) <= rt::kSlotBytes, "SIMD-group function data too large");
 }
 
@@ -87,7 +88,9 @@ inline T lane_value(const rt::Exchange& x, uint32_t lane) {
   return v;
 }
 
-inline uint32_t ctz64(uint64_t m) { return uint32_t(__builtin_ctzll(m)); }
+inline uint32_t ctz64(uint64_t m) {
+  return uint32_t(__builtin_ctzll(m));
+}
 
 /// The lanes of the caller's group (W = 32: SIMD group, W = 4: quad group).
 template <uint32_t W>
@@ -148,7 +151,8 @@ inline T reduce(const rt::Exchange& x, Op op) {
   } else {
     constexpr uint32_t kQuadSlot = rt::kCacheBytes / 8;
     if constexpr (sizeof(T) <= kQuadSlot)
-      return shared_result<T>(x, kQuadSlot, x.lane / 4, [&] { return reduce_uncached<T, W>(x, op); });
+      return shared_result<T>(x, kQuadSlot, x.lane / 4,
+                              [&] { return reduce_uncached<T, W>(x, op); });
     else
       return reduce_uncached<T, W>(x, op);
   }
@@ -206,31 +210,45 @@ inline T emax(const T& a, const T& b) {
 
 struct Add {
   template <class T>
-  T operator()(const T& a, const T& b) const { return T(a + b); }
+  T operator()(const T& a, const T& b) const {
+    return T(a + b);
+  }
 };
 struct Mul {
   template <class T>
-  T operator()(const T& a, const T& b) const { return T(a * b); }
+  T operator()(const T& a, const T& b) const {
+    return T(a * b);
+  }
 };
 struct Min {
   template <class T>
-  T operator()(const T& a, const T& b) const { return emin(a, b); }
+  T operator()(const T& a, const T& b) const {
+    return emin(a, b);
+  }
 };
 struct Max {
   template <class T>
-  T operator()(const T& a, const T& b) const { return emax(a, b); }
+  T operator()(const T& a, const T& b) const {
+    return emax(a, b);
+  }
 };
 struct And {
   template <class T>
-  T operator()(const T& a, const T& b) const { return T(a & b); }
+  T operator()(const T& a, const T& b) const {
+    return T(a & b);
+  }
 };
 struct Or {
   template <class T>
-  T operator()(const T& a, const T& b) const { return T(a | b); }
+  T operator()(const T& a, const T& b) const {
+    return T(a | b);
+  }
 };
 struct Xor {
   template <class T>
-  T operator()(const T& a, const T& b) const { return T(a ^ b); }
+  T operator()(const T& a, const T& b) const {
+    return T(a ^ b);
+  }
 };
 
 template <class T>
@@ -299,136 +317,135 @@ class quad_vote {
 // ---------------------------------------------------------------------------------------------
 // SIMD-group (W = 32) and quad-group (W = 4) functions.
 
-#define MTLH_REDUCTION(name, W, Op)                                               \
-  template <class T>                                                              \
-  MTLH_NOINLINE T name(T data) {                                                  \
-    const auto x = MTLH_EXCHANGE(data, #name);        \
-    return ::metal_host::detail::reduce<T, W>(x, ::metal_host::detail::Op{});     \
+#define MTLH_REDUCTION(name, W, Op)                                           \
+  template <class T>                                                          \
+  MTLH_NOINLINE T name(T data) {                                              \
+    const auto x = MTLH_EXCHANGE(data, #name);                                \
+    return ::metal_host::detail::reduce<T, W>(x, ::metal_host::detail::Op{}); \
   }
-#define MTLH_PREFIX(name, W, Op, inclusive, identity)                                     \
-  template <class T>                                                                      \
-  MTLH_NOINLINE T name(T data) {                                                          \
-    const auto x = MTLH_EXCHANGE(data, #name);                \
-    return ::metal_host::detail::prefix<T, W>(x, inclusive, T(identity),                  \
-                                              ::metal_host::detail::Op{});                \
+#define MTLH_PREFIX(name, W, Op, inclusive, identity)                      \
+  template <class T>                                                       \
+  MTLH_NOINLINE T name(T data) {                                           \
+    const auto x = MTLH_EXCHANGE(data, #name);                             \
+    return ::metal_host::detail::prefix<T, W>(x, inclusive, T(identity),   \
+                                              ::metal_host::detail::Op{}); \
   }
 
-#define MTLH_GROUP_FUNCTIONS(P, W)                                                         \
-  MTLH_REDUCTION(P##_sum, W, Add)                                                          \
-  MTLH_REDUCTION(P##_product, W, Mul)                                                      \
-  MTLH_REDUCTION(P##_min, W, Min)                                                          \
-  MTLH_REDUCTION(P##_max, W, Max)                                                          \
-  MTLH_REDUCTION(P##_and, W, And)                                                          \
-  MTLH_REDUCTION(P##_or, W, Or)                                                            \
-  MTLH_REDUCTION(P##_xor, W, Xor)                                                          \
-  MTLH_PREFIX(P##_prefix_inclusive_sum, W, Add, true, 0)                                   \
-  MTLH_PREFIX(P##_prefix_exclusive_sum, W, Add, false, 0)                                  \
-  MTLH_PREFIX(P##_prefix_inclusive_product, W, Mul, true, 1)                               \
-  MTLH_PREFIX(P##_prefix_exclusive_product, W, Mul, false, 1)                              \
-                                                                                           \
-  /* Value of group position `lane` (own value if that lane is inactive). */               \
-  template <class T>                                                                       \
-  MTLH_NOINLINE T P##_shuffle(T data, uint16_t lane) {                                     \
-    const auto x = MTLH_EXCHANGE(data, #P "_shuffle");         \
-    const auto g = ::metal_host::detail::group_of<W>(x);                                   \
-    return ::metal_host::detail::from_lane(x, g.base + (uint32_t(lane) & (W - 1)), data);  \
-  }                                                                                        \
-  template <class T>                                                                       \
-  MTLH_NOINLINE T P##_broadcast(T data, uint16_t lane) {                                   \
-    const auto x = MTLH_EXCHANGE(data, #P "_broadcast");       \
-    const auto g = ::metal_host::detail::group_of<W>(x);                                   \
-    return ::metal_host::detail::from_lane(x, g.base + (uint32_t(lane) & (W - 1)), data);  \
-  }                                                                                        \
-  /* Reads position - delta; the lowest delta positions keep their value. */               \
-  template <class T>                                                                       \
-  MTLH_NOINLINE T P##_shuffle_up(T data, uint16_t delta) {                                 \
-    const auto x = MTLH_EXCHANGE(data, #P "_shuffle_up");      \
-    const auto g = ::metal_host::detail::group_of<W>(x);                                   \
-    if (g.pos < delta) return data;                                                        \
-    return ::metal_host::detail::from_lane(x, g.base + g.pos - delta, data);               \
-  }                                                                                        \
-  /* Reads position + delta; positions beyond the group keep their value. */               \
-  template <class T>                                                                       \
-  MTLH_NOINLINE T P##_shuffle_down(T data, uint16_t delta) {                               \
-    const auto x = MTLH_EXCHANGE(data, #P "_shuffle_down");    \
-    const auto g = ::metal_host::detail::group_of<W>(x);                                   \
-    if (g.pos + delta >= W) return data;                                                   \
-    return ::metal_host::detail::from_lane(x, g.base + g.pos + delta, data);               \
-  }                                                                                        \
-  template <class T>                                                                       \
-  MTLH_NOINLINE T P##_shuffle_rotate_up(T data, uint16_t delta) {                          \
-    const auto x = MTLH_EXCHANGE(data, #P "_shuffle_rotate_up"); \
-    const auto g = ::metal_host::detail::group_of<W>(x);                                   \
-    return ::metal_host::detail::from_lane(x, g.base + ((g.pos - delta) & (W - 1)), data); \
-  }                                                                                        \
-  template <class T>                                                                       \
-  MTLH_NOINLINE T P##_shuffle_rotate_down(T data, uint16_t delta) {                        \
-    const auto x =                                                                         \
-        MTLH_EXCHANGE(data, #P "_shuffle_rotate_down");        \
-    const auto g = ::metal_host::detail::group_of<W>(x);                                   \
-    return ::metal_host::detail::from_lane(x, g.base + ((g.pos + delta) & (W - 1)), data); \
-  }                                                                                        \
-  template <class T>                                                                       \
-  MTLH_NOINLINE T P##_shuffle_xor(T data, uint16_t mask) {                                 \
-    const auto x = MTLH_EXCHANGE(data, #P "_shuffle_xor");     \
-    const auto g = ::metal_host::detail::group_of<W>(x);                                   \
-    return ::metal_host::detail::from_lane(x, g.base + ((g.pos ^ mask) & (W - 1)), data);  \
-  }                                                                                        \
-  /* Within groups of `modulo` positions: position p reads data of p - delta, or, for    */ \
-  /* p < delta, filling_data of p + modulo - delta.                                       */ \
-  template <class T>                                                                       \
-  MTLH_NOINLINE T P##_shuffle_and_fill_up(T data, T filling_data, uint16_t delta,          \
-                                          uint16_t modulo = W) {                           \
-    const ::metal_host::detail::Pair<T> pr{data, filling_data};                            \
-    const auto x = MTLH_EXCHANGE(pr, #P "_shuffle_and_fill_up"); \
-    const auto g = ::metal_host::detail::group_of<W>(x);                                   \
-    const uint32_t m = (modulo == 0 || modulo > W) ? W : modulo;                           \
-    const uint32_t j = g.pos % m, b = g.base + g.pos - j;                                  \
-    if (j >= delta) return ::metal_host::detail::from_lane(x, b + j - delta, pr).data;     \
-    if (delta > m) return data;                                                            \
-    return ::metal_host::detail::from_lane(x, b + m - delta + j, pr).fill;                 \
-  }                                                                                        \
-  template <class T>                                                                       \
-  MTLH_NOINLINE T P##_shuffle_and_fill_down(T data, T filling_data, uint16_t delta,        \
-                                            uint16_t modulo = W) {                         \
-    const ::metal_host::detail::Pair<T> pr{data, filling_data};                            \
-    const auto x =                                                                         \
-        MTLH_EXCHANGE(pr, #P "_shuffle_and_fill_down");        \
-    const auto g = ::metal_host::detail::group_of<W>(x);                                   \
-    const uint32_t m = (modulo == 0 || modulo > W) ? W : modulo;                           \
-    const uint32_t j = g.pos % m, b = g.base + g.pos - j;                                  \
-    if (j + delta < m) return ::metal_host::detail::from_lane(x, b + j + delta, pr).data;  \
-    if (delta > m) return data;                                                            \
-    return ::metal_host::detail::from_lane(x, b + j + delta - m, pr).fill;                 \
-  }                                                                                        \
-  template <class T>                                                                       \
-  MTLH_NOINLINE T P##_broadcast_first(T data) {                                            \
-    const auto x = MTLH_EXCHANGE(data, #P "_broadcast_first"); \
-    const auto g = ::metal_host::detail::group_of<W>(x);                                   \
-    return ::metal_host::detail::lane_value<T>(x, ::metal_host::detail::ctz64(g.mask));    \
-  }                                                                                        \
-  MTLH_NOINLINE inline bool P##_all(bool expr) {                                           \
-    const auto x = MTLH_EXCHANGE(expr, #P "_all");             \
-    uint64_t m = ::metal_host::detail::group_of<W>(x).mask;                                \
-    for (; m; m &= m - 1)                                                                  \
-      if (!::metal_host::detail::lane_value<bool>(x, ::metal_host::detail::ctz64(m)))      \
-        return false;                                                                      \
-    return true;                                                                           \
-  }                                                                                        \
-  MTLH_NOINLINE inline bool P##_any(bool expr) {                                           \
-    const auto x = MTLH_EXCHANGE(expr, #P "_any");             \
-    uint64_t m = ::metal_host::detail::group_of<W>(x).mask;                                \
-    for (; m; m &= m - 1)                                                                  \
-      if (::metal_host::detail::lane_value<bool>(x, ::metal_host::detail::ctz64(m)))       \
-        return true;                                                                       \
-    return false;                                                                          \
-  }                                                                                        \
-  MTLH_NOINLINE inline bool P##_is_first() {                                               \
-    const bool dummy = true;                                                               \
-    const auto x = MTLH_EXCHANGE(dummy, #P "_is_first");       \
-    return ::metal_host::detail::ctz64(::metal_host::detail::group_of<W>(x).mask) == x.lane; \
-  }                                                                                        \
-  inline bool P##_is_helper_thread() { return false; }
+#define MTLH_GROUP_FUNCTIONS(P, W)                                                                \
+  MTLH_REDUCTION(P##_sum, W, Add)                                                                 \
+  MTLH_REDUCTION(P##_product, W, Mul)                                                             \
+  MTLH_REDUCTION(P##_min, W, Min)                                                                 \
+  MTLH_REDUCTION(P##_max, W, Max)                                                                 \
+  MTLH_REDUCTION(P##_and, W, And)                                                                 \
+  MTLH_REDUCTION(P##_or, W, Or)                                                                   \
+  MTLH_REDUCTION(P##_xor, W, Xor)                                                                 \
+  MTLH_PREFIX(P##_prefix_inclusive_sum, W, Add, true, 0)                                          \
+  MTLH_PREFIX(P##_prefix_exclusive_sum, W, Add, false, 0)                                         \
+  MTLH_PREFIX(P##_prefix_inclusive_product, W, Mul, true, 1)                                      \
+  MTLH_PREFIX(P##_prefix_exclusive_product, W, Mul, false, 1)                                     \
+                                                                                                  \
+  /* Value of group position `lane` (own value if that lane is inactive). */                      \
+  template <class T>                                                                              \
+  MTLH_NOINLINE T P##_shuffle(T data, uint16_t lane) {                                            \
+    const auto x = MTLH_EXCHANGE(data, #P "_shuffle");                                            \
+    const auto g = ::metal_host::detail::group_of<W>(x);                                          \
+    return ::metal_host::detail::from_lane(x, g.base + (uint32_t(lane) & (W - 1)), data);         \
+  }                                                                                               \
+  template <class T>                                                                              \
+  MTLH_NOINLINE T P##_broadcast(T data, uint16_t lane) {                                          \
+    const auto x = MTLH_EXCHANGE(data, #P "_broadcast");                                          \
+    const auto g = ::metal_host::detail::group_of<W>(x);                                          \
+    return ::metal_host::detail::from_lane(x, g.base + (uint32_t(lane) & (W - 1)), data);         \
+  }                                                                                               \
+  /* Reads position - delta; the lowest delta positions keep their value. */                      \
+  template <class T>                                                                              \
+  MTLH_NOINLINE T P##_shuffle_up(T data, uint16_t delta) {                                        \
+    const auto x = MTLH_EXCHANGE(data, #P "_shuffle_up");                                         \
+    const auto g = ::metal_host::detail::group_of<W>(x);                                          \
+    if (g.pos < delta) return data;                                                               \
+    return ::metal_host::detail::from_lane(x, g.base + g.pos - delta, data);                      \
+  }                                                                                               \
+  /* Reads position + delta; positions beyond the group keep their value. */                      \
+  template <class T>                                                                              \
+  MTLH_NOINLINE T P##_shuffle_down(T data, uint16_t delta) {                                      \
+    const auto x = MTLH_EXCHANGE(data, #P "_shuffle_down");                                       \
+    const auto g = ::metal_host::detail::group_of<W>(x);                                          \
+    if (g.pos + delta >= W) return data;                                                          \
+    return ::metal_host::detail::from_lane(x, g.base + g.pos + delta, data);                      \
+  }                                                                                               \
+  template <class T>                                                                              \
+  MTLH_NOINLINE T P##_shuffle_rotate_up(T data, uint16_t delta) {                                 \
+    const auto x = MTLH_EXCHANGE(data, #P "_shuffle_rotate_up");                                  \
+    const auto g = ::metal_host::detail::group_of<W>(x);                                          \
+    return ::metal_host::detail::from_lane(x, g.base + ((g.pos - delta) & (W - 1)), data);        \
+  }                                                                                               \
+  template <class T>                                                                              \
+  MTLH_NOINLINE T P##_shuffle_rotate_down(T data, uint16_t delta) {                               \
+    const auto x = MTLH_EXCHANGE(data, #P "_shuffle_rotate_down");                                \
+    const auto g = ::metal_host::detail::group_of<W>(x);                                          \
+    return ::metal_host::detail::from_lane(x, g.base + ((g.pos + delta) & (W - 1)), data);        \
+  }                                                                                               \
+  template <class T>                                                                              \
+  MTLH_NOINLINE T P##_shuffle_xor(T data, uint16_t mask) {                                        \
+    const auto x = MTLH_EXCHANGE(data, #P "_shuffle_xor");                                        \
+    const auto g = ::metal_host::detail::group_of<W>(x);                                          \
+    return ::metal_host::detail::from_lane(x, g.base + ((g.pos ^ mask) & (W - 1)), data);         \
+  }                                                                                               \
+  /* Within groups of `modulo` positions: position p reads data of p - delta, or, for    */       \
+  /* p < delta, filling_data of p + modulo - delta.                                       */      \
+  template <class T>                                                                              \
+  MTLH_NOINLINE T P##_shuffle_and_fill_up(T data, T filling_data, uint16_t delta,                 \
+                                          uint16_t modulo = W) {                                  \
+    const ::metal_host::detail::Pair<T> pr{data, filling_data};                                   \
+    const auto x = MTLH_EXCHANGE(pr, #P "_shuffle_and_fill_up");                                  \
+    const auto g = ::metal_host::detail::group_of<W>(x);                                          \
+    const uint32_t m = (modulo == 0 || modulo > W) ? W : modulo;                                  \
+    const uint32_t j = g.pos % m, b = g.base + g.pos - j;                                         \
+    if (j >= delta) return ::metal_host::detail::from_lane(x, b + j - delta, pr).data;            \
+    if (delta > m) return data;                                                                   \
+    return ::metal_host::detail::from_lane(x, b + m - delta + j, pr).fill;                        \
+  }                                                                                               \
+  template <class T>                                                                              \
+  MTLH_NOINLINE T P##_shuffle_and_fill_down(T data, T filling_data, uint16_t delta,               \
+                                            uint16_t modulo = W) {                                \
+    const ::metal_host::detail::Pair<T> pr{data, filling_data};                                   \
+    const auto x = MTLH_EXCHANGE(pr, #P "_shuffle_and_fill_down");                                \
+    const auto g = ::metal_host::detail::group_of<W>(x);                                          \
+    const uint32_t m = (modulo == 0 || modulo > W) ? W : modulo;                                  \
+    const uint32_t j = g.pos % m, b = g.base + g.pos - j;                                         \
+    if (j + delta < m) return ::metal_host::detail::from_lane(x, b + j + delta, pr).data;         \
+    if (delta > m) return data;                                                                   \
+    return ::metal_host::detail::from_lane(x, b + j + delta - m, pr).fill;                        \
+  }                                                                                               \
+  template <class T>                                                                              \
+  MTLH_NOINLINE T P##_broadcast_first(T data) {                                                   \
+    const auto x = MTLH_EXCHANGE(data, #P "_broadcast_first");                                    \
+    const auto g = ::metal_host::detail::group_of<W>(x);                                          \
+    return ::metal_host::detail::lane_value<T>(x, ::metal_host::detail::ctz64(g.mask));           \
+  }                                                                                               \
+  MTLH_NOINLINE inline bool P##_all(bool expr) {                                                  \
+    const auto x = MTLH_EXCHANGE(expr, #P "_all");                                                \
+    uint64_t m = ::metal_host::detail::group_of<W>(x).mask;                                       \
+    for (; m; m &= m - 1)                                                                         \
+      if (!::metal_host::detail::lane_value<bool>(x, ::metal_host::detail::ctz64(m)))             \
+        return false;                                                                             \
+    return true;                                                                                  \
+  }                                                                                               \
+  MTLH_NOINLINE inline bool P##_any(bool expr) {                                                  \
+    const auto x = MTLH_EXCHANGE(expr, #P "_any");                                                \
+    uint64_t m = ::metal_host::detail::group_of<W>(x).mask;                                       \
+    for (; m; m &= m - 1)                                                                         \
+      if (::metal_host::detail::lane_value<bool>(x, ::metal_host::detail::ctz64(m))) return true; \
+    return false;                                                                                 \
+  }                                                                                               \
+  MTLH_NOINLINE inline bool P##_is_first() {                                                      \
+    const bool dummy = true;                                                                      \
+    const auto x = MTLH_EXCHANGE(dummy, #P "_is_first");                                          \
+    return ::metal_host::detail::ctz64(::metal_host::detail::group_of<W>(x).mask) == x.lane;      \
+  }                                                                                               \
+  inline bool P##_is_helper_thread() {                                                            \
+    return false;                                                                                 \
+  }
 
 MTLH_GROUP_FUNCTIONS(simd, 32)
 MTLH_GROUP_FUNCTIONS(quad, 4)
@@ -478,8 +495,12 @@ template <class T, int Cols, int Rows>
 struct simdgroup_matrix;
 
 namespace simdgroup_detail {
-inline constexpr uint32_t row_of(uint32_t lane) { return ((lane / 4) & 4) + ((lane / 2) % 4); }
-inline constexpr uint32_t col_of(uint32_t lane) { return ((lane / 4) & 2) * 2 + (lane % 2) * 2; }
+inline constexpr uint32_t row_of(uint32_t lane) {
+  return ((lane / 4) & 4) + ((lane / 2) % 4);
+}
+inline constexpr uint32_t col_of(uint32_t lane) {
+  return ((lane / 4) & 2) * 2 + (lane % 2) * 2;
+}
 template <class O>
 inline void origin_of(const O& o, size_t& x, size_t& y) {
   if constexpr (std::is_arithmetic_v<O>) {
@@ -523,9 +544,8 @@ inline simdgroup_matrix<T, Cols, Rows> make_filled_simdgroup_matrix(const T valu
 /// Element (r, c) = src[(origin.y + r) * elements_per_row + origin.x + c], or with transpose
 /// src[(origin.y + c) * elements_per_row + origin.x + r].
 template <class T, class U, class O = int>
-inline void simdgroup_load(simdgroup_matrix<T, 8, 8>& d, const U* src,
-                           size_t elements_per_row = 8, O matrix_origin = 0,
-                           bool transpose = false) {
+inline void simdgroup_load(simdgroup_matrix<T, 8, 8>& d, const U* src, size_t elements_per_row = 8,
+                           O matrix_origin = 0, bool transpose = false) {
   size_t ox, oy;
   simdgroup_detail::origin_of(matrix_origin, ox, oy);
   const U* base = src + oy * elements_per_row + ox;
@@ -538,9 +558,8 @@ inline void simdgroup_load(simdgroup_matrix<T, 8, 8>& d, const U* src,
 }
 
 template <class T, class U, class O = int>
-inline void simdgroup_store(const simdgroup_matrix<T, 8, 8>& a, U* dst,
-                            size_t elements_per_row = 8, O matrix_origin = 0,
-                            bool transpose = false) {
+inline void simdgroup_store(const simdgroup_matrix<T, 8, 8>& a, U* dst, size_t elements_per_row = 8,
+                            O matrix_origin = 0, bool transpose = false) {
   size_t ox, oy;
   simdgroup_detail::origin_of(matrix_origin, ox, oy);
   U* base = dst + oy * elements_per_row + ox;
@@ -569,7 +588,8 @@ inline void mma(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<TA, 8, 8>&
   static constexpr char mtlh_tag = 0;
   const auto x = ::metal_host::detail::exchange(mine, site, &mtlh_tag, "simdgroup_multiply");
   // The first lane to read computes the whole 8x8 product into the exchange's shared cache.
-  static_assert(::metal_host::rt::kCacheBytes >= 64 * sizeof(float), "cache too small for an 8x8 product");
+  static_assert(::metal_host::rt::kCacheBytes >= 64 * sizeof(float),
+                "cache too small for an 8x8 product");
   float* prod = reinterpret_cast<float*>(x.cache);
   if (!(*x.cache_valid & 1u)) {
     float A[64] = {}, B[64] = {};

@@ -1,0 +1,40 @@
+"""The C++ tests of the emulated stdlib and the execution-model runtime (tests/msl/cpp), built
+with the system compiler against the source tree and run."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MSL = ROOT / "cpp" / "src" / "backends" / "host" / "msl"
+CXX = shutil.which("g++") or shutil.which("c++")
+
+
+@pytest.mark.skipif(
+    not CXX or not (MSL / "runtime").is_dir(), reason="needs g++ and the source tree"
+)
+@pytest.mark.parametrize("name", ["test_stdlib", "test_runtime"])
+def test_cpp(name, tmp_path):
+    exe = tmp_path / name
+    sources = [str(ROOT / "tests" / "msl" / "cpp" / f"{name}.cpp")]
+    if name == "test_runtime":
+        sources += sorted(str(p) for p in (MSL / "runtime").glob("*.cpp"))
+    cmd = [
+        CXX,
+        "-std=c++17",
+        "-O1",
+        "-pthread",
+        "-I",
+        str(MSL / "include"),
+        *sources,
+        "-o",
+        str(exe),
+    ]
+    build = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert build.returncode == 0, build.stderr[-4000:]
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
