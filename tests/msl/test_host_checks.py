@@ -145,7 +145,7 @@ def test_pointer_arithmetic_is_checked(cctx: mt.Context, lib: mt.Library) -> Non
 
 
 def test_uninitialised_threadgroup_variable(cctx: mt.Context, lib: mt.Library) -> None:
-    msg = _fault(cctx, lib.function("uninitialised"), cctx.zeros(64), grid=(64,), threadgroup=(32,))
+    msg = _fault(cctx, lib.function("uninitialised"), cctx.zeros(32), grid=(32,), threadgroup=(32,))
     assert "kernel uninitialised" in msg
     assert "read of uninitialised threadgroup memory" in msg
     assert "threadgroup variable 'shared' element 5" in msg
