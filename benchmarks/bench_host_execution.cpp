@@ -13,6 +13,7 @@
 #include <metal_stdlib>
 #include <vector>
 
+#include "../tests/msl/cpp/host_dispatch.h"  // Dispatch, and body_reduce: a tree reduction
 #include "metal/runtime/launch.h"
 
 using namespace metal;
@@ -70,60 +71,25 @@ static void bench_switch() {
               best / (2.0 * g_iters) * 1e9);
 }
 
-// ---- a dispatch helper --------------------------------------------------------------------
-struct Dispatch {
-  std::vector<void*> buffers;
-  std::vector<uint64_t> lengths;
-  mtlh_dispatch d{};
-  Dispatch(uint32_t groups, uint32_t tg, std::vector<void*> bufs) : buffers(std::move(bufs)) {
-    lengths.assign(buffers.size(), 1ull << 30);
-    d.buffers = buffers.data();
-    d.buffer_lengths = lengths.data();
-    d.num_buffers = uint32_t(buffers.size());
-    d.threads_per_threadgroup[0] = tg;
-    d.threads_per_threadgroup[1] = d.threads_per_threadgroup[2] = 1;
-    d.threadgroups_per_grid[0] = groups;
-    d.threadgroups_per_grid[1] = d.threadgroups_per_grid[2] = 1;
-    d.threads_per_grid[0] = groups * tg;
-    d.threads_per_grid[1] = d.threads_per_grid[2] = 1;
-  }
-};
-
 template <metal_host::BodyFn Body, bool Sync>
 static double time_dispatch(Dispatch& disp, uint32_t groups, int reps) {
   char err[512];
+  const mtlh_dispatch* d = disp.get();
   // warm up (allocates stacks)
-  if (metal_host::run_threadgroups<Body, Sync>(&disp.d, 0, 1, "bench", err, sizeof err)) {
+  if (metal_host::run_threadgroups<Body, Sync>(d, 0, 1, "bench", err, sizeof err)) {
     std::fprintf(stderr, "error: %s\n", err);
     std::exit(1);
   }
   double best = 1e30;
   for (int r = 0; r < reps; ++r) {
     const double t0 = now();
-    if (metal_host::run_threadgroups<Body, Sync>(&disp.d, 0, groups, "bench", err, sizeof err)) {
+    if (metal_host::run_threadgroups<Body, Sync>(d, 0, groups, "bench", err, sizeof err)) {
       std::fprintf(stderr, "error: %s\n", err);
       std::exit(1);
     }
     best = std::min(best, now() - t0);
   }
   return best;
-}
-
-// ---- barrier-heavy tree reduction ----------------------------------------------------------
-static void k_reduce(const float* in, float* out, uint tid, uint gid) {
-  auto& shm = ::metal_host::threadgroup_variable<float[256]>(0);
-  shm[tid] = in[gid * 256 + tid];
-  threadgroup_barrier(mem_flags::mem_threadgroup);
-  for (uint s = 128; s > 0; s >>= 1) {
-    if (tid < s) shm[tid] += shm[tid + s];
-    threadgroup_barrier(mem_flags::mem_threadgroup);
-  }
-  if (tid == 0) out[gid] = shm[0];
-}
-static void body_reduce(const mtlh_dispatch* d, const ThreadIds& ids, ThreadgroupState&) {
-  k_reduce((const float*)d->buffers[0], (float*)d->buffers[1],
-           builtin<uint>(ids.thread_index_in_threadgroup),
-           builtin<uint>(ids.threadgroup_position_in_grid.x));
 }
 
 // ---- simd_sum reduction ---------------------------------------------------------------------

@@ -221,3 +221,29 @@ def test_builtin_ops_run_checked(cctx: mt.Context) -> None:
     b = np.arange(10, dtype=np.float32)[::-1].copy()
     got = mt.ops.add(cctx.tensor(a), cctx.tensor(b)).numpy()
     np.testing.assert_array_equal(got, a + b)
+
+
+def test_nested_subscripts_are_checked(cctx: mt.Context) -> None:
+    """A gather (`out[i] = x[idx[i]]`, as in an embedding lookup) through nested subscripts."""
+    lib = mt.compile_library(
+        """
+#include <metal_stdlib>
+using namespace metal;
+kernel void gather(device const float* x [[buffer(0)]], device const uint* idx [[buffer(1)]],
+                   device float* out [[buffer(2)]], uint i [[thread_position_in_grid]]) {
+  out[idx[i]] = x[idx[i]] * 2.0;
+}
+""",
+        name="gather_nested",
+    )
+    x = cctx.tensor(np.arange(8, dtype=np.float32))
+    out = cctx.zeros(8)
+    idx = cctx.tensor(np.array([7, 0, 3, 1], np.uint32))
+    lib.function("gather")(x, idx, out, grid=(4,), threadgroup=(4,))
+    expected = np.zeros(8, np.float32)
+    expected[[7, 0, 3, 1]] = np.array([7, 0, 3, 1], np.float32) * 2
+    np.testing.assert_array_equal(out.numpy(), expected)
+    bad = cctx.tensor(np.array([7, 0, 9, 1], np.uint32))
+    lib.function("gather")(x, bad, out, grid=(4,), threadgroup=(4,))
+    with pytest.raises(mt.DeviceError, match=r"out-of-range read: \[\[buffer\(0\)\]\] element 9"):
+        cctx.synchronize()

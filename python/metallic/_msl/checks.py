@@ -22,6 +22,7 @@ Standard library only (it is imported by translate.py, which also runs as a scri
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -45,7 +46,15 @@ class _Stream:
     """The significant tokens of a unit (no whitespace, comments or line markers)."""
 
     def __init__(self, tokens: Sequence[Token]) -> None:
-        self.toks = list(tokens)
+        # Attributes are gone by now, so a `]]` token closes two nested subscripts
+        # (`out[idx[i]]`): split it so each `]` matches its own `[`.
+        self.toks: list[Token] = []
+        for t in tokens:
+            if t.text == "]]":
+                t.text = "]"
+                self.toks += [t, copy.copy(t)]
+            else:
+                self.toks.append(t)
         self.sig = [i for i, t in enumerate(self.toks) if t.kind not in ("ws", "comment", "pp")]
         self.orig = [self.toks[i].text for i in self.sig]
 

@@ -9,6 +9,7 @@ import platform
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from metallic._msl.translate import TranslateError, translate
 PACKAGE_MSL = Path(__file__).resolve().parent
 INCLUDE_DIR = PACKAGE_MSL / "include"
 RUNTIME_LIB = PACKAGE_MSL / "lib" / "libmetallic_msl_runtime.a"
-CACHE_VERSION = "1"  # bump when the generated code's ABI changes
+CACHE_VERSION = "2"  # bump when the generated code's ABI changes
 
 
 class CompileError(Exception):
@@ -46,11 +47,15 @@ def compiler() -> str:
 def kernel_flags() -> list[str]:
     """The flags the build uses for translated kernels (see CMakeLists.txt)."""
     machine = platform.machine().lower()
+    # Big stack frames probe their pages in order, so a large local array overflowing a fiber
+    # stack hits its guard (a DeviceError) instead of writing over a neighbouring mapping.
+    # (macOS probes big frames already.)
+    flags = ["-fstack-clash-protection"] if sys.platform.startswith("linux") else []
     if machine in ("x86_64", "amd64"):
-        return ["-mf16c"]
+        return [*flags, "-mf16c"]
     if machine in ("aarch64", "arm64"):
-        return ["-fsigned-char"]
-    return []
+        return [*flags, "-fsigned-char"]
+    return flags
 
 
 def compile_host_library(

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "host_dispatch.h"  // Dispatch, and the tree-reduction kernel body_reduce
 #include "metal/runtime/launch.h"
 
 using namespace metal;
@@ -40,46 +41,6 @@ static int g_failures = 0;
     }                                                                                     \
   } while (0)
 
-/// A dispatch of `groups` threadgroups of `tg` threads (1D unless given), buffers as given.
-struct Dispatch {
-  std::vector<void*> buffers;
-  std::vector<uint64_t> lengths;
-  std::vector<uint64_t> tg_lengths;
-  std::vector<mtlh_constant> constants;
-  mtlh_dispatch d{};
-  struct Dim3Like {
-    uint32_t x, y, z;
-  };
-  Dispatch(uint32_t groups, uint32_t tg, std::vector<void*> bufs) : buffers(std::move(bufs)) {
-    grid({groups, 1, 1}, {tg, 1, 1});
-  }
-  void grid(Dim3Like g, Dim3Like t) {
-    d.threads_per_threadgroup[0] = t.x;
-    d.threads_per_threadgroup[1] = t.y;
-    d.threads_per_threadgroup[2] = t.z;
-    d.threadgroups_per_grid[0] = g.x;
-    d.threadgroups_per_grid[1] = g.y;
-    d.threadgroups_per_grid[2] = g.z;
-    d.threads_per_grid[0] = g.x * t.x;
-    d.threads_per_grid[1] = g.y * t.y;
-    d.threads_per_grid[2] = g.z * t.z;
-  }
-  const mtlh_dispatch* get() {
-    d.buffers = buffers.data();
-    lengths.resize(buffers.size(), 1 << 30);
-    d.buffer_lengths = lengths.data();
-    d.num_buffers = uint32_t(buffers.size());
-    d.threadgroup_lengths = tg_lengths.data();
-    d.num_threadgroup = uint32_t(tg_lengths.size());
-    d.constants = constants.data();
-    d.num_constants = uint32_t(constants.size());
-    return &d;
-  }
-  uint32_t num_groups() const {
-    return d.threadgroups_per_grid[0] * d.threadgroups_per_grid[1] * d.threadgroups_per_grid[2];
-  }
-};
-
 template <metal_host::BodyFn Body, bool Sync>
 static int run(Dispatch& disp, std::string* err = nullptr, const char* name = "test_kernel") {
   char error[1024] = {0};
@@ -96,24 +57,7 @@ static bool contains(const std::string& s, const char* sub) {
 }
 
 // =============================================================================================
-// 1. Tree reduction in threadgroup memory with log2(256) barriers.
-static void k_reduce(const float* in, float* out, uint tid, uint gid, uint tg_size) {
-  auto& shm = ::metal_host::threadgroup_variable<float[256]>(0);
-  shm[tid] = in[gid * tg_size + tid];
-  threadgroup_barrier(mem_flags::mem_threadgroup);
-  for (uint s = tg_size / 2; s > 0; s >>= 1) {
-    if (tid < s) shm[tid] += shm[tid + s];
-    threadgroup_barrier(mem_flags::mem_threadgroup);
-  }
-  if (tid == 0) out[gid] = shm[0];
-}
-static void body_reduce(const mtlh_dispatch* d, const ThreadIds& ids, ThreadgroupState&) {
-  k_reduce((const float*)d->buffers[0], (float*)d->buffers[1],
-           builtin<uint>(ids.thread_index_in_threadgroup),
-           builtin<uint>(ids.threadgroup_position_in_grid.x),
-           builtin<uint>(ids.threads_per_threadgroup.x));
-}
-
+// 1. Tree reduction in threadgroup memory with log2(256) barriers (body_reduce: host_dispatch.h).
 static void test_barrier_reduction() {
   const uint32_t groups = 37, tg = 256;
   std::vector<float> in(groups * tg), out(groups, -1.0f);

@@ -557,13 +557,9 @@ static void test_atomics() {
   CHECK(unsigned(mem_flags::mem_device | mem_flags::mem_threadgroup) == 3u);
 }
 
-// ---- MSL-like code as the translator emits it (keywords as macros, as in the prelude) ----------
-#define device
-#define constant const
-#define thread
-#define threadgroup
-#define kernel
-#define METAL_FUNC inline
+// ---- MSL-like code as the translator emits it (after the prelude of every translated library,
+// which defines MSL's keywords as macros) ------------------------------------------------------
+#include "metallic_msl_prelude.h"
 
 constant float kScale = 0.5f;
 constexpr constant float2 kOffsets[2] = {float2(0.0f, 1.0f), float2(1.0f, 0.0f)};

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "backends/host/host_device.hpp"
+#include "metal/runtime/exec.h"
 #include "metallic/error.hpp"
 
 namespace metallic::host {
@@ -135,6 +136,9 @@ struct DispatchArgs {
       }
     }
     d.checks = checks ? 1 : 0;
+    // Hardware faults in kernel code (division by zero, wild pointers, stack overflow) become
+    // errors: every library registers with this module's copy of the handler (fault.cpp).
+    d.fault_slot = &metal_host::rt::fault_slot;
   }
 };
 

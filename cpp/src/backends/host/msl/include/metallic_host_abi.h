@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define METALLIC_HOST_ABI_VERSION 2
+#define METALLIC_HOST_ABI_VERSION 3
 
 #ifdef __cplusplus
 extern "C" {
@@ -19,6 +19,28 @@ typedef struct mtlh_constant {
   uint32_t type;
   uint64_t bits;
 } mtlh_constant;
+
+/* A hardware fault (signal) raised by kernel code, as the host device's signal handler saw it. */
+typedef struct mtlh_fault_info {
+  int signo;  /* SIGSEGV, SIGBUS, SIGFPE or SIGILL */
+  int code;   /* si_code */
+  void* addr; /* si_addr: the faulting address (SIGSEGV/SIGBUS) or instruction */
+  void* pc;   /* instruction pointer at the fault, or null */
+  void* sp;   /* stack pointer at the fault, or null */
+} mtlh_fault_info;
+
+/* Where a kernel library recovers from a fault in its kernel code. `recover` is called by the
+ * signal handler (so it must be async-signal-safe) and never returns: it jumps back into the
+ * library's run function, which then reports the fault as an error. */
+typedef struct mtlh_fault_target mtlh_fault_target;
+struct mtlh_fault_target {
+  void (*recover)(mtlh_fault_target* self, const mtlh_fault_info* info);
+};
+
+/* The calling OS thread's fault slot. A library stores its target there while kernel code runs
+ * on this thread and null otherwise; a fault while the slot is null goes to the previous signal
+ * disposition (the process's own handlers, or the default action). */
+typedef mtlh_fault_target* volatile* (*mtlh_fault_slot_fn)(void);
 
 /* Everything a kernel sees of one dispatch. */
 typedef struct mtlh_dispatch {
@@ -32,8 +54,9 @@ typedef struct mtlh_dispatch {
   uint32_t threads_per_grid[3];
   uint32_t threads_per_threadgroup[3]; /* as dispatched (dispatch_threads_per_threadgroup) */
   uint32_t threadgroups_per_grid[3];
-  uint32_t checks;            /* nonzero: host debug checks are on */
-  uint32_t inline_bytes_mask; /* bit i: buffers[i] holds inline bytes (setBytes) */
+  uint32_t checks;               /* nonzero: host debug checks are on */
+  uint32_t inline_bytes_mask;    /* bit i: buffers[i] holds inline bytes (setBytes) */
+  mtlh_fault_slot_fn fault_slot; /* null: faults in kernel code are not caught */
 } mtlh_dispatch;
 
 /* Runs threadgroups [first, first + count) of a dispatch (linear index, x fastest). Returns 0,

@@ -1,10 +1,15 @@
 // The host execution model: per-OS-thread state, threadgroup memory, function constants, and
 // the fiber scheduler that runs the threads of one threadgroup round-robin on the calling OS
-// thread, switching at barriers and SIMD-group collectives.
+// thread, switching at barriers and SIMD-group collectives; and run_guarded, which turns a
+// hardware fault in kernel code into an error (the signal handler itself is in fault.cpp).
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -121,6 +126,14 @@ size_t page_size() {
   return p;
 }
 
+/// The inaccessible region below each fiber stack: one page. Kernels are compiled with
+/// stack-clash protection where the compiler supports it (big frames probe every page in
+/// order), so an overflow hits it. Not larger: stacks spaced by a multiple of 64 KiB make the
+/// fibers' hot frames collide in the L2 cache (the barrier benchmark loses ~10%).
+size_t guard_size() {
+  return page_size();
+}
+
 size_t fiber_stack_size() {
   static const size_t size = [] {
     size_t s = 128 * 1024;
@@ -150,7 +163,7 @@ struct StackPool {
     for (const Stack& s : stacks) munmap(s.base, s.bytes);
   }
   bool ensure(uint32_t n) {
-    const size_t size = fiber_stack_size(), guard = page_size();
+    const size_t size = fiber_stack_size(), guard = guard_size();
     while (stacks.size() < n) {
       int flags = MAP_PRIVATE | MAP_ANONYMOUS;
 #ifdef MAP_NORESERVE
@@ -170,6 +183,15 @@ struct StackPool {
     return true;
   }
   void* top(uint32_t i) const { return static_cast<char*>(stacks[i].base) + stacks[i].bytes; }
+  /// True if a fault at `addr` with stack pointer `sp` is fiber i overflowing its stack: the
+  /// address is in its guard region, or the stack pointer went below its usable part.
+  bool overflowed(uint32_t i, uintptr_t addr, uintptr_t sp) const {
+    if (i >= stacks.size()) return false;
+    const uintptr_t base = reinterpret_cast<uintptr_t>(stacks[i].base);
+    const uintptr_t usable = base + guard_size();
+    if (addr >= base && addr < usable) return true;
+    return sp != 0 && sp < usable && base - std::min(base, sp) < (uintptr_t(64) << 20);
+  }
 };
 
 struct Scheduler;
@@ -183,6 +205,11 @@ struct State {
   uint32_t threads = 0;            // threads in the current threadgroup
   Scheduler* sched = nullptr;      // in fiber mode
   Fiber* fiber = nullptr;          // the running fiber (fiber mode)
+  uint32_t tg_linear = 0;          // the current threadgroup (plain mode)
+
+  // While kernel code runs under run_guarded: this thread's slot in the fault handler (holding
+  // the target while armed, null while the runtime itself allocates).
+  mtlh_fault_target* volatile* fault_slot = nullptr;
 
   // threadgroup memory
   Arena arena;
@@ -211,7 +238,31 @@ State& state() {
   return *s;
 }
 
+/// Disarms fault catching while the runtime allocates: a fault inside malloc (a heap the kernel
+/// corrupted) must not be jumped out of with the allocator's lock held; it crashes as before.
+struct Disarm {
+  mtlh_fault_target* volatile* slot;
+  mtlh_fault_target* saved;
+  explicit Disarm(State& s) : slot(s.fault_slot), saved(slot ? *slot : nullptr) {
+    if (slot) *slot = nullptr;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  }
+  ~Disarm() {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (slot) *slot = saved;
+  }
+  Disarm(const Disarm&) = delete;
+  Disarm& operator=(const Disarm&) = delete;
+};
+
+/// Disarms for good (until run_guarded returns): before throwing, which allocates and unwinds.
+void disarm(State& s) {
+  if (s.fault_slot) *s.fault_slot = nullptr;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+}
+
 void new_threadgroup(State& s, ThreadgroupState& group, uint32_t threads) {
+  Disarm disarmed(s);
   s.threads = threads;
   ++s.epoch;
   s.arena.reset();
@@ -533,7 +584,12 @@ int Scheduler::run(State& s, const mtlh_dispatch* disp, uint32_t first, uint32_t
                     threads, kMaxThreads);
       return 1;
     }
-    if (!setup(threads)) {
+    bool ok;
+    {
+      Disarm disarmed(s);
+      ok = setup(threads);
+    }
+    if (!ok) {
       std::snprintf(err, errlen, "kernel %s: cannot allocate %u fiber stacks", kernel, threads);
       return 1;
     }
@@ -681,6 +737,7 @@ const ConstEntry& constant(uint32_t index, ConstEntry& tmp) {
 /// Called by a sync function outside fiber mode; returns if it may proceed as a lone lane.
 void lone_thread(State& s, const char* what) {
   if (s.mode == kPlain && s.threads == 1) return;
+  disarm(s);
   KernelFault k;
   Msg m(k.message, sizeof k.message);
   if (s.mode == kPlain) {
@@ -792,6 +849,7 @@ const char* current_kernel() {
 
 void fault(const char* message) {
   State& s = state();
+  disarm(s);
   KernelFault k;
   Msg m(k.message, sizeof k.message);
   if (s.kernel) m.add("kernel %s: ", s.kernel);
@@ -808,11 +866,15 @@ void fault(const char* message) {
 void* threadgroup_variable(uint32_t id, size_t size, size_t align) {
   State& s = state();
   if (__builtin_expect(s.mode == kNone, 0)) fault("threadgroup variable used outside a kernel");
-  if (id >= s.vars.size()) s.vars.resize(size_t(id) + 1);
+  if (id >= s.vars.size()) {
+    Disarm disarmed(s);
+    s.vars.resize(size_t(id) + 1);
+  }
   TgVar& v = s.vars[id];
   // A declaration in a template has one id for all its instantiations: a larger instantiation
   // (threadgroup T buf[N] with a bigger T or N) gets its own, larger storage.
   if (v.epoch != s.epoch || __builtin_expect(v.size < size, 0)) {
+    Disarm disarmed(s);
     v.ptr = s.arena.alloc(size, align);
     v.size = size;
     v.epoch = s.epoch;
@@ -853,8 +915,156 @@ PlainScope::~PlainScope() {
   ++s.const_gen;
 }
 
-void plain_begin_threadgroup(ThreadgroupState& group, uint32_t threads) {
-  new_threadgroup(*t_state, group, threads);
+void plain_begin_threadgroup(ThreadgroupState& group, uint32_t threads, uint32_t linear) {
+  State& s = *t_state;
+  s.tg_linear = linear;
+  new_threadgroup(s, group, threads);
+}
+
+namespace {
+
+struct FiberRun {
+  State* s;
+  Scheduler* sc;
+  const mtlh_dispatch* d;
+  uint32_t first, count;
+  const char* kernel;
+  BodyFn body;
+  char* error;
+  size_t error_len;
+};
+
+int run_scheduler(void* arg) {
+  const FiberRun& r = *static_cast<const FiberRun*>(arg);
+  try {
+    return r.sc->run(*r.s, r.d, r.first, r.count, r.kernel, r.body, r.error, r.error_len);
+  } catch (const std::exception& e) {
+    format_error(r.error, r.error_len, r.kernel, e.what());
+    return 1;
+  }
+}
+
+/// Where the fault handler jumps back to (run_guarded's frame, on the OS thread's own stack: a
+/// fault on a fiber stack abandons the fibers of that threadgroup, whose stacks are reused).
+struct FaultFrame {
+  mtlh_fault_target target;  // first: the handler passes &target
+  sigjmp_buf jump;
+  mtlh_fault_info info;
+};
+
+void recover(mtlh_fault_target* self, const mtlh_fault_info* info) {
+  FaultFrame* frame = reinterpret_cast<FaultFrame*>(self);
+  frame->info = *info;
+  siglongjmp(frame->jump, 1);
+}
+
+/// "kernel K: threadgroup (..) thread (..): <what happened>" for a fault caught by run_guarded.
+void describe_fault(const State& s, const mtlh_fault_info& f, const char* kernel, char* error,
+                    size_t error_len) {
+  Msg m(error, error_len);
+  m.add("kernel %s: ", kernel);
+  const ThreadIds* ids = s.mode == kFibers && s.fiber ? &s.fiber->ids : s.ids;
+  char tg[48], th[48];
+  if (ids) {
+    format_pos(tg, sizeof tg, ids->threadgroup_position_in_grid);
+    format_pos(th, sizeof th, ids->thread_position_in_threadgroup);
+    m.add("threadgroup %s thread %s: ", tg, th);
+  } else if (s.mode == kPlain && s.d) {
+    const uint32_t gx = s.d->threadgroups_per_grid[0], gy = s.d->threadgroups_per_grid[1];
+    const uint32_t l = s.tg_linear;
+    format_pos(tg, sizeof tg, Dim3{l % gx, (l / gx) % gy, l / (gx * gy)});
+    m.add("threadgroup %s: ", tg);
+  }
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(f.addr);
+  const uintptr_t sp = reinterpret_cast<uintptr_t>(f.sp);
+  const bool checks = s.d && s.d->checks;
+  switch (f.signo) {
+    case SIGFPE:
+      if (f.code == FPE_INTDIV || f.code == FPE_INTOVF)
+        m.add(
+            "integer division by zero (or INT_MIN / -1): the GPU returns an unspecified value, "
+            "the CPU traps");
+      else
+        m.add("floating-point exception (SIGFPE code %d) at %p", f.code, f.addr);
+      return;
+    case SIGILL:
+      m.add(
+          "illegal instruction at %p (a trap: __builtin_trap, or undefined behaviour the "
+          "compiler turned into one)",
+          f.addr);
+      return;
+    case SIGSEGV:
+    case SIGBUS:
+      break;
+    default:
+      m.add("signal %d (code %d) at %p", f.signo, f.code, f.addr);
+      return;
+  }
+  if (s.mode == kFibers && s.fiber && s.sched &&
+      s.sched->stacks.overflowed(s.fiber->index, addr, sp)) {
+    m.add(
+        "stack overflow (the fiber stack of a thread is %zu KiB: deep recursion or large "
+        "local arrays); raise METALLIC_HOST_FIBER_STACK",
+        fiber_stack_size() / 1024);
+    return;
+  }
+  if (s.mode == kPlain && sp != 0 && addr <= sp + 4096 && addr + (uintptr_t(1) << 20) >= sp) {
+    m.add("stack overflow of the worker thread (deep recursion or large local arrays)");
+    return;
+  }
+#ifdef SI_KERNEL
+  if (f.signo == SIGSEGV && f.code == SI_KERNEL && addr == 0)  // x86-64 general protection
+    m.add("invalid memory access (a non-canonical address)");
+  else
+#endif
+    m.add("invalid memory access at %p", f.addr);
+  if (checks)
+    m.add(
+        " (not through a checked device/threadgroup access: e.g. a pointer made from an "
+        "integer)");
+  else
+    m.add(
+        " \xe2\x80\x94 rerun with METALLIC_HOST_CHECKS=1 (mt.Context(host_checks=True)) to find "
+        "the buffer and index");
+}
+
+}  // namespace
+
+int run_guarded(const mtlh_dispatch* d, const char* kernel, int (*fn)(void*), void* arg,
+                char* error, size_t error_len) {
+  mtlh_fault_target* volatile* const slot = d->fault_slot ? d->fault_slot() : nullptr;
+  if (slot == nullptr) return fn(arg);
+  State& s = state();
+  FaultFrame frame;
+  frame.target.recover = &recover;
+  if (sigsetjmp(frame.jump, 0) != 0) {
+    // Back from the signal handler: the signal is still blocked (the mask was not saved, which
+    // keeps sigsetjmp free of system calls); it was not blocked before (or it would have killed
+    // the process), so unblock it.
+    *slot = nullptr;
+    s.fault_slot = nullptr;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, frame.info.signo);
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    describe_fault(s, frame.info, kernel, error, error_len);
+    // What PlainScope's destructor / run_fibers would have reset.
+    s.mode = kNone;
+    s.d = nullptr;
+    s.kernel = nullptr;
+    s.ids = nullptr;
+    s.fiber = nullptr;
+    ++s.const_gen;
+    return 1;
+  }
+  s.fault_slot = slot;
+  *slot = &frame.target;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  const int rc = fn(arg);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  *slot = nullptr;
+  s.fault_slot = nullptr;
+  return rc;
 }
 
 int run_fibers(const mtlh_dispatch* d, uint32_t first, uint32_t count, const char* kernel,
@@ -869,13 +1079,8 @@ int run_fibers(const mtlh_dispatch* d, uint32_t first, uint32_t count, const cha
   s.d = d;
   s.kernel = kernel;
   ++s.const_gen;
-  int rc;
-  try {
-    rc = sc.run(s, d, first, count, kernel, body, error, error_len);
-  } catch (const std::exception& e) {
-    format_error(error, error_len, kernel, e.what());
-    rc = 1;
-  }
+  FiberRun run{&s, &sc, d, first, count, kernel, body, error, error_len};
+  const int rc = run_guarded(d, kernel, &run_scheduler, &run, error, error_len);
   s.mode = kNone;
   s.d = nullptr;
   s.kernel = nullptr;

@@ -13,8 +13,9 @@ namespace metal {
 template <class T>
 struct numeric_limits : std::numeric_limits<T> {};
 
-template <>
-struct numeric_limits<half> {
+namespace detail {
+// What half and bfloat share: binary floating point with infinities and NaNs.
+struct binary_float_limits {
   static constexpr bool is_specialized = true;
   static constexpr bool is_signed = true;
   static constexpr bool is_integer = false;
@@ -22,11 +23,16 @@ struct numeric_limits<half> {
   static constexpr bool has_infinity = true;
   static constexpr bool has_quiet_NaN = true;
   static constexpr bool has_signaling_NaN = true;
+  static constexpr int radix = 2;
+};
+}  // namespace detail
+
+template <>
+struct numeric_limits<half> : detail::binary_float_limits {
   static constexpr bool is_iec559 = true;
   static constexpr int digits = 11;
   static constexpr int digits10 = 3;
   static constexpr int max_digits10 = 5;
-  static constexpr int radix = 2;
   static constexpr int min_exponent = -13;
   static constexpr int min_exponent10 = -4;
   static constexpr int max_exponent = 16;
@@ -43,19 +49,11 @@ struct numeric_limits<half> {
 };
 
 template <>
-struct numeric_limits<bfloat> {
-  static constexpr bool is_specialized = true;
-  static constexpr bool is_signed = true;
-  static constexpr bool is_integer = false;
-  static constexpr bool is_exact = false;
-  static constexpr bool has_infinity = true;
-  static constexpr bool has_quiet_NaN = true;
-  static constexpr bool has_signaling_NaN = true;
+struct numeric_limits<bfloat> : detail::binary_float_limits {
   static constexpr bool is_iec559 = false;
   static constexpr int digits = 8;
   static constexpr int digits10 = 2;
   static constexpr int max_digits10 = 4;
-  static constexpr int radix = 2;
   static constexpr int min_exponent = -125;
   static constexpr int min_exponent10 = -37;
   static constexpr int max_exponent = 128;

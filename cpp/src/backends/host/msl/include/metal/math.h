@@ -111,6 +111,14 @@ inline uint64_t bits_of(T x) {
     return __builtin_bit_cast(uint64_t, x);
 }
 
+// sum of the squares of a vector's components, in float (length, normalize)
+template <class A>
+inline float sum_of_squares(const A& a) {
+  float s = 0.0f;
+  for (int i = 0; i < vt<A>::n; ++i) s += float(a.elems[i]) * float(a.elems[i]);
+  return s;
+}
+
 template <class A>
 using fp_same_t =
     std::conditional_t<vt<A>::any, vec<fp_of_t<typename vt<A>::elem>, vt<A>::n>, fp_of_t<A>>;
@@ -292,44 +300,28 @@ inline auto abs(const A& a) {
       },
       a);
 }
-template <class A, class B, METAL_SHAPE(A, B)>
-inline auto max(const A& a, const B& b) {
-  using E = typename S::elem;
-  return detail::vmap<E, S::n>([](E x, E y) { return detail::fmax_(x, y); }, a, b);
-}
-template <class A, class B, METAL_SHAPE(A, B)>
-inline auto min(const A& a, const B& b) {
-  using E = typename S::elem;
-  return detail::vmap<E, S::n>([](E x, E y) { return detail::fmin_(x, y); }, a, b);
-}
-// clamp(x, minval, maxval) = min(max(x, minval), maxval)
-template <class A, class B, class C, METAL_SHAPE(A, B, C)>
-inline auto clamp(const A& a, const B& lo, const C& hi) {
-  using E = typename S::elem;
-  return detail::vmap<E, S::n>([](E x, E l, E h) { return detail::fmin_(detail::fmax_(x, l), h); },
-                               a, lo, hi);
-}
-template <class A, class B, class C, METAL_SHAPE(A, B, C)>
-inline auto max3(const A& a, const B& b, const C& c) {
-  using E = typename S::elem;
-  return detail::vmap<E, S::n>([](E x, E y, E z) { return detail::fmax_(detail::fmax_(x, y), z); },
-                               a, b, c);
-}
-template <class A, class B, class C, METAL_SHAPE(A, B, C)>
-inline auto min3(const A& a, const B& b, const C& c) {
-  using E = typename S::elem;
-  return detail::vmap<E, S::n>([](E x, E y, E z) { return detail::fmin_(detail::fmin_(x, y), z); },
-                               a, b, c);
-}
-template <class A, class B, class C, METAL_SHAPE(A, B, C)>
-inline auto median3(const A& a, const B& b, const C& c) {
-  using E = typename S::elem;
-  return detail::vmap<E, S::n>(
-      [](E x, E y, E z) {
-        return detail::fmax_(detail::fmin_(x, y), detail::fmin_(detail::fmax_(x, y), z));
-      },
-      a, b, c);
-}
+// Computed in the element type E itself (no round trip through float).
+#define METAL_ANY2(NAME, EXPR)                                         \
+  template <class A, class B, METAL_SHAPE(A, B)>                       \
+  inline auto NAME(const A& a, const B& b) {                           \
+    using E = typename S::elem;                                        \
+    return detail::vmap<E, S::n>([](E x, E y) { return EXPR; }, a, b); \
+  }
+#define METAL_ANY3(NAME, EXPR)                                                 \
+  template <class A, class B, class C, METAL_SHAPE(A, B, C)>                   \
+  inline auto NAME(const A& a, const B& b, const C& c) {                       \
+    using E = typename S::elem;                                                \
+    return detail::vmap<E, S::n>([](E x, E y, E z) { return EXPR; }, a, b, c); \
+  }
+METAL_ANY2(max, detail::fmax_(x, y))
+METAL_ANY2(min, detail::fmin_(x, y))
+METAL_ANY3(clamp, detail::fmin_(detail::fmax_(x, y), z))  // clamp(x, minval, maxval)
+METAL_ANY3(max3, detail::fmax_(detail::fmax_(x, y), z))
+METAL_ANY3(min3, detail::fmin_(detail::fmin_(x, y), z))
+METAL_ANY3(median3, detail::fmax_(detail::fmin_(x, y), detail::fmin_(detail::fmax_(x, y), z)))
+#undef METAL_ANY3
+#undef METAL_ANY2
+
 template <class A, class B, class C, METAL_SHAPE(A, B, C)>
 inline auto fmax3(const A& a, const B& b, const C& c) {
   return max3(a, b, c);
@@ -350,14 +342,10 @@ template <class A, METAL_SHAPE(A)>
 inline auto sincos(const A& a, detail::fp_same_t<A>& c) {
   using E = detail::fp_of_t<typename S::elem>;
   detail::fp_same_t<A> s;
-  if constexpr (S::n == 0) {
-    s = E(__builtin_sinf(float(a)));
-    c = E(__builtin_cosf(float(a)));
-  } else {
-    for (int i = 0; i < S::n; ++i) {
-      s.elems[i] = E(__builtin_sinf(float(a.elems[i])));
-      c.elems[i] = E(__builtin_cosf(float(a.elems[i])));
-    }
+  for (int i = 0; i < (S::n ? S::n : 1); ++i) {
+    const float x = float(detail::vget(a, i));
+    detail::vset(s, i, E(__builtin_sinf(x)));
+    detail::vset(c, i, E(__builtin_cosf(x)));
   }
   return s;
 }
@@ -369,13 +357,8 @@ inline auto modf(const A& a, detail::fp_same_t<A>& ip) {
   for (int i = 0; i < (S::n ? S::n : 1); ++i) {
     float in, x = float(E(detail::vget(a, i)));
     float fr = __builtin_modff(x, &in);
-    if constexpr (S::n == 0) {
-      f = E(fr);
-      ip = E(in);
-    } else {
-      f.elems[i] = E(fr);
-      ip.elems[i] = E(in);
-    }
+    detail::vset(f, i, E(fr));
+    detail::vset(ip, i, E(in));
   }
   return f;
 }
@@ -387,13 +370,8 @@ inline auto frexp(const A& a, detail::with_elem_t<A, int>& e) {
   for (int i = 0; i < (S::n ? S::n : 1); ++i) {
     int ex;
     float r = __builtin_frexpf(float(E(detail::vget(a, i))), &ex);
-    if constexpr (S::n == 0) {
-      m = E(r);
-      e = ex;
-    } else {
-      m.elems[i] = E(r);
-      e.elems[i] = ex;
-    }
+    detail::vset(m, i, E(r));
+    detail::vset(e, i, ex);
   }
   return m;
 }
@@ -402,13 +380,8 @@ template <class A, class K, METAL_SHAPE(A)>
 inline auto ldexp(const A& a, const K& k) {
   using E = detail::fp_of_t<typename S::elem>;
   detail::fp_same_t<A> r;
-  for (int i = 0; i < (S::n ? S::n : 1); ++i) {
-    E v = E(__builtin_ldexpf(float(E(detail::vget(a, i))), int(detail::vget(k, i))));
-    if constexpr (S::n == 0)
-      r = v;
-    else
-      r.elems[i] = v;
-  }
+  for (int i = 0; i < (S::n ? S::n : 1); ++i)
+    detail::vset(r, i, E(__builtin_ldexpf(float(E(detail::vget(a, i))), int(detail::vget(k, i)))));
   return r;
 }
 template <class A, METAL_SHAPE(A)>
@@ -507,9 +480,7 @@ inline auto length_squared(const A& a) {
 template <class A, METAL_SHAPE(A), std::enable_if_t<(S::n > 0), int> = 0>
 inline auto length(const A& a) {
   using E = detail::fp_of_t<typename S::elem>;
-  float s = 0.0f;
-  for (int i = 0; i < S::n; ++i) s += float(a.elems[i]) * float(a.elems[i]);
-  return E(__builtin_sqrtf(s));
+  return E(__builtin_sqrtf(detail::sum_of_squares(a)));
 }
 template <class A, class B, METAL_SHAPE(A, B), std::enable_if_t<(S::n > 0), int> = 0>
 inline auto distance(const A& a, const B& b) {
@@ -523,9 +494,7 @@ inline auto distance_squared(const A& a, const B& b) {
 template <class A, METAL_SHAPE(A), std::enable_if_t<(S::n > 0), int> = 0>
 inline auto normalize(const A& a) {
   using E = detail::fp_of_t<typename S::elem>;
-  float s = 0.0f;
-  for (int i = 0; i < S::n; ++i) s += float(a.elems[i]) * float(a.elems[i]);
-  const float k = 1.0f / __builtin_sqrtf(s);
+  const float k = 1.0f / __builtin_sqrtf(detail::sum_of_squares(a));
   vec<E, S::n> r;
   for (int i = 0; i < S::n; ++i) r.elems[i] = E(float(a.elems[i]) * k);
   return r;

@@ -93,6 +93,17 @@ constexpr decltype(auto) vget(const X& x, int i) {
   }
 }
 
+// set element i of a vector, or the scalar itself
+template <class X, class V>
+constexpr void vset(X& x, int i, const V& v) {
+  if constexpr (vt<X>::any)
+    x.elems[i] = v;
+  else {
+    (void)i;
+    x = v;
+  }
+}
+
 // Storage with the anonymous unions (g++ extension: anonymous structs).
 template <class T, int N, bool Aligned>
 struct vstore;
@@ -133,6 +144,24 @@ METAL_VSTORE(4, , struct { T x, y, z, w; }; struct { T r, g, b, a; };)
 #undef METAL_VSTORE_INIT_3
 #undef METAL_VSTORE_INIT_4
 
+// x op= u as x = CURRENT op u, for the 10 compound assignments (CURRENT: the value of x).
+#define METAL_COMPOUND_ASSIGNMENT(SELF, CURRENT, OP_ASSIGN, OP) \
+  template <class U>                                            \
+  SELF& operator OP_ASSIGN(const U& u) {                        \
+    return *this = CURRENT OP u;                                \
+  }
+#define METAL_COMPOUND_ASSIGNMENTS(SELF, CURRENT)   \
+  METAL_COMPOUND_ASSIGNMENT(SELF, CURRENT, +=, +)   \
+  METAL_COMPOUND_ASSIGNMENT(SELF, CURRENT, -=, -)   \
+  METAL_COMPOUND_ASSIGNMENT(SELF, CURRENT, *=, *)   \
+  METAL_COMPOUND_ASSIGNMENT(SELF, CURRENT, /=, /)   \
+  METAL_COMPOUND_ASSIGNMENT(SELF, CURRENT, %=, %)   \
+  METAL_COMPOUND_ASSIGNMENT(SELF, CURRENT, &=, &)   \
+  METAL_COMPOUND_ASSIGNMENT(SELF, CURRENT, |=, |)   \
+  METAL_COMPOUND_ASSIGNMENT(SELF, CURRENT, ^=, ^)   \
+  METAL_COMPOUND_ASSIGNMENT(SELF, CURRENT, <<=, <<) \
+  METAL_COMPOUND_ASSIGNMENT(SELF, CURRENT, >>=, >>)
+
 // Assignable swizzle proxy returned by .swizzle_ref<I...>() (indices are distinct).
 template <class C, class T, int... I>
 struct swizzle_proxy {
@@ -149,46 +178,7 @@ struct swizzle_proxy {
     return *this;
   }
   swizzle_proxy& operator=(const swizzle_proxy& o) { return *this = o.value(); }
-  template <class U>
-  swizzle_proxy& operator+=(const U& u) {
-    return *this = value() + u;
-  }
-  template <class U>
-  swizzle_proxy& operator-=(const U& u) {
-    return *this = value() - u;
-  }
-  template <class U>
-  swizzle_proxy& operator*=(const U& u) {
-    return *this = value() * u;
-  }
-  template <class U>
-  swizzle_proxy& operator/=(const U& u) {
-    return *this = value() / u;
-  }
-  template <class U>
-  swizzle_proxy& operator%=(const U& u) {
-    return *this = value() % u;
-  }
-  template <class U>
-  swizzle_proxy& operator&=(const U& u) {
-    return *this = value() & u;
-  }
-  template <class U>
-  swizzle_proxy& operator|=(const U& u) {
-    return *this = value() | u;
-  }
-  template <class U>
-  swizzle_proxy& operator^=(const U& u) {
-    return *this = value() ^ u;
-  }
-  template <class U>
-  swizzle_proxy& operator<<=(const U& u) {
-    return *this = value() << u;
-  }
-  template <class U>
-  swizzle_proxy& operator>>=(const U& u) {
-    return *this = value() >> u;
-  }
+  METAL_COMPOUND_ASSIGNMENTS(swizzle_proxy, value())
 };
 
 }  // namespace detail
@@ -215,46 +205,7 @@ struct swizzle_proxy {
     static_assert(((I >= 0 && I < N) && ...), "swizzle index out of range");                    \
     return detail::swizzle_proxy<SELF, T, I...>{*this};                                         \
   }                                                                                             \
-  template <class U>                                                                            \
-  SELF& operator+=(const U& u) {                                                                \
-    return *this = *this + u;                                                                   \
-  }                                                                                             \
-  template <class U>                                                                            \
-  SELF& operator-=(const U& u) {                                                                \
-    return *this = *this - u;                                                                   \
-  }                                                                                             \
-  template <class U>                                                                            \
-  SELF& operator*=(const U& u) {                                                                \
-    return *this = *this * u;                                                                   \
-  }                                                                                             \
-  template <class U>                                                                            \
-  SELF& operator/=(const U& u) {                                                                \
-    return *this = *this / u;                                                                   \
-  }                                                                                             \
-  template <class U>                                                                            \
-  SELF& operator%=(const U& u) {                                                                \
-    return *this = *this % u;                                                                   \
-  }                                                                                             \
-  template <class U>                                                                            \
-  SELF& operator&=(const U& u) {                                                                \
-    return *this = *this & u;                                                                   \
-  }                                                                                             \
-  template <class U>                                                                            \
-  SELF& operator|=(const U& u) {                                                                \
-    return *this = *this | u;                                                                   \
-  }                                                                                             \
-  template <class U>                                                                            \
-  SELF& operator^=(const U& u) {                                                                \
-    return *this = *this ^ u;                                                                   \
-  }                                                                                             \
-  template <class U>                                                                            \
-  SELF& operator<<=(const U& u) {                                                               \
-    return *this = *this << u;                                                                  \
-  }                                                                                             \
-  template <class U>                                                                            \
-  SELF& operator>>=(const U& u) {                                                               \
-    return *this = *this >> u;                                                                  \
-  }                                                                                             \
+  METAL_COMPOUND_ASSIGNMENTS(SELF, *this)                                                       \
   SELF& operator++() {                                                                          \
     return *this += T(1);                                                                       \
   }                                                                                             \
@@ -323,6 +274,8 @@ struct packed_vec : detail::vstore<T, N, false> {
   METAL_VEC_COMMON(packed_vec)
 };
 #undef METAL_VEC_COMMON
+#undef METAL_COMPOUND_ASSIGNMENTS
+#undef METAL_COMPOUND_ASSIGNMENT
 
 // ------------------------------------------------------------------------------------------
 // Operators (found by ADL).  vec op vec needs equal element type and size; a scalar operand is

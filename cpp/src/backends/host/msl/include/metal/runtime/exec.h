@@ -91,8 +91,20 @@ struct PlainScope {
   void* saved[2];
 };
 /// Starts a new threadgroup in plain mode: fresh threadgroup variables and [[threadgroup(i)]]
-/// buffers (into group.threadgroup_buffers).
-void plain_begin_threadgroup(ThreadgroupState& group, uint32_t threads);
+/// buffers (into group.threadgroup_buffers). `linear` is its index (named if it faults).
+void plain_begin_threadgroup(ThreadgroupState& group, uint32_t threads, uint32_t linear);
+
+/// Runs fn(arg), the threadgroup loop of a run_threadgroups call, and returns its result; with
+/// d->fault_slot set, a hardware fault in it (integer division by zero, an invalid memory
+/// access, a stack overflow, a trap) instead returns 1 after writing "kernel <name>: threadgroup
+/// ... thread ...: <what happened>" into error. The per-OS-thread state is reset, so the thread
+/// can run the next dispatch.
+int run_guarded(const mtlh_dispatch* d, const char* kernel, int (*fn)(void*), void* arg,
+                char* error, size_t error_len);
+/// This OS thread's slot in the process-wide fault handler (see fault.cpp), installing the
+/// handler on the first call; null when fault catching is off (METALLIC_HOST_CATCH_FAULTS=0).
+/// The host device passes its own copy's in mtlh_dispatch::fault_slot.
+mtlh_fault_target* volatile* fault_slot();
 
 /// Runs threadgroups [first, first + count) with one fiber per thread.
 int run_fibers(const mtlh_dispatch* d, uint32_t first, uint32_t count, const char* kernel,

@@ -119,14 +119,26 @@ inline void begin_thread(const mtlh_dispatch* d, uint32_t x, uint32_t y, uint32_
   ids.quadgroup_index_in_threadgroup = index / kQuadWidth;
 }
 
+/// The arguments of one run_threadgroups call (plain mode), through rt::run_guarded.
+struct PlainRun {
+  const mtlh_dispatch* d;
+  uint32_t first, count;
+  const char* kernel_name;
+  char* error;
+  size_t error_len;
+};
+
 /// Plain mode: the threads of each threadgroup run one after another as a loop. Written so the
 /// compiler can turn the loop over a kernel's threads into straight-line (even vector) code:
 /// the kernel sees a local copy of the dispatch whose buffer table it can prove no kernel store
 /// touches (so argument loads leave the loop), and per-thread ids are locals. With host checks
 /// on (PublishIds), each thread's ids are also published so faults can name the thread.
 template <BodyFn Body, bool PublishIds>
-int run_plain(const mtlh_dispatch* d, uint32_t first, uint32_t count, const char* kernel_name,
-              char* error, size_t error_len) {
+int plain_loop(void* arg) {
+  const PlainRun& run = *static_cast<const PlainRun*>(arg);
+  const mtlh_dispatch* d = run.d;
+  const uint32_t first = run.first, count = run.count;
+  const char* kernel_name = run.kernel_name;
   // Inline bytes (setBytes) are the kernel's own read-only copy on a GPU too, so a local copy is
   // faithful, and it lets the compiler keep e.g. `params.n` in a register across the loop.
   constexpr size_t kInlineCopyBytes = 1024;
@@ -152,7 +164,7 @@ int run_plain(const mtlh_dispatch* d, uint32_t first, uint32_t count, const char
       ThreadIds tg_ids{};
       begin_threadgroup(d, linear, tg_ids);
       const Dim3 size = tg_ids.threads_per_threadgroup;
-      rt::plain_begin_threadgroup(group, size.x * size.y * size.z);
+      rt::plain_begin_threadgroup(group, size.x * size.y * size.z, linear);
       for (uint32_t z = 0; z < size.z; ++z)
         for (uint32_t y = 0; y < size.y; ++y)
           for (uint32_t x = 0; x < size.x; ++x) {
@@ -163,13 +175,21 @@ int run_plain(const mtlh_dispatch* d, uint32_t first, uint32_t count, const char
           }
     }
   } catch (const std::exception& e) {
-    format_error(error, error_len, kernel_name, e.what());
+    format_error(run.error, run.error_len, kernel_name, e.what());
     return 1;
   } catch (...) {
-    format_error(error, error_len, kernel_name, "unknown C++ exception");
+    format_error(run.error, run.error_len, kernel_name, "unknown C++ exception");
     return 1;
   }
   return 0;
+}
+
+/// Runs the plain loop with hardware faults caught (rt::run_guarded: one sigsetjmp per call).
+template <BodyFn Body, bool PublishIds>
+int run_plain(const mtlh_dispatch* d, uint32_t first, uint32_t count, const char* kernel_name,
+              char* error, size_t error_len) {
+  PlainRun run{d, first, count, kernel_name, error, error_len};
+  return rt::run_guarded(d, kernel_name, &plain_loop<Body, PublishIds>, &run, error, error_len);
 }
 
 /// Runs threadgroups [first, first + count). Kernels without barriers or collectives run their

@@ -127,15 +127,11 @@ inline R shared_result(const rt::Exchange& x, uint32_t slot_bytes, uint32_t inde
   return r;
 }
 
-template <class T, uint32_t W, class Op>
-inline T reduce_uncached(const rt::Exchange& x, Op op) {
-  uint64_t m = group_of<W>(x).mask;
+/// `op` over the values of the lanes in `m` (not empty), lowest lane first.
+template <class T, class Op>
+inline T fold_lanes(const rt::Exchange& x, uint64_t m, Op op) {
   T acc = lane_value<T>(x, ctz64(m));
-  m &= m - 1;
-  while (m) {
-    acc = op(acc, lane_value<T>(x, ctz64(m)));
-    m &= m - 1;
-  }
+  for (m &= m - 1; m; m &= m - 1) acc = op(acc, lane_value<T>(x, ctz64(m)));
   return acc;
 }
 
@@ -143,33 +139,26 @@ inline T reduce_uncached(const rt::Exchange& x, Op op) {
 /// once; quad group: one per quad, 8 cache entries).
 template <class T, uint32_t W, class Op>
 inline T reduce(const rt::Exchange& x, Op op) {
+  const auto whole_group = [&] { return fold_lanes<T>(x, group_of<W>(x).mask, op); };
   if constexpr (W == 32) {
     if constexpr (sizeof(T) <= rt::kCacheBytes)
-      return shared_result<T>(x, 0, 0, [&] { return reduce_uncached<T, W>(x, op); });
+      return shared_result<T>(x, 0, 0, whole_group);
     else
-      return reduce_uncached<T, W>(x, op);
+      return whole_group();
   } else {
     constexpr uint32_t kQuadSlot = rt::kCacheBytes / 8;
     if constexpr (sizeof(T) <= kQuadSlot)
-      return shared_result<T>(x, kQuadSlot, x.lane / 4,
-                              [&] { return reduce_uncached<T, W>(x, op); });
+      return shared_result<T>(x, kQuadSlot, x.lane / 4, whole_group);
     else
-      return reduce_uncached<T, W>(x, op);
+      return whole_group();
   }
 }
 
 template <class T, uint32_t W, class Op>
 inline T prefix(const rt::Exchange& x, bool inclusive, T identity, Op op) {
   const uint64_t below = (uint64_t(1) << x.lane) - 1 + (inclusive ? (uint64_t(1) << x.lane) : 0);
-  uint64_t m = group_of<W>(x).mask & below;
-  if (!m) return identity;
-  T acc = lane_value<T>(x, ctz64(m));
-  m &= m - 1;
-  while (m) {
-    acc = op(acc, lane_value<T>(x, ctz64(m)));
-    m &= m - 1;
-  }
-  return acc;
+  const uint64_t m = group_of<W>(x).mask & below;
+  return m ? fold_lanes<T>(x, m, op) : identity;
 }
 
 /// The value of lane `src` if it is active, else the caller's own value.
@@ -179,33 +168,29 @@ inline T from_lane(const rt::Exchange& x, uint32_t src, const T& own) {
   return own;
 }
 
-template <class T>
-inline T emin(const T& a, const T& b) {
+/// Component-wise: b's component where take_b(a's, b's), else a's.
+template <class T, class TakeB>
+inline T choose(const T& a, const T& b, TakeB take_b) {
   using E = elem_t<T>;
   if constexpr (std::is_same_v<E, T>) {
-    return (b < a || a != a) ? b : a;
+    return take_b(a, b) ? b : a;
   } else {
     T r = a;
     E* pr = reinterpret_cast<E*>(&r);
     const E* pb = reinterpret_cast<const E*>(&b);
     for (size_t i = 0; i < sizeof(T) / sizeof(E); ++i)
-      if (pb[i] < pr[i] || pr[i] != pr[i]) pr[i] = pb[i];
+      if (take_b(pr[i], pb[i])) pr[i] = pb[i];
     return r;
   }
 }
+// A NaN component of a is replaced by b's.
+template <class T>
+inline T emin(const T& a, const T& b) {
+  return choose(a, b, [](const auto& x, const auto& y) { return y < x || x != x; });
+}
 template <class T>
 inline T emax(const T& a, const T& b) {
-  using E = elem_t<T>;
-  if constexpr (std::is_same_v<E, T>) {
-    return (a < b || a != a) ? b : a;
-  } else {
-    T r = a;
-    E* pr = reinterpret_cast<E*>(&r);
-    const E* pb = reinterpret_cast<const E*>(&b);
-    for (size_t i = 0; i < sizeof(T) / sizeof(E); ++i)
-      if (pr[i] < pb[i] || pr[i] != pr[i]) pr[i] = pb[i];
-    return r;
-  }
+  return choose(a, b, [](const auto& x, const auto& y) { return x < y || x != x; });
 }
 
 struct Add {
@@ -283,12 +268,15 @@ MTLH_NOINLINE void simdgroup_barrier(Flags) {
 // ---------------------------------------------------------------------------------------------
 // Votes.
 
-class simd_vote {
+namespace detail {
+/// simd_vote / quad_vote: a bit per lane of the group, and which lanes were active.
+template <class V, V kAllLanes>
+class group_vote {
  public:
-  using vote_t = uint64_t;
-  constexpr simd_vote() = default;
-  explicit constexpr simd_vote(vote_t v) : v_(v), active_(0xFFFFFFFFu) {}
-  constexpr simd_vote(vote_t v, vote_t active) : v_(v), active_(active) {}
+  using vote_t = V;
+  constexpr group_vote() = default;
+  explicit constexpr group_vote(vote_t v) : v_(v), active_(kAllLanes) {}
+  constexpr group_vote(vote_t v, vote_t active) : v_(v), active_(active) {}
   explicit constexpr operator vote_t() const { return v_; }
   /// True if every active lane voted true.
   constexpr bool all() const { return (v_ & active_) == active_; }
@@ -296,23 +284,12 @@ class simd_vote {
 
  private:
   vote_t v_ = 0;
-  vote_t active_ = 0xFFFFFFFFu;
+  vote_t active_ = kAllLanes;
 };
+}  // namespace detail
 
-class quad_vote {
- public:
-  using vote_t = uint16_t;
-  constexpr quad_vote() = default;
-  explicit constexpr quad_vote(vote_t v) : v_(v), active_(0xF) {}
-  constexpr quad_vote(vote_t v, vote_t active) : v_(v), active_(active) {}
-  explicit constexpr operator vote_t() const { return v_; }
-  constexpr bool all() const { return (v_ & active_) == active_; }
-  constexpr bool any() const { return v_ != 0; }
-
- private:
-  vote_t v_ = 0;
-  vote_t active_ = 0xF;
-};
+using simd_vote = detail::group_vote<uint64_t, 0xFFFFFFFFu>;
+using quad_vote = detail::group_vote<uint16_t, 0xF>;
 
 // ---------------------------------------------------------------------------------------------
 // SIMD-group (W = 32) and quad-group (W = 4) functions.
@@ -510,6 +487,23 @@ inline void origin_of(const O& o, size_t& x, size_t& y) {
     y = size_t(o.y);
   }
 }
+/// Where the caller's 2 elements of a matrix are in memory (see simdgroup_load).
+struct ElementOffsets {
+  size_t at[2];
+};
+template <class O>
+inline ElementOffsets element_offsets(size_t elements_per_row, O matrix_origin, bool transpose) {
+  size_t ox, oy;
+  origin_of(matrix_origin, ox, oy);
+  const uint32_t lane = ::metal_host::rt::current_lane();
+  const size_t r = row_of(lane), c = col_of(lane);
+  ElementOffsets o;
+  for (size_t k = 0; k < 2; ++k) {
+    const size_t i = transpose ? (c + k) * elements_per_row + r : r * elements_per_row + c + k;
+    o.at[k] = oy * elements_per_row + ox + i;
+  }
+  return o;
+}
 }  // namespace simdgroup_detail
 
 template <class T>
@@ -546,29 +540,15 @@ inline simdgroup_matrix<T, Cols, Rows> make_filled_simdgroup_matrix(const T valu
 template <class T, class U, class O = int>
 inline void simdgroup_load(simdgroup_matrix<T, 8, 8>& d, const U* src, size_t elements_per_row = 8,
                            O matrix_origin = 0, bool transpose = false) {
-  size_t ox, oy;
-  simdgroup_detail::origin_of(matrix_origin, ox, oy);
-  const U* base = src + oy * elements_per_row + ox;
-  const uint32_t lane = ::metal_host::rt::current_lane();
-  const size_t r = simdgroup_detail::row_of(lane), c = simdgroup_detail::col_of(lane);
-  for (size_t k = 0; k < 2; ++k) {
-    const size_t i = transpose ? (c + k) * elements_per_row + r : r * elements_per_row + c + k;
-    d.elements_[int(k)] = static_cast<T>(base[i]);
-  }
+  const auto o = simdgroup_detail::element_offsets(elements_per_row, matrix_origin, transpose);
+  for (int k = 0; k < 2; ++k) d.elements_[k] = static_cast<T>(src[o.at[k]]);
 }
 
 template <class T, class U, class O = int>
 inline void simdgroup_store(const simdgroup_matrix<T, 8, 8>& a, U* dst, size_t elements_per_row = 8,
                             O matrix_origin = 0, bool transpose = false) {
-  size_t ox, oy;
-  simdgroup_detail::origin_of(matrix_origin, ox, oy);
-  U* base = dst + oy * elements_per_row + ox;
-  const uint32_t lane = ::metal_host::rt::current_lane();
-  const size_t r = simdgroup_detail::row_of(lane), c = simdgroup_detail::col_of(lane);
-  for (size_t k = 0; k < 2; ++k) {
-    const size_t i = transpose ? (c + k) * elements_per_row + r : r * elements_per_row + c + k;
-    base[i] = static_cast<U>(a.elements_[int(k)]);
-  }
+  const auto o = simdgroup_detail::element_offsets(elements_per_row, matrix_origin, transpose);
+  for (int k = 0; k < 2; ++k) dst[o.at[k]] = static_cast<U>(a.elements_[k]);
 }
 
 namespace simdgroup_detail {
