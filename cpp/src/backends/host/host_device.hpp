@@ -1,6 +1,7 @@
 // The host device: runs translated MSL kernels on the CPU with Metal's execution model.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -84,6 +85,7 @@ class HostQueue {
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<std::shared_ptr<HostCommandBuffer>> pending_;
+  std::atomic<size_t> pending_count_{0};  // read without the lock while spinning
   bool stop_ = false;
   std::thread thread_;
 };
@@ -108,7 +110,7 @@ class HostCommandBuffer final : public CommandBuffer,
   bool committed_ = false;
   mutable std::mutex mutex_;
   std::condition_variable done_cv_;
-  bool done_ = false;
+  std::atomic<bool> done_{false};
   std::string error_;
   std::vector<DispatchTiming> timings_;
 };

@@ -9,6 +9,24 @@
 
 namespace metallic::host {
 
+namespace {
+
+/// Waking a sleeping thread costs tens of microseconds on a virtual machine, which would dominate
+/// a small synchronous op; so both sides of the queue poll for a short while before sleeping.
+constexpr auto kSpin = std::chrono::microseconds(50);
+
+template <class Ready>
+bool spin_until(Ready ready) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (uint32_t i = 1;; ++i) {
+    if (ready()) return true;
+    if (i % 64 == 0 && std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+}
+
+}  // namespace
+
 void HostCommandBuffer::encode_dispatch(DispatchCommand&& command) {
   if (committed_) throw MetallicError("cannot encode into a committed command buffer");
   commands_.push_back(std::move(command));
@@ -27,8 +45,9 @@ void HostCommandBuffer::commit() {
 
 void HostCommandBuffer::wait() {
   if (!committed_) throw MetallicError("wait() on a command buffer that was never committed");
+  spin_until([this] { return done_.load(std::memory_order_acquire); });
   std::unique_lock<std::mutex> lock(mutex_);
-  done_cv_.wait(lock, [this] { return done_; });
+  done_cv_.wait(lock, [this] { return done_.load(); });
   if (!error_.empty()) throw DeviceError(error_);
 }
 
@@ -68,6 +87,7 @@ void HostQueue::submit(std::shared_ptr<HostCommandBuffer> cb) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     pending_.push_back(std::move(cb));
+    pending_count_.fetch_add(1, std::memory_order_release);
   }
   ready_.notify_one();
 }
@@ -75,12 +95,14 @@ void HostQueue::submit(std::shared_ptr<HostCommandBuffer> cb) {
 void HostQueue::loop() {
   for (;;) {
     std::shared_ptr<HostCommandBuffer> cb;
+    spin_until([this] { return pending_count_.load(std::memory_order_acquire) != 0; });
     {
       std::unique_lock<std::mutex> lock(mutex_);
       ready_.wait(lock, [this] { return stop_ || !pending_.empty(); });
       if (pending_.empty()) return;  // stop requested and all work done
       cb = std::move(pending_.front());
       pending_.pop_front();
+      pending_count_.fetch_sub(1, std::memory_order_relaxed);
     }
     execute(*cb);
   }
