@@ -46,6 +46,7 @@ def test_zeros_empty_and_views(ctx: mt.Context) -> None:
     np.testing.assert_array_equal(r[1].numpy(), [4, 5, 6, 7])
     assert r.slice(1, 3).shape == (2, 4)
     assert not r.T.is_contiguous()
+    np.testing.assert_array_equal(r.T.numpy(), np.arange(12, dtype=np.float32).reshape(3, 4).T)
     assert "shape=[3, 4]" in repr(r)
     assert ctx.tensor(np.array([2.5], np.float32)).item() == 2.5
 

@@ -93,9 +93,11 @@ py::array tensor_to_numpy(const Tensor& t, bool copy) {
     py::gil_scoped_release release;  // waiting for the device
     data = t.data_for_read();
   }
-  if (!t.is_contiguous()) throw ShapeError("numpy() of a non-contiguous view is not supported");
   std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
   if (t.dtype() == DType::BF16) {
+    if (!t.is_contiguous()) {
+      throw ShapeError("numpy() of a non-contiguous bf16 view is not supported");
+    }
     py::array_t<float> out(shape);
     const auto* src = static_cast<const uint16_t*>(data);
     float* dst = out.mutable_data();
