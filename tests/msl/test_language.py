@@ -328,3 +328,24 @@ def test_namespaces_layout_casts_version(msl, lang_lib):
     np.testing.assert_array_equal(out, v[:3, 0] + v[:3, 3] + p[:3, 2])
     (out,) = msl.run(lang_lib, "version", np.zeros(1, np.float32), grid=(1,), threadgroup=(1,))
     assert out[0] == 1
+
+
+def test_template_argument_with_a_comparison(msl):
+    """A non-type template argument in parentheses holding '>' (the instantiation's name must be
+    found past it)."""
+    lib = msl.library(
+        "#include <metal_stdlib>\nusing namespace metal;\n"
+        + """
+template <bool Big>
+kernel void pick(device int* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = Big ? 100 + int(i) : int(i);
+}
+template [[host_name("pick_big")]] [[kernel]] decltype(pick<(4 > 2)>) pick<(4 > 2)>;
+template [[host_name("pick_small")]] [[kernel]] decltype(pick<(1 > 2)>) pick<(1 > 2)>;
+""",
+        name="angle_args",
+    )
+    (big,) = msl.run(lib, "pick_big", np.zeros(4, np.int32), grid=(4,), threadgroup=(4,))
+    (small,) = msl.run(lib, "pick_small", np.zeros(4, np.int32), grid=(4,), threadgroup=(4,))
+    np.testing.assert_array_equal(big, 100 + np.arange(4))
+    np.testing.assert_array_equal(small, np.arange(4))

@@ -467,8 +467,11 @@ class Translator:
         return "::".join(["", *spaces, name]) if spaces else name
 
     def match_angle(self, k: int) -> int:
+        """Index of the '>' closing the '<' at k; parenthesised template arguments (which may
+        hold comparisons) are skipped whole."""
         depth = 0
-        for j in range(k, len(self.sig)):
+        j = k
+        while j < len(self.sig):
             t = self.text(j)
             if t == "<":
                 depth += 1
@@ -476,10 +479,11 @@ class Translator:
                 depth -= 1
             elif t == ">>":
                 depth -= 2
-            elif t in ("(",):
+            elif t == "(":
                 j = self.match(j, "(", ")")
             if depth <= 0:
                 return j
+            j += 1
         raise error(self.tok(k), "unbalanced '<'")
 
     def rewrite_function_constants(self) -> None:
