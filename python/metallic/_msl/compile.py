@@ -70,10 +70,15 @@ def compile_host_library(
     cxx = compiler()
     debug = os.environ.get("METALLIC_HOST_DEBUG", "0") not in ("", "0")
     with tempfile.TemporaryDirectory(prefix="metallic-") as tmp:
-        # Debug builds keep the source beside the cache, where gdb finds the .metal lines.
-        src_dir = _debug_source_dir(source) if debug else Path(tmp)
+        # The source is kept beside the cache under a name derived from its content: the line
+        # markers of the translation (hence the cache key) are the same in every process, and
+        # gdb finds the .metal lines of a debug build there.
+        src_dir = _source_dir(source, name)
         src = src_dir / f"{name}.metal"
-        src.write_text(source)
+        if not src.exists():
+            partial_src = src.with_suffix(f".{os.getpid()}.tmp")
+            partial_src.write_text(source)
+            os.replace(partial_src, src)
         try:
             tr = translate([src], [Path(d) for d in include_dirs], name, None, cxx, checks)
         except TranslateError as e:
@@ -103,13 +108,16 @@ def compile_host_library(
         cmd = [cxx, *flags, "-I", str(INCLUDE_DIR), str(cpp), str(RUNTIME_LIB), "-o", str(partial)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise CompileError(_user_paths(proc.stderr.strip(), str(src_dir), name))
+            raise CompileError(
+                _user_paths(_user_paths(proc.stderr.strip(), tmp, name), str(src_dir), name)
+            )
         os.replace(partial, out)  # atomic: a concurrent process sees all of it or nothing
         return out
 
 
-def _debug_source_dir(source: str) -> Path:
-    path = cache_dir() / f"src-{hashlib.sha256(source.encode()).hexdigest()[:16]}"
+def _source_dir(source: str, name: str) -> Path:
+    key = hashlib.sha256(f"{name}\0{source}".encode()).hexdigest()[:16]
+    path = cache_dir() / f"src-{key}"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -119,6 +127,6 @@ def _runtime_stamp() -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def _user_paths(message: str, tmp: str, name: str) -> str:
+def _user_paths(message: str, directory: str, name: str) -> str:
     """Compiler messages name the temporary copy of the source; show `<name>.metal` instead."""
-    return re.sub(re.escape(tmp) + r"/", "", message).replace(f"{name}.cpp", f"{name}.metal")
+    return re.sub(re.escape(directory) + r"/", "", message).replace(f"{name}.cpp", f"{name}.metal")

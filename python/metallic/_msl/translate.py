@@ -26,7 +26,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -607,35 +606,36 @@ def _host_name(attr: str) -> str:
 
 
 def preprocess(sources: list[Path], include_dirs: list[Path], compiler: str) -> str:
-    """Runs the C preprocessor over the sources in order, with <metal_*> headers stubbed out."""
-    with tempfile.TemporaryDirectory() as tmp:
-        main = Path(tmp) / "library.metal.cpp"
-        main.write_text("".join(f'#include "{Path(s).resolve()}"\n' for s in sources))
-        cmd = [
-            compiler,
-            "-E",
-            "-x",
-            "c++",
-            "-std=c++17",
-            f"-D__METAL_VERSION__={METAL_VERSION}",
-            "-D__METAL__=1",
-            "-D__HAVE_NATIVE_FAST_MATH__=1",
-            "-DMETALLIC_HOST_DEVICE=1",
-            "-isystem",
-            str(STUB_INCLUDE),
-        ]
-        for d in include_dirs:
-            cmd += ["-I", str(d)]
-        cmd.append(str(main))
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise TranslateError(proc.stderr.strip().replace(f"{main}:1:", "<library>:"))
-        # The sources are included by a temporary file: drop the include flags of its markers so
-        # compiler messages do not start with "In file included from /tmp/...".
-        names = "|".join(re.escape(str(Path(x).resolve())) for x in sources)
-        enter_source = re.compile(r'^(# \d+ "(?:' + names + r')") 1$', re.MULTILINE)
-        back_to_main = re.compile(r'^(# \d+ "' + re.escape(str(main)) + r'") 2$', re.MULTILINE)
-        return back_to_main.sub(r"\1", enter_source.sub(r"\1", proc.stdout))
+    """Runs the C preprocessor over the sources in order, with <metal_*> headers stubbed out.
+
+    The sources are included from standard input, so the output names no temporary file and is
+    the same in every process (it feeds the run-time compile cache's key)."""
+    main = "".join(f'#include "{Path(s).resolve()}"\n' for s in sources)
+    cmd = [
+        compiler,
+        "-E",
+        "-x",
+        "c++",
+        "-std=c++17",
+        f"-D__METAL_VERSION__={METAL_VERSION}",
+        "-D__METAL__=1",
+        "-D__HAVE_NATIVE_FAST_MATH__=1",
+        "-DMETALLIC_HOST_DEVICE=1",
+        "-isystem",
+        str(STUB_INCLUDE),
+    ]
+    for d in include_dirs:
+        cmd += ["-I", str(d)]
+    cmd.append("-")
+    proc = subprocess.run(cmd, input=main, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise TranslateError(proc.stderr.strip().replace("<stdin>:1:", "<library>:"))
+    # Drop the include flags of the sources' markers so compiler messages do not start with
+    # "In file included from <stdin>".
+    names = "|".join(re.escape(str(Path(x).resolve())) for x in sources)
+    enter_source = re.compile(r'^(# \d+ "(?:' + names + r')") 1$', re.MULTILINE)
+    back_to_main = re.compile(r'^(# \d+ "<stdin>") 2$', re.MULTILINE)
+    return back_to_main.sub(r"\1", enter_source.sub(r"\1", proc.stdout))
 
 
 def render_library(name: str, unit_text: str, kernels: list[Kernel]) -> str:
