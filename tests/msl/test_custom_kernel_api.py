@@ -45,6 +45,7 @@ def test_properties_and_binding(lib: mt.Library, host: mt.Context) -> None:
     np.testing.assert_array_equal(y.numpy(), np.arange(5) * 2 + 2)
     lib.function("fill")(y, grid=(1,), threadgroup=(1,), dispatch="threadgroups")
     assert y.numpy()[0] == 7 and y.numpy()[1] == 4  # one whole threadgroup of one thread
+    assert [label for label, _ in host.profile()] == ["scale", "scale", "fill"]
 
 
 def test_bad_dispatch_shapes(lib: mt.Library, host: mt.Context) -> None:
