@@ -142,3 +142,15 @@ def test_threads_sharing_a_context(device: str) -> None:
     for th in threads:
         th.join()
     assert not errors, errors
+
+
+def test_pool_keeps_a_bounded_amount_free(device: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METALLIC_POOL_MB", "1")
+    ctx = mt.Context(device=device)
+    small = ctx.zeros(1024)  # 4 KiB: cached when released
+    big = ctx.zeros(1 << 19)  # 2 MiB: more than the pool keeps free, so it is freed
+    before = ctx.pool_stats()["bytes_allocated"]
+    del small, big
+    stats = ctx.pool_stats()
+    assert stats["bytes_free"] == 4096
+    assert stats["bytes_allocated"] == before - (2 << 20)

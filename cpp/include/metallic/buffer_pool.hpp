@@ -19,7 +19,9 @@ struct BufferPoolStats {
 
 class BufferPool {
  public:
-  explicit BufferPool(Device& device) : device_(device) {}
+  /// Keeps at most `max_free_bytes` in the free lists; a released buffer past that is freed.
+  BufferPool(Device& device, size_t max_free_bytes)
+      : device_(device), max_free_bytes_(max_free_bytes) {}
 
   struct Lease {
     BufferPtr buffer;
@@ -37,6 +39,7 @@ class BufferPool {
 
  private:
   Device& device_;
+  size_t max_free_bytes_;
   std::map<size_t, std::vector<Lease>> free_;
   BufferPoolStats stats_;
 };

@@ -30,6 +30,11 @@ BufferPool::Lease BufferPool::acquire(size_t bytes) {
 
 void BufferPool::release(BufferPtr buffer, uint64_t last_use) {
   const size_t size = buffer->length();
+  if (stats_.bytes_free + size > max_free_bytes_) {
+    // Freed, not cached (a pending command that still uses it keeps it alive until it is done).
+    stats_.bytes_allocated -= size;
+    return;
+  }
   stats_.bytes_free += size;
   free_[size].push_back({std::move(buffer), last_use});
 }

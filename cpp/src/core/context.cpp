@@ -46,7 +46,7 @@ Context::Context(const ContextOptions& options)
       device_(
           create_device(resolve_device(options.device),
                         DeviceOptions{options.host_checks || env_flag("METALLIC_HOST_CHECKS")})),
-      pool_(*device_) {
+      pool_(*device_, env_number("METALLIC_POOL_MB", 1024) << 20) {
   options_.host_checks = options.host_checks || env_flag("METALLIC_HOST_CHECKS");
   dispatch_limit_ = options.dispatches_per_command_buffer;
   if (dispatch_limit_ == 0)
