@@ -80,6 +80,18 @@ def test_call_api_matches_functional(ctx: mt.Context) -> None:
     np.testing.assert_array_equal(mt.ops.mul(a, b=b).numpy(), via_call)
 
 
+def test_operators(ctx: mt.Context) -> None:
+    x = np.arange(1, 7, dtype=np.float32).reshape(2, 3)
+    b = np.array([1.0, 2.0, 4.0], np.float32)
+    a, bt = ctx.tensor(x), ctx.tensor(b)
+    np.testing.assert_array_equal((a + bt).numpy(), x + b)
+    np.testing.assert_array_equal((a - bt).numpy(), x - b)
+    np.testing.assert_array_equal((a * bt).numpy(), x * b)
+    np.testing.assert_array_equal((a / bt).numpy(), x / b)
+    with pytest.raises(TypeError):
+        a + 1.0  # noqa: B018 - scalar operands need a kernel of their own
+
+
 def test_division_by_zero_gives_ieee_results(ctx: mt.Context) -> None:
     a = np.array([1.0, -1.0, 0.0], dtype=np.float32)
     b = np.zeros(3, dtype=np.float32)
