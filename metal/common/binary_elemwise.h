@@ -26,7 +26,7 @@ inline void binary_vb(device const T* a, device const T* b, device T* out,
   out[i] = Op()(a[i], b[i % p.b_n]);
 }
 
-// Defines kernels <prefix>_<op> and <prefix>_broadcast_<op> for f32 and f16 with functor Op.
+// Defines kernels <name>_vv_<type> and <name>_vb_<type> for f32, f16 and bf16 with functor Op.
 #define METALLIC_BINARY_KERNELS(name, Op)                                                    \
   template <typename T>                                                                    \
   [[kernel]] void name##_vv(device const T* a [[buffer(0)]], device const T* b [[buffer(1)]], \
@@ -45,4 +45,8 @@ inline void binary_vb(device const T* a, device const T* b, device T* out,
   template [[host_name(#name "_vv_f32")]] [[kernel]] decltype(name##_vv<float>) name##_vv<float>; \
   template [[host_name(#name "_vv_f16")]] [[kernel]] decltype(name##_vv<half>) name##_vv<half>;   \
   template [[host_name(#name "_vb_f32")]] [[kernel]] decltype(name##_vb<float>) name##_vb<float>; \
-  template [[host_name(#name "_vb_f16")]] [[kernel]] decltype(name##_vb<half>) name##_vb<half>;
+  template [[host_name(#name "_vb_f16")]] [[kernel]] decltype(name##_vb<half>) name##_vb<half>;   \
+  template [[host_name(#name "_vv_bf16")]] [[kernel]] decltype(name##_vv<bfloat>)                \
+      name##_vv<bfloat>;                                                                       \
+  template [[host_name(#name "_vb_bf16")]] [[kernel]] decltype(name##_vb<bfloat>)                \
+      name##_vb<bfloat>;

@@ -42,6 +42,27 @@ def _inputs(rng: np.random.Generator, shape: tuple[int, ...], dtype: type) -> np
     return x
 
 
+def _bf16(x: np.ndarray) -> np.ndarray:
+    """float32 rounded to the nearest bfloat16 (ties to even), as float32 (numpy has no bf16)."""
+    u = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    rounded = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
+    return rounded.astype(np.uint32).view(np.float32)
+
+
+@pytest.mark.parametrize("name", OPS)
+@pytest.mark.parametrize(("a_shape", "b_shape"), [((257,), (257,)), ((3, 33), (33,)), ((5,), (1,))])
+def test_bfloat16(
+    ctx: mt.Context, name: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...]
+) -> None:
+    rng = np.random.default_rng(3)
+    a = _bf16(rng.standard_normal(a_shape).astype(np.float32))
+    b = _bf16(rng.standard_normal(b_shape).astype(np.float32) + 3)
+    out = getattr(mt.ops, name)(ctx.tensor(a, dtype="bf16"), ctx.tensor(b, dtype="bf16"))
+    assert out.dtype == "bf16"
+    # bfloat arithmetic is float arithmetic rounded to bfloat, on the GPU and on the host.
+    np.testing.assert_array_equal(out.numpy(), _bf16(OPS[name](a, b)))
+
+
 @pytest.mark.parametrize("name", OPS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 @pytest.mark.parametrize("shape", SHAPES)
@@ -124,7 +145,7 @@ class TestBadInput:
 
     def test_unsupported_dtype(self, ctx: mt.Context) -> None:
         a = ctx.tensor(np.ones(4, np.int32))
-        with pytest.raises(mt.DTypeError, match="f32 and f16"):
+        with pytest.raises(mt.DTypeError, match="f32, f16 and bf16"):
             mt.ops.sub(a, a)
 
     def test_not_broadcastable(self, ctx: mt.Context) -> None:

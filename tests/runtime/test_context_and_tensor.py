@@ -97,10 +97,7 @@ def test_registry_lists_every_kernel_library() -> None:
     families = {p.name for p in (REPO / "metal").iterdir() if p.is_dir() and p.name != "common"}
     assert set(libraries) == families
     assert sorted(libraries["elemwise_add"]) == [
-        "elemwise_add_vb_f16",
-        "elemwise_add_vb_f32",
-        "elemwise_add_vv_f16",
-        "elemwise_add_vv_f32",
+        f"elemwise_add_{form}_{t}" for form in ("vb", "vv") for t in ("bf16", "f16", "f32")
     ]
 
 

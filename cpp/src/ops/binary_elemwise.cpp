@@ -25,6 +25,17 @@ bool broadcasts_over_leading(const Shape& a, const Shape& b) {
 }
 }  // namespace
 
+KernelFunction BinaryKernels::pick(DType dtype, bool broadcast) const {
+  switch (dtype) {
+    case DType::F16:
+      return broadcast ? vb_f16 : vv_f16;
+    case DType::BF16:
+      return broadcast ? vb_bf16 : vv_bf16;
+    default:
+      return broadcast ? vb_f32 : vv_f32;
+  }
+}
+
 template <class Derived>
 std::pair<typename BinaryElemwiseOp<Derived>::Operation, Tensor> BinaryElemwiseOp<Derived>::create(
     Context& ctx, const Args& args) {
@@ -36,8 +47,9 @@ std::pair<typename BinaryElemwiseOp<Derived>::Operation, Tensor> BinaryElemwiseO
     throw DTypeError(std::string(name) + ": dtypes differ (" + dtype_name(a.dtype()) + " and " +
                      dtype_name(b.dtype()) + "); convert one of them first");
   }
-  if (a.dtype() != DType::F32 && a.dtype() != DType::F16) {
-    throw DTypeError(std::string(name) + ": supports f32 and f16, got " + dtype_name(a.dtype()));
+  if (!dtype_is_float(a.dtype())) {
+    throw DTypeError(std::string(name) + ": supports f32, f16 and bf16, got " +
+                     dtype_name(a.dtype()));
   }
   if (!a.is_contiguous() || !b.is_contiguous()) {
     throw ShapeError(std::string(name) + ": inputs must be contiguous (got strides " +
@@ -56,9 +68,8 @@ std::pair<typename BinaryElemwiseOp<Derived>::Operation, Tensor> BinaryElemwiseO
     throw ShapeError(std::string(name) + ": b is empty but a is not");
   }
   Tensor out = ctx.tensor(a.dtype(), a.shape());
-  const bool f16 = a.dtype() == DType::F16;
   const BinaryKernels& k = Derived::kernels;
-  KernelFunction fn = same ? (f16 ? k.vv_f16 : k.vv_f32) : (f16 ? k.vb_f16 : k.vb_f32);
+  KernelFunction fn = k.pick(a.dtype(), !same);
   const auto n = static_cast<uint32_t>(a.numel()), b_n = static_cast<uint32_t>(b.numel());
   Operation op{a, b, out, fn, n, b_n};
   return {std::move(op), std::move(out)};
@@ -76,17 +87,21 @@ void BinaryElemwiseOp<Derived>::Operation::encode(ComputeKernelEncoder& e) const
 }
 
 const BinaryKernels ElemwiseAddOp::kernels = {
-    KernelFunction::elemwise_add_vv_f32, KernelFunction::elemwise_add_vv_f16,
-    KernelFunction::elemwise_add_vb_f32, KernelFunction::elemwise_add_vb_f16};
+    KernelFunction::elemwise_add_vv_f32,  KernelFunction::elemwise_add_vv_f16,
+    KernelFunction::elemwise_add_vv_bf16, KernelFunction::elemwise_add_vb_f32,
+    KernelFunction::elemwise_add_vb_f16,  KernelFunction::elemwise_add_vb_bf16};
 const BinaryKernels ElemwiseSubOp::kernels = {
-    KernelFunction::elemwise_sub_vv_f32, KernelFunction::elemwise_sub_vv_f16,
-    KernelFunction::elemwise_sub_vb_f32, KernelFunction::elemwise_sub_vb_f16};
+    KernelFunction::elemwise_sub_vv_f32,  KernelFunction::elemwise_sub_vv_f16,
+    KernelFunction::elemwise_sub_vv_bf16, KernelFunction::elemwise_sub_vb_f32,
+    KernelFunction::elemwise_sub_vb_f16,  KernelFunction::elemwise_sub_vb_bf16};
 const BinaryKernels ElemwiseMulOp::kernels = {
-    KernelFunction::elemwise_mul_vv_f32, KernelFunction::elemwise_mul_vv_f16,
-    KernelFunction::elemwise_mul_vb_f32, KernelFunction::elemwise_mul_vb_f16};
+    KernelFunction::elemwise_mul_vv_f32,  KernelFunction::elemwise_mul_vv_f16,
+    KernelFunction::elemwise_mul_vv_bf16, KernelFunction::elemwise_mul_vb_f32,
+    KernelFunction::elemwise_mul_vb_f16,  KernelFunction::elemwise_mul_vb_bf16};
 const BinaryKernels ElemwiseDivOp::kernels = {
-    KernelFunction::elemwise_div_vv_f32, KernelFunction::elemwise_div_vv_f16,
-    KernelFunction::elemwise_div_vb_f32, KernelFunction::elemwise_div_vb_f16};
+    KernelFunction::elemwise_div_vv_f32,  KernelFunction::elemwise_div_vv_f16,
+    KernelFunction::elemwise_div_vv_bf16, KernelFunction::elemwise_div_vb_f32,
+    KernelFunction::elemwise_div_vb_f16,  KernelFunction::elemwise_div_vb_bf16};
 
 template struct BinaryElemwiseOp<ElemwiseAddOp>;
 template struct BinaryElemwiseOp<ElemwiseSubOp>;

@@ -10,7 +10,10 @@ namespace metallic {
 
 /// The kernels of one binary op: same-shape (vv) and broadcast (vb), per dtype.
 struct BinaryKernels {
-  KernelFunction vv_f32, vv_f16, vb_f32, vb_f16;
+  KernelFunction vv_f32, vv_f16, vv_bf16, vb_f32, vb_f16, vb_bf16;
+
+  /// The kernel for `dtype` (F32, F16 or BF16) and form.
+  KernelFunction pick(DType dtype, bool broadcast) const;
 };
 
 /// Shared by the four ops; `Derived` supplies `name` and `kernels`.
