@@ -11,6 +11,7 @@ on disk by content hash); on Metal it is compiled by the driver (newLibraryWithS
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,14 +33,16 @@ class Library:
         self.include_dirs = [str(d) for d in include_dirs]
         # Function constants declared in the source: name -> (index, MSL type).
         self.constants = {m[2]: (int(m[3]), m[1]) for m in _CONSTANT_DECL.finditer(source)}
-        self._loaded: dict[int, tuple[_core.Context, _core.Library]] = {}
+        # Compiled per context; weak, so a library does not keep its contexts alive.
+        self._loaded: weakref.WeakKeyDictionary[_core.Context, _core.Library] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def _on(self, ctx: _core.Context) -> _core.Library:
-        entry = self._loaded.get(id(ctx))
-        if entry is None or entry[0] is not ctx:
-            entry = (ctx, _load(ctx, self))
-            self._loaded[id(ctx)] = entry
-        return entry[1]
+        loaded = self._loaded.get(ctx)
+        if loaded is None:
+            loaded = self._loaded[ctx] = _load(ctx, self)
+        return loaded
 
     def function_names(self, ctx: _core.Context | None = None) -> list[str]:
         """The kernel functions of the library (compiling it for `ctx` or a host context)."""
@@ -62,8 +65,10 @@ class Library:
                 if key not in by_index:
                     raise _core.ArgumentError(f"no [[function_constant({key})]] in {self.name}")
                 index, type_ = key, by_index[key]
+            if any(index == r[0] for r in resolved):
+                raise _core.ArgumentError(f"function constant {index} is given twice")
             resolved.append((index, type_, value))
-        return Function(self, name, sorted(resolved))
+        return Function(self, name, sorted(resolved, key=lambda r: r[0]))
 
 
 class Function:

@@ -3,6 +3,9 @@ clear errors its bad inputs give."""
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import metallic as mt
 import numpy as np
 import pytest
@@ -70,6 +73,8 @@ def test_bad_arguments(lib: mt.Library, host: mt.Context) -> None:
         scale(y, y, np.zeros(2000, np.float32), grid=(4,), threadgroup=(4,))
     with pytest.raises(mt.ArgumentError, match="not a function constant.*declared: bias"):
         lib.function("scale", constants={"bais": 1})
+    with pytest.raises(mt.ArgumentError, match="given twice"):
+        lib.function("scale", constants={"bias": 1, 3: 2})
     with pytest.raises(mt.ArgumentError, match=r"function_constant\(9\)"):
         lib.function("scale", constants={9: 1})
     with pytest.raises(
@@ -78,3 +83,12 @@ def test_bad_arguments(lib: mt.Library, host: mt.Context) -> None:
         lib.function("nope")(y, grid=(4,), threadgroup=(4,))
     with pytest.raises(mt.ArgumentError, match="C identifier"):
         mt.compile_library(SOURCE, name="not a name")
+
+
+def test_a_library_does_not_keep_contexts_alive(lib: mt.Library) -> None:
+    ctx = mt.Context(device="host")
+    lib.function_names(ctx)
+    ref = weakref.ref(ctx)
+    del ctx
+    gc.collect()
+    assert ref() is None
