@@ -80,7 +80,7 @@ def test_syntax_error_names_line(msl):
     [
         ("texture2d<float, access::read> t [[texture(0)]]", "texture"),
         ("sampler s [[sampler(0)]]", "sampler"),
-        ("device float* p", "no attribute"),
+        ("float4 p", "no attribute"),  # device/constant pointers get implicit indices
     ],
 )
 def test_unsupported_construct_is_a_compile_error(msl, param, what):

@@ -6,6 +6,7 @@ lambdas, half literals."""
 
 from __future__ import annotations
 
+import metallic as mt
 import numpy as np
 import pytest
 
@@ -349,3 +350,60 @@ template [[host_name("pick_small")]] [[kernel]] decltype(pick<(1 > 2)>) pick<(1 
     (small,) = msl.run(lib, "pick_small", np.zeros(4, np.int32), grid=(4,), threadgroup=(4,))
     np.testing.assert_array_equal(big, 100 + np.arange(4))
     np.testing.assert_array_equal(small, np.arange(4))
+
+
+def test_parameters_without_attributes_get_the_first_free_index(msl):
+    """llama.cpp style: `constant Args & args, device const char * src, ...` with no [[buffer]]:
+    Metal assigns each the first unused index, in order (threadgroup pointers likewise)."""
+    lib = msl.library(
+        "#include <metal_stdlib>\nusing namespace metal;\n"
+        + """
+struct Args { int n; float scale; };
+kernel void implicit_indices(
+    constant Args & args,
+    device const char * src,
+    device const float * bias [[buffer(0)]],
+    device char * dst,
+    threadgroup float * shared,
+    uint i [[thread_position_in_grid]],
+    ushort tid [[thread_position_in_threadgroup]]) {
+  // args -> buffer(1) (0 is taken), src -> 2, dst -> 3; shared -> threadgroup(0)
+  shared[tid] = ((device const float *) src)[i] * args.scale + bias[0];
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  if (int(i) < args.n) ((device float *) dst)[i] = shared[tid];
+}
+""",
+        name="implicit_indices",
+    )
+    x = np.arange(8, dtype=np.float32)
+    args = np.array([(6, 2.0)], dtype=[("n", np.int32), ("scale", np.float32)])
+    (_, _, _, out) = msl.run(
+        lib,
+        "implicit_indices",
+        np.array([0.5], np.float32),
+        args,
+        x,
+        np.zeros(8, np.float32),
+        grid=(8,),
+        threadgroup=(4,),
+        threadgroup_memory={0: 16},
+    )
+    np.testing.assert_array_equal(out, np.where(np.arange(8) < 6, 2 * x + 0.5, 0))
+
+
+def test_max_total_threads_attribute_limits_the_pipeline():
+    lib = mt.compile_library(
+        "#include <metal_stdlib>\nusing namespace metal;\n"
+        "[[max_total_threads_per_threadgroup(64)]]\n"
+        "kernel void small_groups(device float* y [[buffer(0)]],\n"
+        "                         uint i [[thread_position_in_grid]]) { y[i] = 1.0; }\n",
+        name="max_threads_attr",
+    )
+    fn = lib.function("small_groups")
+    ctx = mt.Context(device="host")
+    assert fn.pipeline(ctx).max_total_threads_per_threadgroup == 64
+    y = ctx.zeros(128)
+    fn(y, grid=(128,), threadgroup=(64,))
+    np.testing.assert_array_equal(y.numpy(), np.ones(128, np.float32))
+    with pytest.raises(mt.ArgumentError, match="limit of 64"):
+        fn(y, grid=(128,), threadgroup=(128,))

@@ -109,6 +109,7 @@ class Kernel:
     call: str  # C++ expression naming the function (with template arguments)
     params: list[Param]
     uses_sync: bool = False
+    max_threads: int = 1024  # [[max_total_threads_per_threadgroup(n)]], else the device limit
 
 
 @dataclass
@@ -118,6 +119,7 @@ class FunctionDef:
     is_kernel: bool
     body: tuple[int, int]  # token range of the body, braces included
     is_template: bool = False
+    max_threads: int = 1024
 
 
 def tokenize(text: str) -> list[Tok]:
@@ -268,12 +270,23 @@ class Translator:
                 elif self.tok(q).kind == "ident" and not attrs:
                     name = self.text(q)
             if not attrs:
-                raise error(
-                    self.tok(start),
-                    f"kernel parameter '{name}' has no attribute "
-                    "([[buffer(i)]], [[threadgroup(i)]] or a builtin); [[stage_in]] and "
-                    "textures are not supported on the host device",
-                )
+                # Metal gives device/constant (threadgroup) pointers and references without an
+                # attribute the first free [[buffer]] ([[threadgroup]]) index, in order.
+                words = {self.text(q) for q in range(start, j)}
+                declarator = words & {"*", "&"}
+                if declarator and words & {"device", "constant"}:
+                    params.append(Param(name, "buffer", -1))
+                elif declarator and "threadgroup" in words:
+                    params.append(Param(name, "threadgroup", -1))
+                else:
+                    raise error(
+                        self.tok(start),
+                        f"kernel parameter '{name}' has no attribute and is not a device, "
+                        "constant or threadgroup pointer or reference ([[stage_in]] and "
+                        "textures are not supported on the host device)",
+                    )
+                j += 1
+                continue
             m = re.match(r"(\w+)(?:\((\d+)\))?", attrs[0])
             kind = m.group(1) if m else attrs[0]
             if kind not in ("buffer", "threadgroup") and kind not in BUILTINS:
@@ -287,6 +300,12 @@ class Translator:
             index = int(m.group(2)) if m and m.group(2) else 0
             params.append(Param(name, kind, index))
             j += 1
+        for kind in ("buffer", "threadgroup"):
+            used = {p.index for p in params if p.attribute == kind and p.index >= 0}
+            for p in params:
+                if p.attribute == kind and p.index < 0:
+                    p.index = next(i for i in range(len(params) + len(used) + 1) if i not in used)
+                    used.add(p.index)
         return params
 
     def function_definition(self, start: int, brace: int, end: int) -> None:
@@ -302,16 +321,19 @@ class Translator:
         is_kernel = "kernel" in head
         is_template = head[0] == "template"
         params = self.parse_params(open_, close) if is_kernel else None
-        fn = FunctionDef(name, params, is_kernel, (brace, end), is_template)
+        attributes = self.attributes_in(start, open_)
+        limits = [a for a in attributes if a.startswith("max_total_threads_per_threadgroup")]
+        max_threads = int(re.findall(r"\d+", limits[0])[0]) if limits else 1024
+        fn = FunctionDef(name, params, is_kernel, (brace, end), is_template, max_threads)
         self.functions.setdefault(name, fn)
         if is_kernel:
             self.functions[name] = fn
             if not is_template:
-                host_names = [
-                    a for a in self.attributes_in(start, open_) if a.startswith("host_name")
-                ]
+                host_names = [a for a in attributes if a.startswith("host_name")]
                 host = _host_name(host_names[0]) if host_names else name
-                self.kernels.append(Kernel(host, self.qualified(name), params or []))
+                self.kernels.append(
+                    Kernel(host, self.qualified(name), params or [], max_threads=max_threads)
+                )
 
     def attributes_in(self, start: int, stop: int) -> list[str]:
         out = []
@@ -392,7 +414,10 @@ class Translator:
                     f"cannot find the kernel template instantiated as "
                     f"'{host}' (define the template kernel before instantiating it)",
                 )
-            self.kernels.append(Kernel(host, call, list(self.functions[base].params or [])))
+            template = self.functions[base]
+            self.kernels.append(
+                Kernel(host, call, list(template.params or []), max_threads=template.max_threads)
+            )
 
     def last_paren(self, brace: int) -> int:
         close = brace - 1
@@ -668,7 +693,9 @@ def render_library(name: str, unit_text: str, kernels: list[Kernel]) -> str:
         )
     out.append("const mtlh_kernel __mtlh_kernels[] = {")
     for i, k in enumerate(kernels):
-        out.append(f'  {{"{k.host_name}", __mtlh_run_{i}, {int(k.uses_sync)}, 1024, 0}},')
+        out.append(
+            f'  {{"{k.host_name}", __mtlh_run_{i}, {int(k.uses_sync)}, {k.max_threads}, 0}},'
+        )
     if not kernels:
         out.append("  {nullptr, nullptr, 0, 0, 0},")
     out.append("};")
