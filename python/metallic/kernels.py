@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from metallic import _core
+from metallic._msl.translate import constant_index
 
 _CONSTANT_DECL = re.compile(
-    r"constant\s+(\w+)\s+(\w+)\s*\[\[\s*function_constant\s*\(\s*(\d+)\s*\)\s*\]\]"
+    r"constant\s+(\w+)\s+(\w+)\s*\[\[\s*(function_constant\s*\([^\]]*\))\s*\]\]"
 )
 
 
@@ -32,7 +33,11 @@ class Library:
         self.name = name
         self.include_dirs = [str(d) for d in include_dirs]
         # Function constants declared in the source: name -> (index, MSL type).
-        self.constants = {m[2]: (int(m[3]), m[1]) for m in _CONSTANT_DECL.finditer(source)}
+        self.constants = {
+            m[2]: (index, m[1])
+            for m in _CONSTANT_DECL.finditer(source)
+            if (index := constant_index(m[3])) is not None
+        }
         # Compiled per context; weak, so a library does not keep its contexts alive.
         self._loaded: weakref.WeakKeyDictionary[_core.Context, _core.Library] = (
             weakref.WeakKeyDictionary()
@@ -61,10 +66,12 @@ class Library:
                         f"(declared: {known})"
                     )
                 index, type_ = self.constants[key]
-            else:
-                if key not in by_index:
-                    raise _core.ArgumentError(f"no [[function_constant({key})]] in {self.name}")
+            elif key in by_index:
                 index, type_ = key, by_index[key]
+            else:
+                # Declared with an index this scan cannot evaluate (a macro): the value's Python
+                # type picks the MSL type, which must then match the declaration.
+                index, type_ = key, _constant_type(key, value)
             if any(index == r[0] for r in resolved):
                 raise _core.ArgumentError(f"function constant {index} is given twice")
             resolved.append((index, type_, value))
@@ -130,6 +137,18 @@ def compile_library(
     if not re.fullmatch(r"[A-Za-z_]\w*", lib.name):
         raise _core.ArgumentError(f"library name '{lib.name}' must be a C identifier")
     return lib
+
+
+def _constant_type(index: int, value: Any) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "bool"
+    if isinstance(value, int | np.integer):
+        return "int"
+    if isinstance(value, float | np.floating):
+        return "float"
+    raise _core.ArgumentError(
+        f"function constant {index}: give a bool, int or float (or set it by name)"
+    )
 
 
 _default: _core.Context | None = None

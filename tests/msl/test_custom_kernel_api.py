@@ -75,8 +75,8 @@ def test_bad_arguments(lib: mt.Library, host: mt.Context) -> None:
         lib.function("scale", constants={"bais": 1})
     with pytest.raises(mt.ArgumentError, match="given twice"):
         lib.function("scale", constants={"bias": 1, 3: 2})
-    with pytest.raises(mt.ArgumentError, match=r"function_constant\(9\)"):
-        lib.function("scale", constants={9: 1})
+    with pytest.raises(mt.ArgumentError, match="give a bool, int or float"):
+        lib.function("scale", constants={9: "x"})
     with pytest.raises(
         mt.MetallicError, match=r"no kernel function .nope. \(it has: scale, fill\)"
     ):

@@ -407,3 +407,22 @@ def test_max_total_threads_attribute_limits_the_pipeline():
     np.testing.assert_array_equal(y.numpy(), np.ones(128, np.float32))
     with pytest.raises(mt.ArgumentError, match="limit of 64"):
         fn(y, grid=(128,), threadgroup=(128,))
+
+
+def test_function_constant_index_from_a_macro(msl):
+    """`[[function_constant(FC_BASE + 2)]]`, as llama.cpp writes them."""
+    lib = msl.library(
+        "#include <metal_stdlib>\nusing namespace metal;\n"
+        + """
+#define FC_BASE 400
+constant int fc_scale [[function_constant(FC_BASE + 2)]];
+kernel void fc_expr(device int* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+  out[i] = fc_scale * int(i);
+}
+""",
+        name="fc_macro_index",
+    )
+    (out,) = msl.run(
+        lib, "fc_expr", np.zeros(4, np.int32), grid=(4,), threadgroup=(4,), constants={402: 3}
+    )
+    np.testing.assert_array_equal(out, 3 * np.arange(4))

@@ -363,10 +363,13 @@ class Translator:
         attrs = self.attributes_in(start, semi)
         fc = [a for a in attrs if a.startswith("function_constant")]
         if fc:
-            m = re.search(r"\((\d+)\)", fc[0])
-            if not m:
-                raise error(self.tok(start), f"malformed attribute [[{fc[0]}]]")
-            index = int(m.group(1))
+            index = constant_index(fc[0])
+            if index is None:
+                raise error(
+                    self.tok(start),
+                    f"[[{fc[0]}]]: the index must be an integer expression of literals and "
+                    "macros (enumerators are not evaluated on the host device)",
+                )
             j = start
             while self.text(j) != "[[":
                 j += 1
@@ -621,6 +624,16 @@ class Translator:
                     self.set(q, "")
                 k = end
             k += 1
+
+
+def constant_index(attribute: str) -> int | None:
+    """The index of `function_constant(<expr>)`: a literal, or arithmetic on literals (what
+    `function_constant(FC_BASE + 22)` is once the preprocessor has expanded the macro)."""
+    m = re.fullmatch(r"function_constant\((.*)\)", attribute.strip(), re.S)
+    if not m or not re.fullmatch(r"[\d\s+\-*/%()]+", m.group(1)):
+        return None
+    expr = m.group(1).replace("/", "//")  # C integer division
+    return int(eval(expr, {"__builtins__": {}}))  # noqa: S307 - digits and operators only
 
 
 def _host_name(attr: str) -> str:
