@@ -4,6 +4,7 @@ prefix scan, a histogram with atomics, a templated kernel specialised by functio
 
 from __future__ import annotations
 
+import metallic as mt
 import numpy as np
 import pytest
 
@@ -367,3 +368,79 @@ def test_function_constant_specialised_template(msl, lib, dt, residual, gelu):
         v = v + r.astype(np.float32)
     tol = 1e-5 if dt == np.float32 else 2e-3
     np.testing.assert_allclose(out.astype(np.float32), v.astype(dt), rtol=tol, atol=tol)
+
+
+LLAMA_STYLE_RMS_NORM = """
+#include <metal_stdlib>
+using namespace metal;
+
+typedef struct {
+    int32_t  ne00;
+    int32_t  ne01;
+    uint64_t nb01;   // row stride in bytes
+    float    eps;
+} RmsNormArgs;
+
+// The style of llama.cpp's Metal kernels: arguments without [[buffer]] attributes (implicit
+// indices), byte pointers cast to float4, ushort builtins, an instantiation through a typedef.
+template <typename T>
+kernel void rms_norm_rows(
+        constant RmsNormArgs & args,
+        device const char * src,
+        device       char * dst,
+        threadgroup float * partial [[threadgroup(0)]],
+        uint   row   [[threadgroup_position_in_grid]],
+        ushort tid   [[thread_position_in_threadgroup]],
+        ushort sg    [[simdgroup_index_in_threadgroup]],
+        ushort lane  [[thread_index_in_simdgroup]],
+        ushort nth   [[threads_per_threadgroup]]) {
+    if (sg == 0) {
+        partial[lane] = 0.0f;
+    }
+    device const T * x = (device const T *) (src + row*args.nb01);
+    float sum = 0.0f;
+    for (int i = tid; i < args.ne00/4; i += nth) {
+        sum += dot(x[i], x[i]);
+    }
+    sum = simd_sum(sum);
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    if (lane == 0) {
+        partial[sg] = sum;
+    }
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    sum = simd_sum(partial[lane]);
+    const float scale = 1.0f/sqrt(sum/args.ne00 + args.eps);
+    device T * y = (device T *) (dst + row*args.nb01);
+    for (int i = tid; i < args.ne00/4; i += nth) {
+        y[i] = x[i] * scale;
+    }
+}
+
+typedef decltype(rms_norm_rows<float4>) rms_norm_rows_t;
+template [[host_name("rms_norm_f32")]] kernel rms_norm_rows_t rms_norm_rows<float4>;
+"""
+
+
+@pytest.mark.parametrize("checks", [False, True])
+def test_llama_style_rms_norm(checks: bool) -> None:
+    lib = mt.compile_library(LLAMA_STYLE_RMS_NORM, name="llama_style_rms_norm")
+    ctx = mt.Context(device="host", host_checks=checks)
+    rows, n = 5, 264  # 66 float4 per row: not a multiple of the 64-thread threadgroup
+    x = np.random.default_rng(0).standard_normal((rows, n)).astype(np.float32)
+    dst = ctx.zeros((rows, n))
+    args_type = np.dtype(
+        [("ne00", "<i4"), ("ne01", "<i4"), ("nb01", "<u8"), ("eps", "<f4")], align=True
+    )
+    args = np.array([(n, rows, n * 4, 1e-6)], dtype=args_type)
+    lib.function("rms_norm_f32")(
+        args,
+        ctx.tensor(x),
+        dst,
+        grid=(rows,),
+        threadgroup=(64,),
+        dispatch="threadgroups",
+        threadgroup_memory={0: 32 * 4},
+        ctx=ctx,
+    )
+    expected = x / np.sqrt((x * x).mean(1, keepdims=True) + 1e-6)
+    np.testing.assert_allclose(dst.numpy(), expected, rtol=1e-5, atol=1e-6)
