@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 
 def _run(*args: str) -> str:
@@ -35,3 +36,22 @@ def test_unknown_device_is_a_clear_error() -> None:
     result = subprocess.run([*cmd, "--device", "tpu", "info"], capture_output=True, text=True)
     assert result.returncode == 2
     assert "unknown device 'tpu'" in result.stderr
+
+
+def test_compile_lists_kernels_and_reports_errors(tmp_path: Path) -> None:
+    good = tmp_path / "my-kernels.metal"
+    good.write_text(
+        "#include <metal_stdlib>\nusing namespace metal;\n"
+        "kernel void twice(device float* y [[buffer(0)]], uint i [[thread_position_in_grid]]) {\n"
+        "  y[i] *= 2.0;\n}\n"
+    )
+    assert "twice  (max 1024 threads per threadgroup)" in _run("compile", str(good))
+    bad = tmp_path / "bad.metal"
+    bad.write_text(
+        "#include <metal_stdlib>\nkernel void k(device float* y [[buffer(0)]]) {\n  y[0] = ;\n}\n"
+    )
+    exe = shutil.which("metallic")
+    cmd = [exe] if exe else [sys.executable, "-m", "metallic.cli"]
+    result = subprocess.run([*cmd, "compile", str(bad)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert f"{bad}:3" in result.stderr

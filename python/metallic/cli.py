@@ -1,10 +1,12 @@
-"""The `metallic` command: `metallic info` and `metallic demo`."""
+"""The `metallic` command: `metallic info`, `metallic demo`, `metallic compile FILE`."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -59,13 +61,47 @@ def demo(ctx: mt.Context) -> None:
         print(f"  {label}: {seconds * 1e6:.1f} us")
 
 
+def compile_file(path: str, include_dirs: list[str]) -> int:
+    """Translates and compiles a .metal file for the host device; lists its kernels."""
+    try:
+        source = Path(path).read_text()
+    except OSError as e:
+        print(f"metallic: cannot read {path}: {e.strerror}", file=sys.stderr)
+        return 2
+    name = re.sub(r"\W", "_", Path(path).stem) or "library"
+    if name[0].isdigit():
+        name = "_" + name
+    lib = mt.compile_library(
+        source, name=name, include_dirs=[str(Path(path).parent), *include_dirs]
+    )
+    ctx = mt.Context(device="host")
+    try:
+        names = lib.function_names(ctx)
+    except mt.KernelCompileError as e:
+        print(str(e).replace(f"{name}.metal", path), file=sys.stderr)
+        return 1
+    for kernel in names:
+        pipeline = lib.function(kernel).pipeline(ctx)
+        print(
+            f"{kernel}  (max {pipeline.max_total_threads_per_threadgroup} threads per threadgroup)"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="metallic", description=__doc__)
     parser.add_argument("--device", default="auto", help="auto, host or metal")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="devices, ops and kernel libraries")
     sub.add_parser("demo", help="run a few ops and print results and timings")
+    compile_parser = sub.add_parser(
+        "compile", help="translate and compile a .metal file for the host device, list kernels"
+    )
+    compile_parser.add_argument("file")
+    compile_parser.add_argument("-I", dest="include", action="append", default=[])
     args = parser.parse_args(argv)
+    if args.command == "compile":
+        return compile_file(args.file, args.include)
     try:
         ctx = mt.Context(device=args.device)
     except mt.MetallicError as e:
