@@ -53,6 +53,11 @@ DType dtype_from_numpy(const py::dtype& dt) {
                    "int8, uint8 or int64 first");
 }
 
+/// `arr` as a C-contiguous array of `dtype`, copying only if it is not one already.
+static py::array contiguous_as(const py::array& arr, const py::dtype& dtype) {
+  return py::module_::import("numpy").attr("ascontiguousarray")(arr, dtype);
+}
+
 DType dtype_arg(const py::object& dtype) {
   if (py::isinstance<py::str>(dtype)) return parse_dtype(dtype.cast<std::string>());
   return dtype_from_numpy(py::dtype::from_args(dtype));
@@ -70,8 +75,7 @@ Tensor tensor_from_array(Context& ctx, const py::object& data, const py::object&
     for (size_t i = 0; i < bits.size(); ++i) bits[i] = float_to_bf16(src[i]);
     return ctx.tensor(target, shape, TensorInit::copy_from(bits.data()));
   }
-  py::array converted =
-      py::array::ensure(arr.attr("astype")(numpy_dtype(target)), py::array::c_style);
+  py::array converted = contiguous_as(arr, numpy_dtype(target));
   return ctx.tensor(target, shape, TensorInit::copy_from(converted.data()));
 }
 
@@ -179,8 +183,7 @@ void bind_tensor(py::module_& m) {
               throw DTypeError(
                   "copy_from into a bf16 tensor is not supported; create it with ctx.tensor(..., "
                   "dtype='bf16')");
-            py::array c =
-                py::array::ensure(arr.attr("astype")(numpy_dtype(t.dtype())), py::array::c_style);
+            py::array c = contiguous_as(arr, numpy_dtype(t.dtype()));
             py::gil_scoped_release release;  // may wait for pending uses of the tensor
             t.copy_from_host(c.data(), t.nbytes());
           },
