@@ -30,8 +30,16 @@ FUNCS1 = {
     "sign": np.sign,
     "saturate": lambda x: np.clip(x, 0, 1),
 }
+
+
+def _quiet_power(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """pow of a negative base to a fractional power is NaN, as in MSL; numpy also warns."""
+    with np.errstate(invalid="ignore"):
+        return np.power(x, y)
+
+
 FUNCS2 = {
-    "pow": lambda x, y: np.power(x, y),
+    "pow": lambda x, y: _quiet_power(x, y),
     "fmax": np.fmax,
     "fmin": np.fmin,
     "max": np.maximum,
