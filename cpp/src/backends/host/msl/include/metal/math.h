@@ -413,7 +413,9 @@ METAL_PRED1(signbit, __builtin_signbit(x) != 0)
 #if defined(_LIBCPP_VERSION)
 // libc++ (Apple's) declares signbit only as templates, which tie with ours for a float argument;
 // a non-template overload is preferred to both. (libstdc++ has non-template ones, which win.)
-inline bool signbit(float x) { return __builtin_signbit(x) != 0; }
+inline bool signbit(float x) {
+  return __builtin_signbit(x) != 0;
+}
 #endif
 
 #define METAL_PRED2(NAME, EXPR)                                                \
