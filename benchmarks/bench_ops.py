@@ -128,29 +128,24 @@ def mt_loops(ctx: Any, n: int) -> tuple[Loop, Loop]:
     return lazy, synced
 
 
-def numpy_loop(n: int) -> Loop:
-    rng = np.random.default_rng(0)
-    a = rng.random(n, dtype=np.float32)
-    b = rng.random(n, dtype=np.float32)
-    add = np.add
+def reference_loop(add: Callable[[Any, Any], Any], a: Any, b: Any) -> Loop:
+    """N calls of a baseline library's add on preallocated inputs."""
 
     def loop(iters: int) -> None:
         for _ in range(iters):
             add(a, b)
 
     return loop
+
+
+def numpy_loop(n: int) -> Loop:
+    rng = np.random.default_rng(0)
+    return reference_loop(np.add, rng.random(n, dtype=np.float32), rng.random(n, dtype=np.float32))
 
 
 def torch_loop(torch: Any, n: int) -> Loop:
     a = torch.rand(n, dtype=torch.float32)
-    b = torch.rand(n, dtype=torch.float32)
-    add = torch.add
-
-    def loop(iters: int) -> None:
-        for _ in range(iters):
-            add(a, b)
-
-    return loop
+    return reference_loop(torch.add, a, torch.rand(n, dtype=torch.float32))
 
 
 def import_torch(wanted: bool) -> Any:

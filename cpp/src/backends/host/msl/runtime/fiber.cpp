@@ -35,66 +35,50 @@ extern "C" void mtlh_fiber_entry();
 #if defined(__x86_64__)
 
 // clang-format off
+// Both switches push the callee-saved registers and an 8-byte slot (the FP control words of the
+// full switch), so their frames have one layout (fiber_init builds it).
+#define MTLH_X86_SAVE        \
+  "  .cfi_startproc\n"       \
+  "  pushq %rbp\n"           \
+  "  .cfi_adjust_cfa_offset 8\n" \
+  "  pushq %rbx\n"           \
+  "  .cfi_adjust_cfa_offset 8\n" \
+  "  pushq %r12\n"           \
+  "  .cfi_adjust_cfa_offset 8\n" \
+  "  pushq %r13\n"           \
+  "  .cfi_adjust_cfa_offset 8\n" \
+  "  pushq %r14\n"           \
+  "  .cfi_adjust_cfa_offset 8\n" \
+  "  pushq %r15\n"           \
+  "  .cfi_adjust_cfa_offset 8\n" \
+  "  subq $8, %rsp\n"        \
+  "  .cfi_adjust_cfa_offset 8\n"
+#define MTLH_X86_RESTORE \
+  "  addq $8, %rsp\n"    \
+  "  popq %r15\n"        \
+  "  popq %r14\n"        \
+  "  popq %r13\n"        \
+  "  popq %r12\n"        \
+  "  popq %rbx\n"        \
+  "  popq %rbp\n"        \
+  "  ret\n"              \
+  "  .cfi_endproc\n"
 asm(MTLH_FUNC_BEGIN(mtlh_fiber_switch)
-    "  .cfi_startproc\n"
-    "  pushq %rbp\n"
-    "  .cfi_adjust_cfa_offset 8\n"
-    "  pushq %rbx\n"
-    "  .cfi_adjust_cfa_offset 8\n"
-    "  pushq %r12\n"
-    "  .cfi_adjust_cfa_offset 8\n"
-    "  pushq %r13\n"
-    "  .cfi_adjust_cfa_offset 8\n"
-    "  pushq %r14\n"
-    "  .cfi_adjust_cfa_offset 8\n"
-    "  pushq %r15\n"
-    "  .cfi_adjust_cfa_offset 8\n"
-    "  subq $8, %rsp\n"
-    "  .cfi_adjust_cfa_offset 8\n"
+    MTLH_X86_SAVE
     "  stmxcsr (%rsp)\n"
     "  fnstcw 4(%rsp)\n"
     "  movq %rsp, (%rdi)\n"
     "  movq %rsi, %rsp\n"
     "  ldmxcsr (%rsp)\n"
     "  fldcw 4(%rsp)\n"
-    "  addq $8, %rsp\n"
-    "  popq %r15\n"
-    "  popq %r14\n"
-    "  popq %r13\n"
-    "  popq %r12\n"
-    "  popq %rbx\n"
-    "  popq %rbp\n"
-    "  ret\n"
-    "  .cfi_endproc\n"
+    MTLH_X86_RESTORE
     MTLH_FUNC_END(mtlh_fiber_switch)
     // Same frame layout, without the FP control words (fiber to fiber of one kernel).
     MTLH_FUNC_BEGIN(mtlh_fiber_switch_fast)
-    "  .cfi_startproc\n"
-    "  pushq %rbp\n"
-    "  .cfi_adjust_cfa_offset 8\n"
-    "  pushq %rbx\n"
-    "  .cfi_adjust_cfa_offset 8\n"
-    "  pushq %r12\n"
-    "  .cfi_adjust_cfa_offset 8\n"
-    "  pushq %r13\n"
-    "  .cfi_adjust_cfa_offset 8\n"
-    "  pushq %r14\n"
-    "  .cfi_adjust_cfa_offset 8\n"
-    "  pushq %r15\n"
-    "  .cfi_adjust_cfa_offset 8\n"
-    "  subq $8, %rsp\n"
-    "  .cfi_adjust_cfa_offset 8\n"
+    MTLH_X86_SAVE
     "  movq %rsp, (%rdi)\n"
     "  movq %rsi, %rsp\n"
-    "  addq $8, %rsp\n"
-    "  popq %r15\n"
-    "  popq %r14\n"
-    "  popq %r13\n"
-    "  popq %r12\n"
-    "  popq %rbx\n"
-    "  popq %rbp\n"
-    "  ret\n"
-    "  .cfi_endproc\n"
+    MTLH_X86_RESTORE
     MTLH_FUNC_END(mtlh_fiber_switch_fast)
     MTLH_FUNC_BEGIN(mtlh_fiber_entry)
     "  .cfi_startproc\n"
