@@ -20,7 +20,7 @@ def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
 
 def test_ops_stub_is_current() -> None:
     committed = (REPO / "python" / "metallic" / "ops.pyi").read_text()
-    assert committed == stubs.render(), "run `python -m metallic.stubs` and commit ops.pyi"
+    assert committed == stubs.render(), "run `python tools/gen_stubs.py` and commit ops.pyi"
 
 
 def test_mypy_strict_on_the_package() -> None:

@@ -24,9 +24,10 @@ def info(ctx: mt.Context) -> None:
     print("ops:")
     for op in _core.op_infos():
         params = ", ".join(
-            f"{n}: {t}" + (f" = {d}" if d is not None else "") for n, t, d in op["params"]
+            f"{n}: {t}" + (f" = {d}" if d is not None else "") for n, t, d, _ in op["params"]
         )
-        print(f"  {op['name']}({params})  [{op['class_name']}]")
+        print(f"  {op['name']}({params}) -> {op['returns']}  [{op['class_name']}]")
+        print(f"      {op['doc']}")
     print("kernel libraries:")
     for lib, functions in _core.kernel_libraries().items():
         print(f"  {lib}: {', '.join(functions)}")

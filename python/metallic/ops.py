@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from metallic import _core
+from metallic.kernels import _default_context
 
 
 class OpHandle:
@@ -21,11 +22,16 @@ class OpHandle:
         self.index: int = info["index"]
         self.name: str = info["name"]
         self.class_name: str = info["class_name"]
-        self.params: list[tuple[str, str, str | None]] = info["params"]
+        self.params: list[tuple[str, str, str | None, str]] = info["params"]
+        self.returns: str = info["returns"]
+        self.needs_context: bool = info["needs_context"]
         self.__doc__ = info["doc"]
         self.__name__ = self.name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.needs_context:  # no tensor argument: ctx= or the default context
+            ctx = kwargs.pop("ctx", None) or _default_context()
+            return _core.call_op(ctx, self.index, args, kwargs)
         # The context is the first Tensor argument's (found in C++: this is the hot path).
         return _core.call_op(None, self.index, args, kwargs)
 
@@ -35,15 +41,6 @@ class OpHandle:
     def __repr__(self) -> str:
         params = ", ".join(p[0] for p in self.params)
         return f"<metallic op {self.name}({params})>"
-
-
-def _call(ctx: _core.Context, op: OpHandle, *args: Any, **kwargs: Any) -> Any:
-    """Context.call(op, *args): run `op` on `ctx`."""
-    if not isinstance(op, OpHandle):
-        raise _core.ArgumentError(
-            f"Context.call takes an op such as mt.ops.ElemwiseAddOp, got {op!r}"
-        )
-    return op.call(ctx, *args, **kwargs)
 
 
 @contextlib.contextmanager
@@ -81,7 +78,6 @@ _core.Tensor.__add__ = _binary_operator("add")  # type: ignore[method-assign]
 _core.Tensor.__sub__ = _binary_operator("sub")  # type: ignore[method-assign]
 _core.Tensor.__mul__ = _binary_operator("mul")  # type: ignore[method-assign]
 _core.Tensor.__truediv__ = _binary_operator("div")  # type: ignore[method-assign]
-_core.Context.call = _call  # type: ignore[attr-defined]
 _core.Context.scope = _scope  # type: ignore[attr-defined]
 _core.Context.capture = _capture  # type: ignore[attr-defined]
 

@@ -83,9 +83,10 @@ class Context : public std::enable_shared_from_this<Context> {
   /// Waits for all work and returns the timings recorded since the last call.
   std::vector<DispatchTiming> profile();
 
-  /// Runs one Op: validates, allocates the output, encodes (lazily). See kernel.hpp.
+  /// Runs one Op: validates, allocates the output, encodes (lazily); returns the output (a
+  /// Tensor, or what the Op's create returns beside its Operation). See kernel.hpp.
   template <class Op>
-  Tensor call(const typename Op::Args& args);
+  auto call(const typename Op::Args& args);
 
  private:
   explicit Context(const ContextOptions& options);

@@ -8,6 +8,8 @@
 namespace metallic {
 
 enum class DType : uint8_t { F32, F16, BF16, I32, U32, I8, U8, I64 };
+/// Number of DType values (keep in step with the enum).
+constexpr size_t kDTypeCount = 8;
 
 /// Size of one element in bytes.
 constexpr size_t dtype_size(DType t) {

@@ -3,6 +3,7 @@
 //   struct Args { ... };                                // its inputs
 //   struct Operation { void encode(ComputeKernelEncoder&) const; ... };
 //   static std::pair<Operation, Tensor> create(Context&, const Args&);  // validate + allocate
+// (an Op with several outputs returns std::pair<Operation, std::vector<Tensor>>).
 // `ctx.call<Op>(args)` validates, allocates the output and encodes into the active command buffer.
 #pragma once
 
@@ -65,7 +66,7 @@ class ComputeKernelEncoder {
 };
 
 template <class Op>
-Tensor Context::call(const typename Op::Args& args) {
+auto Context::call(const typename Op::Args& args) {
   auto [operation, output] = Op::create(*this, args);
   ComputeKernelEncoder encoder(*this, Op::name);
   operation.encode(encoder);

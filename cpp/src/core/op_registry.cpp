@@ -1,8 +1,8 @@
 #include "metallic/op_registry.hpp"
 
-#include <sstream>
-
-#include "metallic/error.hpp"
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 namespace metallic {
 
@@ -13,33 +13,51 @@ std::vector<OpInfo>& registry() {
   return ops;
 }
 
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\n");
-  const auto e = s.find_last_not_of(" \t\n");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+const char* kind_annotation(ParamKind kind) {
+  switch (kind) {
+    case ParamKind::Tensor:
+      return "Tensor";
+    case ParamKind::TensorList:
+      return "Sequence[Tensor]";
+    case ParamKind::TensorOrScalar:
+      return "Tensor | float";
+    case ParamKind::Bool:
+      return "bool";
+    case ParamKind::Int:
+      return "int";
+    case ParamKind::Float:
+      return "float";
+    case ParamKind::Str:
+      return "str";
+    case ParamKind::Ints:
+      return "int | Sequence[int]";
+    case ParamKind::DType:
+      return "DTypeLike";
+  }
+  return "Any";
 }
 
 }  // namespace
 
-std::vector<OpParam> parse_signature(const std::string& signature) {
-  std::vector<OpParam> params;
-  std::stringstream ss(signature);
-  std::string piece;
-  while (std::getline(ss, piece, ',')) {
-    piece = trim(piece);
-    if (piece.empty()) continue;
-    OpParam p;
-    const auto eq = piece.find('=');
-    if (eq != std::string::npos) {
-      p.default_value = trim(piece.substr(eq + 1));
-      piece = trim(piece.substr(0, eq));
+std::string OpParam::python_type() const {
+  std::string type;
+  if (kind == ParamKind::Str && !choices.empty()) {
+    type = "Literal[";
+    for (size_t i = 0; i < choices.size(); ++i) {
+      type += (i ? ", " : "") + op_decl::string_literal(choices[i]);
     }
-    const auto colon = piece.find(':');
-    p.name = trim(piece.substr(0, colon));
-    p.type = colon == std::string::npos ? "Tensor" : trim(piece.substr(colon + 1));
-    params.push_back(std::move(p));
+    type += "]";
+  } else {
+    type = kind_annotation(kind);
   }
-  return params;
+  return optional ? type + " | None" : type;
+}
+
+bool OpInfo::needs_context() const {
+  for (const auto& p : params) {
+    if (p.kind == ParamKind::Tensor || p.kind == ParamKind::TensorList) return false;
+  }
+  return true;
 }
 
 bool register_op(OpInfo info) {
@@ -63,49 +81,42 @@ const OpInfo& find_op(const std::string& name) {
   return registry()[op_index(name)];
 }
 
-const OpValue& OpArgs::get(const char* name) const {
-  for (size_t i = 0; i < params_.size(); ++i) {
-    if (params_[i].name == name) return values_[i];
+namespace op_decl {
+
+std::string float_literal(double v) {
+  if (std::isinf(v)) return v > 0 ? "float('inf')" : "-float('inf')";
+  if (std::isnan(v)) return "float('nan')";
+  char buf[32];
+  // The shortest form that reads back exactly, with a decimal point so it reads as a float.
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
   }
-  throw ArgumentError(std::string("missing argument '") + name + "'");
+  std::string s = buf;
+  if (s.find_first_of(".en") == std::string::npos) s += ".0";
+  return s;
 }
 
-template <class T>
-static const T& expect(const OpValue& v, const char* name, const char* what) {
-  if (const T* p = std::get_if<T>(&v)) return *p;
-  throw ArgumentError(std::string("argument '") + name + "' must be " + what);
+std::string string_literal(const std::string& v) {
+  std::string s = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') s += '\\';
+    s += c;
+  }
+  return s + "\"";
 }
 
-const Tensor& OpArgs::tensor(const char* name) const {
-  return expect<Tensor>(get(name), name, "a Tensor");
+std::string FieldType<std::vector<int64_t>>::literal(const std::vector<int64_t>& v) {
+  std::string s = "(";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+  return s + (v.size() == 1 ? ",)" : ")");
 }
 
-std::optional<Tensor> OpArgs::optional_tensor(const char* name) const {
-  const OpValue& v = get(name);
-  if (std::holds_alternative<std::monostate>(v)) return std::nullopt;
-  return expect<Tensor>(v, name, "a Tensor or None");
+std::string FieldType<TensorOrScalar>::literal(const TensorOrScalar& v) {
+  if (const double* d = std::get_if<double>(&v)) return float_literal(*d);
+  return "None";
 }
 
-int64_t OpArgs::integer(const char* name) const {
-  return expect<int64_t>(get(name), name, "an int");
-}
-
-double OpArgs::number(const char* name) const {
-  const OpValue& v = get(name);
-  if (const int64_t* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
-  return expect<double>(v, name, "a float");
-}
-
-bool OpArgs::boolean(const char* name) const {
-  return expect<bool>(get(name), name, "a bool");
-}
-
-const std::string& OpArgs::string(const char* name) const {
-  return expect<std::string>(get(name), name, "a str");
-}
-
-const std::vector<int64_t>& OpArgs::ints(const char* name) const {
-  return expect<std::vector<int64_t>>(get(name), name, "a sequence of ints");
-}
+}  // namespace op_decl
 
 }  // namespace metallic

@@ -25,17 +25,6 @@ bool broadcasts_over_leading(const Shape& a, const Shape& b) {
 }
 }  // namespace
 
-KernelFunction BinaryKernels::pick(DType dtype, bool broadcast) const {
-  switch (dtype) {
-    case DType::F16:
-      return broadcast ? vb_f16 : vv_f16;
-    case DType::BF16:
-      return broadcast ? vb_bf16 : vv_bf16;
-    default:
-      return broadcast ? vb_f32 : vv_f32;
-  }
-}
-
 template <class Derived>
 std::pair<typename BinaryElemwiseOp<Derived>::Operation, Tensor> BinaryElemwiseOp<Derived>::create(
     Context& ctx, const Args& args) {
@@ -68,8 +57,7 @@ std::pair<typename BinaryElemwiseOp<Derived>::Operation, Tensor> BinaryElemwiseO
     throw ShapeError(std::string(name) + ": b is empty but a is not");
   }
   Tensor out = ctx.tensor(a.dtype(), a.shape());
-  const BinaryKernels& k = Derived::kernels;
-  KernelFunction fn = k.pick(a.dtype(), !same);
+  KernelFunction fn = Derived::kernels.get(same ? "vv" : "vb", a.dtype());
   const auto n = static_cast<uint32_t>(a.numel()), b_n = static_cast<uint32_t>(b.numel());
   Operation op{a, b, out, fn, n, b_n};
   return {std::move(op), std::move(out)};
@@ -86,46 +74,25 @@ void BinaryElemwiseOp<Derived>::Operation::encode(ComputeKernelEncoder& e) const
   e.pipeline(function).bind_kernel(*this).dispatch_1d(n, 256);
 }
 
-const BinaryKernels ElemwiseAddOp::kernels = {
-    KernelFunction::elemwise_add_vv_f32,  KernelFunction::elemwise_add_vv_f16,
-    KernelFunction::elemwise_add_vv_bf16, KernelFunction::elemwise_add_vb_f32,
-    KernelFunction::elemwise_add_vb_f16,  KernelFunction::elemwise_add_vb_bf16};
-const BinaryKernels ElemwiseSubOp::kernels = {
-    KernelFunction::elemwise_sub_vv_f32,  KernelFunction::elemwise_sub_vv_f16,
-    KernelFunction::elemwise_sub_vv_bf16, KernelFunction::elemwise_sub_vb_f32,
-    KernelFunction::elemwise_sub_vb_f16,  KernelFunction::elemwise_sub_vb_bf16};
-const BinaryKernels ElemwiseMulOp::kernels = {
-    KernelFunction::elemwise_mul_vv_f32,  KernelFunction::elemwise_mul_vv_f16,
-    KernelFunction::elemwise_mul_vv_bf16, KernelFunction::elemwise_mul_vb_f32,
-    KernelFunction::elemwise_mul_vb_f16,  KernelFunction::elemwise_mul_vb_bf16};
-const BinaryKernels ElemwiseDivOp::kernels = {
-    KernelFunction::elemwise_div_vv_f32,  KernelFunction::elemwise_div_vv_f16,
-    KernelFunction::elemwise_div_vv_bf16, KernelFunction::elemwise_div_vb_f32,
-    KernelFunction::elemwise_div_vb_f16,  KernelFunction::elemwise_div_vb_bf16};
+const KernelVariants ElemwiseAddOp::kernels("elemwise_add", {"vv", "vb"});
+const KernelVariants ElemwiseSubOp::kernels("elemwise_sub", {"vv", "vb"});
+const KernelVariants ElemwiseMulOp::kernels("elemwise_mul", {"vv", "vb"});
+const KernelVariants ElemwiseDivOp::kernels("elemwise_div", {"vv", "vb"});
 
 template struct BinaryElemwiseOp<ElemwiseAddOp>;
 template struct BinaryElemwiseOp<ElemwiseSubOp>;
 template struct BinaryElemwiseOp<ElemwiseMulOp>;
 template struct BinaryElemwiseOp<ElemwiseDivOp>;
 
-namespace {
-template <class Op>
-Tensor invoke_binary(Context& ctx, const OpArgs& args) {
-  return ctx.call<Op>({args.tensor("a"), args.tensor("b")});
-}
-}  // namespace
-
-METALLIC_REGISTER_OP(ElemwiseAddOp, "add", "a: Tensor, b: Tensor",
-                     "a + b, with b the same shape as a or broadcast over a's leading dimensions.",
-                     invoke_binary<ElemwiseAddOp>);
-METALLIC_REGISTER_OP(ElemwiseSubOp, "sub", "a: Tensor, b: Tensor",
-                     "a - b, with b the same shape as a or broadcast over a's leading dimensions.",
-                     invoke_binary<ElemwiseSubOp>);
-METALLIC_REGISTER_OP(ElemwiseMulOp, "mul", "a: Tensor, b: Tensor",
-                     "a * b, with b the same shape as a or broadcast over a's leading dimensions.",
-                     invoke_binary<ElemwiseMulOp>);
-METALLIC_REGISTER_OP(ElemwiseDivOp, "div", "a: Tensor, b: Tensor",
-                     "a / b, with b the same shape as a or broadcast over a's leading dimensions.",
-                     invoke_binary<ElemwiseDivOp>);
+#define METALLIC_BINARY_DOC(sym) \
+  "a " sym " b, with b the same shape as a or broadcast over a's leading dimensions."
+METALLIC_REGISTER_OP(ElemwiseAddOp, "add", METALLIC_BINARY_DOC("+"),
+                     METALLIC_ARG(a, "left operand"), METALLIC_ARG(b, "right operand"));
+METALLIC_REGISTER_OP(ElemwiseSubOp, "sub", METALLIC_BINARY_DOC("-"),
+                     METALLIC_ARG(a, "left operand"), METALLIC_ARG(b, "right operand"));
+METALLIC_REGISTER_OP(ElemwiseMulOp, "mul", METALLIC_BINARY_DOC("*"),
+                     METALLIC_ARG(a, "left operand"), METALLIC_ARG(b, "right operand"));
+METALLIC_REGISTER_OP(ElemwiseDivOp, "div", METALLIC_BINARY_DOC("/"),
+                     METALLIC_ARG(a, "left operand"), METALLIC_ARG(b, "right operand"));
 
 }  // namespace metallic

@@ -80,13 +80,12 @@ void MpsMatmulOp::Operation::encode(ComputeKernelEncoder& e) const {
 
 METALLIC_REGISTER_OP(
     MpsMatmulOp, "mps_matmul",
-    "a: Tensor, b: Tensor, transpose_a: bool = False, transpose_b: bool = False, "
-    "alpha: float = 1.0",
     "alpha * a @ b by the device's library (MPSMatrixMultiplication on Metal); a is [..., M, K], "
     "b is [K, N] or [..., K, N]; f32 or f16.",
-    [](Context& ctx, const OpArgs& args) {
-      return ctx.call<MpsMatmulOp>({args.tensor("a"), args.tensor("b"), args.boolean("transpose_a"),
-                                    args.boolean("transpose_b"), args.number("alpha")});
-    });
+    METALLIC_ARG(a, "[..., M, K] ([..., K, M] with transpose_a)"),
+    METALLIC_ARG(b, "[K, N] or [..., K, N] ([..., N, K] with transpose_b)"),
+    METALLIC_ARG(transpose_a, "a is stored transposed"),
+    METALLIC_ARG(transpose_b, "b is stored transposed"),
+    METALLIC_ARG(alpha, "scale of the product"));
 
 }  // namespace metallic

@@ -5,18 +5,12 @@
 #include <utility>
 
 #include "metallic/context.hpp"
+#include "metallic/kernel_variants.hpp"
 
 namespace metallic {
 
-/// The kernels of one binary op: same-shape (vv) and broadcast (vb), per dtype.
-struct BinaryKernels {
-  KernelFunction vv_f32, vv_f16, vv_bf16, vb_f32, vb_f16, vb_bf16;
-
-  /// The kernel for `dtype` (F32, F16 or BF16) and form.
-  KernelFunction pick(DType dtype, bool broadcast) const;
-};
-
-/// Shared by the four ops; `Derived` supplies `name` and `kernels`.
+/// Shared by the four ops; `Derived` supplies `name` and `kernels` (forms "vv": same shape, "vb":
+/// b broadcast over a's leading dimensions).
 template <class Derived>
 struct BinaryElemwiseOp {
   struct Args {
@@ -35,19 +29,19 @@ struct BinaryElemwiseOp {
 
 struct ElemwiseAddOp : BinaryElemwiseOp<ElemwiseAddOp> {
   static constexpr const char* name = "elemwise_add";
-  static const BinaryKernels kernels;
+  static const KernelVariants kernels;
 };
 struct ElemwiseSubOp : BinaryElemwiseOp<ElemwiseSubOp> {
   static constexpr const char* name = "elemwise_sub";
-  static const BinaryKernels kernels;
+  static const KernelVariants kernels;
 };
 struct ElemwiseMulOp : BinaryElemwiseOp<ElemwiseMulOp> {
   static constexpr const char* name = "elemwise_mul";
-  static const BinaryKernels kernels;
+  static const KernelVariants kernels;
 };
 struct ElemwiseDivOp : BinaryElemwiseOp<ElemwiseDivOp> {
   static constexpr const char* name = "elemwise_div";
-  static const BinaryKernels kernels;
+  static const KernelVariants kernels;
 };
 
 }  // namespace metallic
