@@ -19,11 +19,13 @@ from metallic._core import (
     Tensor,
 )
 from metallic.kernels import Function, Library, compile_library
+from metallic.ops import backends
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ArgumentError",
+    "backends",
     "Context",
     "Function",
     "Library",

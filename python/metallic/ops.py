@@ -43,6 +43,13 @@ class OpHandle:
         return f"<metallic op {self.name}({params})>"
 
 
+def backends(ctx: _core.Context | None = None) -> dict[str, list[str]]:
+    """{op: [backends]} for the ops with several implementations, as available on `ctx`'s device
+    (default context if None). Force one with ctx.set_backend(op, name) or
+    METALLIC_FORCE_<OP>_BACKEND; ctx.backend_events() lists the choices made."""
+    return dict(_core.backends(ctx or _default_context()))
+
+
 @contextlib.contextmanager
 def _capture(ctx: _core.Context, path: str) -> Iterator[None]:
     """`with ctx.capture("trace.gputrace"):` records the enclosed work in an Xcode GPU capture

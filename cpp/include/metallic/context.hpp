@@ -13,6 +13,7 @@
 #include <string>
 #include <tuple>
 
+#include "metallic/backend_registry.hpp"
 #include "metallic/buffer_pool.hpp"
 #include "metallic/device.hpp"
 #include "metallic/kernel_registry.hpp"
@@ -80,6 +81,8 @@ class Context : public std::enable_shared_from_this<Context> {
                        const FunctionConstants& constants = {});
 
   Profiler& profiler() { return profiler_; }
+  /// Backend overrides and choices of ops with several implementations (backend_registry.hpp).
+  BackendSelector& backends() { return backends_; }
   /// Waits for all work and returns the timings recorded since the last call.
   std::vector<DispatchTiming> profile();
 
@@ -97,6 +100,7 @@ class Context : public std::enable_shared_from_this<Context> {
   std::unique_ptr<Device> device_;
   BufferPool pool_;
   Profiler profiler_;
+  BackendSelector backends_;
   CommandBufferPtr active_;
   uint32_t active_dispatches_ = 0;
   uint32_t dispatch_limit_ = 64;

@@ -8,6 +8,7 @@ namespace metallic::python {
 void bind_tensor(pybind11::module_& m);
 void bind_context(pybind11::module_& m);
 void bind_ops(pybind11::module_& m);
+void bind_backends(pybind11::module_& m);
 void bind_kernels(pybind11::module_& m);
 
 }  // namespace metallic::python

@@ -63,5 +63,6 @@ PYBIND11_MODULE(_core, m) {
   metallic::python::bind_tensor(m);
   metallic::python::bind_context(m);
   metallic::python::bind_ops(m);
+  metallic::python::bind_backends(m);
   metallic::python::bind_kernels(m);
 }
