@@ -9,6 +9,8 @@ from metallic._core import Context, Tensor
 
 DTypeLike = str | type | np.dtype[Any]
 
+def backends(ctx: Context | None = None) -> dict[str, list[str]]: ...
+
 class OpHandle:
     name: str
     class_name: str
