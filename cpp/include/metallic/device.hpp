@@ -1,5 +1,5 @@
 // The backend contract: the few primitives a device implements. Everything else (tensors, pools,
-// caches, dependency tracking, op validation) lives once in src/core. See ../shared/DESIGN.md.
+// caches, dependency tracking, op validation) lives once in src/core. See docs/architecture.md.
 #pragma once
 
 #include <array>
