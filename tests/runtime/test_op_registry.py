@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import metallic as mt
 import numpy as np
 import pytest
-
-import metallic as mt
 from metallic import _core
 
 
