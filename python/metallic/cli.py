@@ -1,4 +1,5 @@
-"""The `metallic` command: `metallic info`, `metallic demo`, `metallic compile FILE`."""
+"""The `metallic` command: `metallic embed TEXT...`, `metallic info`, `metallic demo`,
+`metallic compile FILE`."""
 
 from __future__ import annotations
 
@@ -62,6 +63,34 @@ def demo(ctx: mt.Context) -> None:
         print(f"  {label}: {seconds * 1e6:.1f} us")
 
 
+def embed(texts: list[str], model: str | None, out: str | None, device: str) -> int:
+    """Prints the cosine-similarity matrix of the texts' embeddings; --out writes them (.npy)."""
+    from metallic.models import ModelError, SentenceEncoder
+
+    try:
+        encoder = SentenceEncoder(model, device=device)
+        start = time.perf_counter()
+        vectors = encoder.encode(texts)
+        elapsed = time.perf_counter() - start
+    except (ModelError, mt.MetallicError) as e:
+        print(f"metallic: {e}", file=sys.stderr)
+        return 2
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = vectors / np.maximum(norms, 1e-12)
+    similarity = unit @ unit.T
+    width = max(len(str(i)) for i in range(len(texts))) + 1
+    print(
+        f"cosine similarity ({encoder.directory.name}, {vectors.shape[1]} dims, {encoder.ctx.device}):"
+    )
+    print(" " * width + "".join(f"{j:>9d}" for j in range(len(texts))))
+    for i, row in enumerate(similarity):
+        print(f"{i:>{width}d}" + "".join(f"{v:9.4f}" for v in row) + f"   {texts[i][:60]}")
+    print(f"{len(texts)} texts in {elapsed * 1e3:.1f} ms", file=sys.stderr)
+    if out:
+        np.save(out, vectors)
+    return 0
+
+
 def compile_file(path: str, include_dirs: list[str]) -> int:
     """Translates and compiles a .metal file for the host device; lists its kernels."""
     try:
@@ -93,6 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="metallic", description=__doc__)
     parser.add_argument("--device", default="auto", help="auto, host or metal")
     sub = parser.add_subparsers(dest="command", required=True)
+    embed_parser = sub.add_parser(
+        "embed", help="embed texts with a sentence encoder; print their cosine similarities"
+    )
+    embed_parser.add_argument("texts", nargs="+")
+    embed_parser.add_argument(
+        "--model", default=None, help="sentence-transformers directory (default: all-MiniLM-L6-v2)"
+    )
+    embed_parser.add_argument("--out", default=None, help="write the embeddings to this .npy file")
     sub.add_parser("info", help="devices, ops and kernel libraries")
     sub.add_parser("demo", help="run a few ops and print results and timings")
     compile_parser = sub.add_parser(
@@ -103,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "compile":
         return compile_file(args.file, args.include)
+    if args.command == "embed":
+        return embed(args.texts, args.model, args.out, args.device)
     try:
         ctx = mt.Context(device=args.device)
     except mt.MetallicError as e:

@@ -1,0 +1,58 @@
+"""Linear, Embedding and the norms: thin wrappers over one or two ops each."""
+
+from __future__ import annotations
+
+from metallic import ops
+from metallic._core import Tensor
+
+
+class Linear:
+    """y = x · Wᵀ + b, with W stored (out_features, in_features) as nn.Linear and GGUF store it.
+
+    W may be f32, f16, bf16 or quantized (q8_0, q4_0); x is [..., in_features].
+    """
+
+    def __init__(self, weight: Tensor, bias: Tensor | None = None) -> None:
+        self.weight = weight
+        self.bias = bias
+
+    @property
+    def out_features(self) -> int:
+        return int(self.weight.shape[0])
+
+    def __call__(self, x: Tensor) -> Tensor:
+        y = ops.matmul(x, self.weight, transpose_b=True)
+        return y if self.bias is None else ops.add(y, self.bias)
+
+
+class Embedding:
+    """Rows of a (num_embeddings, dim) table by integer ids: [...] -> [..., dim]."""
+
+    def __init__(self, table: Tensor) -> None:
+        self.table = table
+
+    def __call__(self, ids: Tensor) -> Tensor:
+        return ops.embedding(self.table, ids)
+
+
+class LayerNorm:
+    """(x - mean) / sqrt(var + eps) * weight + bias over the last axis."""
+
+    def __init__(self, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> None:
+        self.weight = weight
+        self.bias = bias
+        self.eps = eps
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return ops.layer_norm(x, self.weight, self.bias, eps=self.eps)
+
+
+class RMSNorm:
+    """x / sqrt(mean(x²) + eps) * weight over the last axis."""
+
+    def __init__(self, weight: Tensor, eps: float = 1e-6) -> None:
+        self.weight = weight
+        self.eps = eps
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return ops.rms_norm(x, self.weight, eps=self.eps)
