@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from metallic.models.decoder import Decoder
 from metallic.models.errors import ModelError
 from metallic.models.sentence_encoder import SentenceEncoder, bundled_model_dir
 
-__all__ = ["ModelError", "SentenceEncoder", "bundled_model_dir", "load"]
+__all__ = ["Decoder", "ModelError", "SentenceEncoder", "bundled_model_dir", "load"]
 
 
-def load(path: str | Path, device: str = "auto") -> SentenceEncoder:
-    """A model from `path`: a sentence-transformers directory gives a SentenceEncoder.
-
-    GGUF decoders (Qwen2, Llama) are not implemented yet: a .gguf path is a ModelError saying so.
-    """
+def load(path: str | Path, device: str = "auto") -> Decoder | SentenceEncoder:
+    """A model from `path`: a GGUF file gives a Decoder (Qwen2, Llama), a sentence-transformers
+    directory a SentenceEncoder."""
     p = Path(path)
     if p.is_dir():
         return SentenceEncoder(p, device=device)
-    if p.suffix == ".gguf":
-        raise ModelError(f"{p}: GGUF decoders are not supported yet (only sentence encoders)")
+    if p.is_file():
+        with open(p, "rb") as f:
+            if f.read(4) == b"GGUF":
+                return Decoder(p, device=device)
     if not p.exists():
         raise ModelError(f"{p}: no such file or directory")
     raise ModelError(
