@@ -35,7 +35,7 @@ class GGUFTokenizer:
     """`encode(text) -> list[int]`, `decode(ids) -> str`, with the model's special tokens."""
 
     def __init__(self, metadata: dict[str, Any], source: Path) -> None:
-        from tokenizers import AddedToken, Tokenizer
+        from tokenizers import AddedToken
 
         kind = metadata.get("tokenizer.ggml.model")
         tokens = metadata.get("tokenizer.ggml.tokens")
