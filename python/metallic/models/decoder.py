@@ -129,7 +129,7 @@ class Decoder:
         self.stop_ids = {int(t) for t in (eos, eot) if t is not None}
         self.max_context = min(max_context, self.config.context_length)
         c, ctx_ = self.config, self.ctx
-        self.embed = Embedding(f.tensor(ctx_, "token_embd.weight"))
+        self.embed = Embedding(f.tensor(ctx_, "token_embd.weight", dequantize=True))
         self.blocks = [_Block(f, ctx_, i, c, self.max_context) for i in range(c.layers)]
         self.norm = RMSNorm(f.tensor(ctx_, "output_norm.weight"), c.rms_eps)
         head = "output.weight" if f.has_tensor("output.weight") else "token_embd.weight"

@@ -46,9 +46,10 @@ class GGUFFile:
     def has_tensor(self, name: str) -> bool:
         return name in self._tensors
 
-    def tensor(self, ctx: Context, name: str) -> Tensor:
+    def tensor(self, ctx: Context, name: str, dequantize: bool = False) -> Tensor:
         """Tensor `name` on the device, in numpy's dimension order (GGUF lists them reversed).
-        F32/F16 keep their type, BF16 becomes bf16, Q8_0/Q4_0 stay quantized (block bytes)."""
+        F32/F16 keep their type, BF16 becomes bf16, Q8_0/Q4_0 stay quantized (block bytes) unless
+        `dequantize` (for tables that are gathered from, not multiplied: f32 then)."""
         t = self._tensors.get(name)
         if t is None:
             raise ModelError(f"{self.path}: missing tensor {name!r}")
@@ -65,6 +66,10 @@ class GGUFFile:
         if kind == "BF16":
             bits = np.ascontiguousarray(data).view(np.uint16).reshape(shape).astype(np.uint32)
             return ctx.tensor((bits << 16).view(np.float32), dtype="bf16")
+        if dequantize:
+            import gguf
+
+            return ctx.tensor(gguf.quants.dequantize(data, t.tensor_type).reshape(shape))
         return ctx.tensor_from_bytes(
             np.ascontiguousarray(data).view(np.uint8), dtype=kind.lower(), shape=shape
         )

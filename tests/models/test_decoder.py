@@ -1,0 +1,155 @@
+"""GGUF decoders (Qwen2, Llama) against transformers on tiny random-weight models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import metallic as mt
+import numpy as np
+import pytest
+import torch
+from metallic.models import Decoder, ModelError
+
+PROMPT = [5, 17, 42, 99, 3, 250, 7, 61, 18]
+ARCHS = ["qwen2", "llama"]
+
+
+def _reference_logits(model: Any, ids: list[int]) -> np.ndarray[Any, Any]:
+    with torch.no_grad():
+        return model(torch.tensor([ids])).logits[0].float().numpy()
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("weight_type, tol", [("F32", 1e-3), ("F16", 5e-2)])
+def test_prefill_logits_match_transformers(
+    tiny: Any, arch: str, weight_type: str, tol: float
+) -> None:
+    model, path = tiny(arch, weight_type)
+    dec = Decoder(path, device="host")
+    got = dec.logits(PROMPT).numpy()
+    np.testing.assert_allclose(got, _reference_logits(model, PROMPT), atol=tol, rtol=0)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_q8_0_agrees_on_the_top_token(tiny: Any, arch: str) -> None:
+    model, path = tiny(arch, "Q8_0")
+    ids = list(range(3, 60))
+    got = Decoder(path, device="host").logits(ids).numpy().argmax(-1)
+    want = _reference_logits(model, ids).argmax(-1)
+    assert np.mean(got == want) >= 0.9
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_decode_with_the_cache_equals_full_recomputation(tiny: Any, arch: str) -> None:
+    model, path = tiny(arch, "F32")
+    dec = Decoder(path, device="host")
+    generated = list(dec.generate_ids(PROMPT, max_tokens=6))
+    full = _reference_logits(model, PROMPT + generated)
+    # Teacher-forced: each generated token is the argmax of the full recomputation's logits.
+    expected = full[len(PROMPT) - 1 : len(PROMPT) - 1 + len(generated)].argmax(-1)
+    assert generated == expected.tolist()
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_greedy_generation_equals_transformers(tiny: Any, arch: str) -> None:
+    model, path = tiny(arch, "F32")
+    dec = Decoder(path, device="host")
+    ours = list(dec.generate_ids(PROMPT, max_tokens=8))
+    with torch.no_grad():
+        out = model.generate(
+            torch.tensor([PROMPT]),
+            max_new_tokens=len(ours),
+            do_sample=False,
+            eos_token_id=None,
+            pad_token_id=0,
+        )
+    assert ours == out[0, len(PROMPT) :].tolist()
+
+
+def test_the_same_seed_gives_the_same_sampled_text(tiny: Any) -> None:
+    _, path = tiny("qwen2", "F32")
+    dec = Decoder(path, device="host")
+    kwargs = dict(max_tokens=8, temperature=0.9, top_k=40, top_p=0.95)
+    a = list(dec.generate_ids(PROMPT, seed=7, **kwargs))
+    b = list(dec.generate_ids(PROMPT, seed=7, **kwargs))
+    c = list(dec.generate_ids(PROMPT, seed=8, **kwargs))
+    assert a == b
+    assert a != c or len(a) < 3
+
+
+STRINGS = [
+    "Hello world!",
+    "  leading and trailing spaces  ",
+    "naïve café 日本語 🙂",
+    "tabs\tand\nnewlines\n\n",
+    "numbers 12345",
+    "<|im_start|>user\nhi<|im_end|>",
+    "",
+]
+
+
+def test_the_gguf_tokenizer_matches_transformers(tiny: Any, tokenizer: Any) -> None:
+    from transformers import PreTrainedTokenizerFast
+
+    _, path = tiny("qwen2", "F32")
+    ours = Decoder(path, device="host").tokenizer
+    theirs = PreTrainedTokenizerFast(tokenizer_object=tokenizer)
+    for s in STRINGS:
+        ids = theirs.encode(s, add_special_tokens=False)
+        assert ours.encode(s) == ids, s
+        assert ours.decode(ids, skip_special=False) == theirs.decode(ids), s
+    assert ours.encode("<|im_end|>") == [tokenizer.token_to_id("<|im_end|>")]
+
+
+def test_generate_streams_text_and_stops(tiny: Any) -> None:
+    _, path = tiny("qwen2", "F32")
+    dec = mt.models.load(path, device="host")
+    assert isinstance(dec, Decoder)
+    pieces = list(dec.generate("Hello world", max_tokens=6))
+    text = "".join(pieces)
+    assert text == dec.tokenizer.decode(
+        list(dec.generate_ids(dec.tokenizer.encode("Hello world"), 6))
+    )
+    if len(text) > 2:
+        stop = text[1:3]
+        assert (
+            "".join(dec.generate("Hello world", max_tokens=6, stop=[stop]))
+            == text[: text.find(stop)]
+        )
+
+
+def test_bad_files_are_clear_errors(tmp_path: Path, tiny: Any) -> None:
+    with pytest.raises(ModelError, match="no such file"):
+        Decoder(tmp_path / "missing.gguf")
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"GGUF" + b"\x00" * 10)
+    with pytest.raises(ModelError, match="not a valid GGUF file"):
+        Decoder(junk)
+    _, path = tiny("qwen2", "F32")
+    truncated = tmp_path / "truncated.gguf"
+    truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ModelError, match="truncated.gguf"):
+        Decoder(truncated)
+
+
+def test_unsupported_architecture_is_named(tmp_path: Path) -> None:
+    import gguf
+
+    p = tmp_path / "gpt2.gguf"
+    w = gguf.GGUFWriter(str(p), "gpt2")
+    w.add_block_count(1)
+    w.add_tensor("x", np.zeros(4, np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    with pytest.raises(ModelError, match="architecture 'gpt2' is not supported"):
+        Decoder(p)
+
+
+def test_a_prompt_longer_than_the_context_is_an_error(tiny: Any) -> None:
+    _, path = tiny("qwen2", "F32")
+    dec = Decoder(path, device="host", max_context=16)
+    with pytest.raises(ModelError, match="exceed the context of 16"):
+        dec.logits(list(range(20)))
