@@ -91,6 +91,54 @@ def embed(texts: list[str], model: str | None, out: str | None, device: str) -> 
     return 0
 
 
+def generate(args: argparse.Namespace) -> int:
+    """Streams the continuation of a prompt to stdout; progress, summary and profile to stderr."""
+    from metallic.models import Decoder, ModelError
+
+    try:
+        ctx = mt.Context(device=args.device)
+        for op, backend in (("sdpa", args.sdpa_backend), ("matmul", args.matmul_backend)):
+            if backend != "auto":
+                ctx.set_backend(op, backend)
+        start = time.perf_counter()
+        print(f"loading {args.model} ...", file=sys.stderr, end="", flush=True)
+        model = Decoder(args.model, ctx=ctx)
+        print(f" {time.perf_counter() - start:.1f} s", file=sys.stderr)
+        prompt = model.apply_chat_template(args.prompt) if args.chat else args.prompt
+        ids = model.tokenizer.encode(prompt)
+        produced = 0
+        first = end = time.perf_counter()
+        profile = ctx.profile() if args.profile else None
+        for piece in model.generate(
+            ids,
+            max_tokens=args.max_tokens,
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            seed=args.seed,
+        ):
+            if produced == 0:
+                first = time.perf_counter()
+            produced += 1
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        end = time.perf_counter()
+    except (ModelError, mt.MetallicError) as e:
+        print(f"\nmetallic: {e}", file=sys.stderr)
+        return 2
+    print(file=sys.stdout)
+    prefill = first - start if produced else end - start
+    decode = (end - first) / max(produced - 1, 1)
+    print(
+        f"{len(ids)} prompt tokens; prefill {len(ids) / max(prefill, 1e-9):.1f} tok/s; "
+        f"decode {1 / max(decode, 1e-9):.1f} tok/s ({produced} pieces)",
+        file=sys.stderr,
+    )
+    if profile is not None:
+        print(profile, file=sys.stderr)
+    return 0
+
+
 def compile_file(path: str, include_dirs: list[str]) -> int:
     """Translates and compiles a .metal file for the host device; lists its kernels."""
     try:
@@ -130,6 +178,18 @@ def main(argv: list[str] | None = None) -> int:
         "--model", default=None, help="sentence-transformers directory (default: all-MiniLM-L6-v2)"
     )
     embed_parser.add_argument("--out", default=None, help="write the embeddings to this .npy file")
+    gen = sub.add_parser("generate", help="generate text with a GGUF decoder (Qwen2, Llama)")
+    gen.add_argument("model", help="a .gguf file")
+    gen.add_argument("prompt")
+    gen.add_argument("--max-tokens", type=int, default=128)
+    gen.add_argument("--temperature", type=float, default=0.0)
+    gen.add_argument("--top-k", type=int, default=0)
+    gen.add_argument("--top-p", type=float, default=1.0)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--chat", action="store_true", help="apply the model's chat template")
+    gen.add_argument("--sdpa-backend", default="auto")
+    gen.add_argument("--matmul-backend", default="auto")
+    gen.add_argument("--profile", action="store_true", help="per-op table on stderr")
     sub.add_parser("info", help="devices, ops and kernel libraries")
     sub.add_parser("demo", help="run a few ops and print results and timings")
     compile_parser = sub.add_parser(
@@ -140,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "compile":
         return compile_file(args.file, args.include)
+    if args.command == "generate":
+        return generate(args)
     if args.command == "embed":
         return embed(args.texts, args.model, args.out, args.device)
     try:
