@@ -60,7 +60,6 @@ void run_once(Context& ctx, int n, const std::function<void()>& encode_one,
   const double enc = since_ns(t0);
   ctx.synchronize();
   const double all = since_ns(t0);
-  ctx.profile();  // drop the per-dispatch timings so they do not pile up
   encode.push_back(enc / n);
   e2e.push_back(all / n);
 }

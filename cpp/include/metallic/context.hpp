@@ -1,12 +1,15 @@
 // Context: owns a device and its queue, the lazy command stream, the buffer pool, the pipeline
-// cache and the profiler. One stream of work: encoding, committing and waiting are serialised by
-// a lock, because Python releases the GIL while it waits and another thread may encode meanwhile.
-// The rest (pool, pipeline cache, profiler scopes) expects one caller at a time, as the GIL
-// guarantees; C++ code that shares a context between threads must lock around its calls.
+// and library caches and the profiler. One stream of work: encoding, committing and the
+// bookkeeping of waits are serialised by a lock, because Python releases the GIL while it waits
+// and another thread may encode meanwhile (the lock is not held while blocked on the device, so
+// that an interrupt check may take the GIL). The rest (pool, caches, profiler scopes) expects one
+// caller at a time, as the GIL guarantees; C++ code that shares a context between threads must
+// lock around its calls.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -66,6 +69,11 @@ class Context : public std::enable_shared_from_this<Context> {
   void wait_for(uint64_t seq);
   /// Commits and waits for everything.
   void synchronize();
+  /// Called about every 50 ms while a wait blocks; it may throw to abandon the wait (Python:
+  /// KeyboardInterrupt on Ctrl-C). The context is unusable afterwards: its work may still run.
+  void set_interrupt_check(std::function<void()> check) { interrupt_check_ = std::move(check); }
+  /// Throws DeviceError if a wait was interrupted (the context can no longer be used).
+  void check_usable() const;
   /// Serialises encoding, committing and waiting (see the top of this file).
   std::recursive_mutex& stream_mutex() { return stream_mutex_; }
   /// Sequence number of the newest completed command buffer.
@@ -83,8 +91,13 @@ class Context : public std::enable_shared_from_this<Context> {
   Profiler& profiler() { return profiler_; }
   /// Backend overrides and choices of ops with several implementations (backend_registry.hpp).
   BackendSelector& backends() { return backends_; }
-  /// Waits for all work and returns the timings recorded since the last call.
-  std::vector<DispatchTiming> profile();
+  /// Starts recording a profile (see profiler.hpp); nests.
+  ProfileMark begin_profile();
+  /// Waits for all work and returns the records since `mark`.
+  Profile end_profile(const ProfileMark& mark);
+
+  /// The device's limit of threadgroup memory per threadgroup, in bytes.
+  size_t max_threadgroup_memory() const { return max_threadgroup_memory_; }
 
   /// Runs one Op: validates, allocates the output, encodes (lazily); returns the output (a
   /// Tensor, or what the Op's create returns beside its Operation). See kernel.hpp.
@@ -93,7 +106,8 @@ class Context : public std::enable_shared_from_this<Context> {
 
  private:
   explicit Context(const ContextOptions& options);
-  void collect(CommandBufferPtr cb);
+  /// Waits for `cb` (committed as `seq`), calling the interrupt check while it blocks.
+  void wait_interruptibly(uint64_t seq, CommandBuffer& cb);
 
   ContextOptions options_;
   std::recursive_mutex stream_mutex_;
@@ -108,6 +122,11 @@ class Context : public std::enable_shared_from_this<Context> {
   size_t bytes_limit_ = size_t(256) << 20;
   uint64_t active_seq_ = 1;
   uint64_t completed_seq_ = 0;
+  std::function<void()> interrupt_check_;
+  std::string unusable_;  // why the context can no longer be used; empty while it can
+  bool env_profiling_ = false;  // METALLIC_ENABLE_PROFILING=1: records its whole life
+  ProfileMark env_profile_;
+  size_t max_threadgroup_memory_ = 32768;
   std::deque<std::pair<uint64_t, CommandBufferPtr>> in_flight_;
   std::map<int, LibraryPtr> libraries_;
   std::map<std::string, LibraryPtr> compiled_libraries_;

@@ -126,6 +126,7 @@ struct MatmulCommand {
 struct DispatchTiming {
   std::string label;
   double seconds = 0.0;
+  double start = -1.0;  // when it started, in seconds on the device's clock; -1: unknown
 };
 
 /// Records dispatches; runs asynchronously after commit (on every device, like a GPU queue).
@@ -139,6 +140,9 @@ class CommandBuffer {
   virtual void commit() = 0;
   /// Blocks until the work has run; throws DeviceError if it failed.
   virtual void wait() = 0;
+  /// Blocks until the work has run or `seconds` have passed; returns whether it has run (and
+  /// then, as wait(), throws DeviceError if it failed). The default polls is_completed().
+  virtual bool wait_for(double seconds);
   virtual bool is_completed() const = 0;
   /// Timings of the completed work, in dispatch order.
   virtual std::vector<DispatchTiming> timings() const = 0;
@@ -160,6 +164,10 @@ class Device {
   virtual PipelinePtr make_pipeline(const LibraryPtr& library, const std::string& function,
                                     const FunctionConstants& constants) = 0;
   virtual CommandBufferPtr new_command_buffer() = 0;
+  /// Stops committed work that has not completed, if the device can (the host device can, a GPU
+  /// cannot: the default does nothing). Called once a context has become unusable (a wait was
+  /// interrupted), so that a kernel that never ends does not keep running.
+  virtual void abandon_work() {}
   /// Starts a GPU capture into `path` (Metal: an Xcode .gputrace); other devices throw.
   virtual void capture_begin(const std::string& path);
   /// Ends the capture started by capture_begin.

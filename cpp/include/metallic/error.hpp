@@ -18,6 +18,12 @@ class ShapeError : public MetallicError {
   using MetallicError::MetallicError;
 };
 
+/// An index out of a tensor's range (Python: also an IndexError, so iteration stops on it).
+class IndexError : public ShapeError {
+ public:
+  using ShapeError::ShapeError;
+};
+
 /// Element types that do not fit the operation (Python: also a TypeError).
 class DTypeError : public MetallicError {
  public:

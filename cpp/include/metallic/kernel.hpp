@@ -63,6 +63,7 @@ class ComputeKernelEncoder {
   Context& ctx_;
   const char* op_name_;
   DispatchCommand command_;
+  size_t bound_bytes_ = 0;  // of the tensors bound so far (profile records)
 };
 
 template <class Op>

@@ -69,10 +69,19 @@ class Tensor {
   Tensor reshape(Shape shape) const;
   /// A view of rows [start, stop) of the outermost dimension.
   Tensor slice(int64_t start, int64_t stop) const;
+  /// A view of `count` entries of dimension `dim` from `start` in steps of `step` (negative:
+  /// backwards), as a normalised Python slice; throws IndexError if an entry is out of range.
+  Tensor strided_slice(int64_t dim, int64_t start, int64_t count, int64_t step) const;
   /// A view of entry `i` of the outermost dimension (one dimension fewer).
   Tensor select(int64_t i) const;
+  /// A view of entry `i` (negative counts from the end) of dimension `dim`, which it removes.
+  Tensor select(int64_t dim, int64_t i) const;
+  /// A view with a new dimension of size 1 before dimension `dim` (0..ndim).
+  Tensor unsqueeze(int64_t dim) const;
   /// A view with dimensions d0 and d1 swapped (no copy; usually not contiguous).
   Tensor transpose(int64_t d0, int64_t d1) const;
+  /// A view whose dimension i is this tensor's dimension dims[i] (a permutation of 0..ndim-1).
+  Tensor permute(const Shape& dims) const;
 
   /// Host pointer to the first element after all pending writes to it have completed.
   const void* data_for_read() const;
@@ -85,6 +94,11 @@ class Tensor {
   std::string describe() const;
 
  private:
+  /// Dimension `d` (negative counts from the end) as an index; throws ShapeError if out of range.
+  size_t axis(int64_t d) const;
+  /// Moves the view's start by `elements` (may be negative: views with negative strides).
+  void move_offset(int64_t elements);
+
   std::shared_ptr<TensorStorage> storage_;
   DType dtype_ = DType::F32;
   Shape shape_;
@@ -92,6 +106,9 @@ class Tensor {
   size_t offset_ = 0;
 };
 
+/// The number of elements of `shape`; throws ShapeError if a dimension is negative or the
+/// product of `shape` and `element_size` bytes overflows 63 bits.
+int64_t checked_numel(const Shape& shape, size_t element_size);
 /// Contiguous (row-major) strides for `shape`.
 Shape contiguous_strides(const Shape& shape);
 /// "[2, 3, 4]".

@@ -1,5 +1,7 @@
 #include "metallic/context.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -53,23 +55,36 @@ Context::Context(const ContextOptions& options)
     dispatch_limit_ = static_cast<uint32_t>(env_number("METALLIC_COMMIT_DISPATCHES", 64));
   bytes_limit_ = options.bytes_per_command_buffer;
   if (bytes_limit_ == 0) bytes_limit_ = env_number("METALLIC_COMMIT_MB", 256) << 20;
+  const auto info = device_->info();
+  const auto limit = info.find("max_threadgroup_memory_length");
+  if (limit != info.end()) max_threadgroup_memory_ = std::stoull(limit->second);
+  if (env_flag("METALLIC_ENABLE_PROFILING")) {
+    env_profiling_ = true;
+    env_profile_ = profiler_.start();
+  }
 }
 
 Context::~Context() {
-  // Pending work references pool buffers: let it finish before the device goes away.
+  // Pending work references pool buffers: let it finish before the device goes away (an
+  // unusable context's work may never finish: the device abandons it).
   try {
-    synchronize();
+    if (unusable_.empty()) synchronize();
+    if (env_profiling_ && unusable_.empty()) {
+      const std::string table = end_profile(env_profile_).table();
+      std::fprintf(stderr, "metallic profile (METALLIC_ENABLE_PROFILING=1) of a %s context:\n%s",
+                   device_->name().c_str(), table.c_str());
+    }
   } catch (...) {
   }
 }
 
+void Context::check_usable() const {
+  if (!unusable_.empty()) throw DeviceError(unusable_);
+}
+
 Tensor Context::tensor(DType dtype, Shape shape, TensorInit init, StorageKind storage) {
-  int64_t numel = 1;
-  for (int64_t d : shape) {
-    if (d < 0) throw ShapeError("negative dimension in shape " + shape_str(shape));
-    numel *= d;
-  }
-  const size_t nbytes = static_cast<size_t>(numel) * dtype_size(dtype);
+  const size_t nbytes = static_cast<size_t>(checked_numel(shape, dtype_size(dtype))) *
+                        dtype_size(dtype);
   auto st = std::make_shared<TensorStorage>();
   st->context = shared_from_this();
   if (storage == StorageKind::Pooled) {
@@ -91,7 +106,10 @@ Tensor Context::tensor(DType dtype, Shape shape, TensorInit init, StorageKind st
 }
 
 CommandBuffer& Context::active_command_buffer() {
-  if (!active_) active_ = device_->new_command_buffer();
+  if (!active_) {
+    check_usable();
+    active_ = device_->new_command_buffer();
+  }
   return *active_;
 }
 
@@ -116,7 +134,8 @@ void Context::commit() {
 }
 
 void Context::wait_for(uint64_t seq) {
-  std::lock_guard<std::recursive_mutex> lock(stream_mutex_);
+  std::unique_lock<std::recursive_mutex> lock(stream_mutex_);
+  check_usable();
   if (seq <= completed_seq_) return;
   if (seq >= active_seq_) {
     if (active_) {
@@ -125,28 +144,70 @@ void Context::wait_for(uint64_t seq) {
       active_seq_++;  // `seq` was never committed: retire it so later work gets a new number
     }
   }
-  while (!in_flight_.empty() && in_flight_.front().first <= seq) {
-    auto [s, cb] = std::move(in_flight_.front());
-    in_flight_.pop_front();
-    completed_seq_ = s;
-    collect(std::move(cb));  // throws DeviceError if it failed
+  // Committed command buffers stay in in_flight_ until one waiter has seen them complete; the
+  // lock is released while blocked, so other threads encode (and may wait) meanwhile.
+  while (completed_seq_ < seq) {
+    if (in_flight_.empty() || in_flight_.front().first > seq) {
+      completed_seq_ = seq;  // sequence numbers without work
+      break;
+    }
+    const auto [s, cb] = in_flight_.front();
+    lock.unlock();
+    bool failed = true;
+    try {
+      wait_interruptibly(s, *cb);
+      failed = false;
+    } catch (...) {
+      lock.lock();
+      if (!in_flight_.empty() && in_flight_.front().first == s) {
+        in_flight_.pop_front();
+        completed_seq_ = std::max(completed_seq_, s);
+        profiler_.failed(s);
+      }
+      throw;  // DeviceError if it failed; the interrupt otherwise
+    }
+    lock.lock();
+    if (!failed && !in_flight_.empty() && in_flight_.front().first == s) {
+      in_flight_.pop_front();
+      completed_seq_ = std::max(completed_seq_, s);
+      if (profiler_.recording()) profiler_.completed(s, cb->timings());
+    }
   }
-  if (completed_seq_ < seq) completed_seq_ = seq;  // sequence numbers without work
 }
 
-void Context::collect(CommandBufferPtr cb) {
-  cb->wait();
-  profiler_.record(cb->timings());
+void Context::wait_interruptibly(uint64_t seq, CommandBuffer& cb) {
+  if (!interrupt_check_) {
+    cb.wait();
+    return;
+  }
+  while (!cb.wait_for(0.05)) {
+    try {
+      interrupt_check_();
+    } catch (...) {
+      std::lock_guard<std::recursive_mutex> lock(stream_mutex_);
+      unusable_ = "this context was interrupted while it waited for command buffer " +
+                  std::to_string(seq) +
+                  " (the device may still be running it), so it cannot be used any more: "
+                  "create a new Context";
+      device_->abandon_work();
+      throw;
+    }
+  }
 }
 
 void Context::synchronize() {
   wait_for(active_seq_);
 }
 
-std::vector<DispatchTiming> Context::profile() {
+ProfileMark Context::begin_profile() {
   std::lock_guard<std::recursive_mutex> lock(stream_mutex_);
+  return profiler_.start();
+}
+
+Profile Context::end_profile(const ProfileMark& mark) {
   synchronize();
-  return profiler_.take();
+  std::lock_guard<std::recursive_mutex> lock(stream_mutex_);
+  return profiler_.stop(mark);
 }
 
 LibraryPtr Context::library(KernelLibrary lib) {

@@ -1,5 +1,8 @@
 #include "metallic/device.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include "metallic/error.hpp"
 
 #ifdef METALLIC_HAVE_METAL
@@ -10,6 +13,24 @@ namespace metallic {
 
 namespace host {
 std::unique_ptr<Device> create_host_device(const DeviceOptions& options);
+}
+
+bool CommandBuffer::wait_for(double seconds) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::duration<double>(seconds);
+  // Short work finishes while spinning; after 50 us, sleep between polls.
+  while (!is_completed()) {
+    const auto now = Clock::now();
+    if (now >= deadline) return false;
+    if (now - start < std::chrono::microseconds(50)) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+  wait();
+  return true;
 }
 
 void Device::capture_begin(const std::string& path) {

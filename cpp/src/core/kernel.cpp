@@ -25,16 +25,19 @@ ComputeKernelEncoder& ComputeKernelEncoder::buffer(uint32_t index, const Tensor&
     throw ArgumentError(std::string(op_name_) + ": a tensor belongs to another context");
   }
   ctx_.mark_used(t);
+  bound_bytes_ += t.nbytes();
   Binding b;
   b.index = index;
   b.buffer = t.buffer();
   b.offset = t.offset_bytes();
   if (ctx_.options().host_checks) {
-    // The tensor's extent (a pooled buffer may be larger): what host checks bound accesses by.
+    // The tensor's extent from its first element (a pooled buffer may be larger): what host
+    // checks bound accesses by. Dimensions with negative strides reach below the binding, which
+    // a kernel indexing forward cannot.
     int64_t last = 0;
     for (size_t d = 0; d < t.ndim(); ++d) {
       if (t.shape()[d] == 0) last = -1;
-      if (last >= 0) last += (t.shape()[d] - 1) * t.strides()[d];
+      if (last >= 0 && t.strides()[d] > 0) last += (t.shape()[d] - 1) * t.strides()[d];
     }
     b.length = last < 0 ? 0 : size_t(last + 1) * dtype_size(t.dtype());
   }
@@ -75,7 +78,17 @@ void ComputeKernelEncoder::matmul(MatmulCommand command, const Tensor& a, const 
   command.c_offset = c.offset_bytes();
   command.label = ctx_.profiler().label(op_name_);
   std::lock_guard<std::recursive_mutex> lock(ctx_.stream_mutex());
-  ctx_.active_command_buffer().encode_matmul(command);
+  CommandBuffer& cb = ctx_.active_command_buffer();
+  if (ctx_.profiler().recording()) {
+    DispatchRecord r;
+    r.label = op_name_;
+    r.scope = ctx_.profiler().scope();
+    r.kernel = "matmul (device library)";
+    r.grid = {command.n, command.m, command.batch};
+    r.bytes = a.nbytes() + b.nbytes() + c.nbytes();
+    ctx_.profiler().encoded(ctx_.active_sequence(), std::move(r));
+  }
+  cb.encode_matmul(command);
   ctx_.dispatch_encoded();
 }
 
@@ -119,13 +132,39 @@ void ComputeKernelEncoder::dispatch(Size3 grid, Size3 threadgroup, DispatchMode 
                         p.function_name());
   }
   if (uint64_t(grid[0]) * grid[1] * grid[2] == 0) return;  // nothing to run
+  Size3 grid_threads = grid;
+  if (mode == DispatchMode::Threadgroups) {
+    for (int i = 0; i < 3; ++i) {
+      const uint64_t n = uint64_t(grid[i]) * threadgroup[i];
+      if (n > UINT32_MAX) {
+        throw ArgumentError(std::string(op_name_) + ": " + std::to_string(grid[i]) +
+                            " threadgroups of " + std::to_string(threadgroup[i]) +
+                            " threads in dimension " + std::to_string(i) + " are " +
+                            std::to_string(n) +
+                            " threads; a grid has at most 2^32-1 in each dimension");
+      }
+      grid_threads[i] = static_cast<uint32_t>(n);
+    }
+  }
   command_.grid = grid;
   command_.threadgroup = threadgroup;
   command_.mode = mode;
   command_.label = ctx_.profiler().label(op_name_);
   std::lock_guard<std::recursive_mutex> lock(ctx_.stream_mutex());
-  ctx_.active_command_buffer().encode_dispatch(std::move(command_));
+  CommandBuffer& cb = ctx_.active_command_buffer();
+  if (ctx_.profiler().recording()) {
+    DispatchRecord r;
+    r.label = op_name_;
+    r.scope = ctx_.profiler().scope();
+    r.kernel = p.function_name();
+    r.grid = grid_threads;
+    r.threadgroup = threadgroup;
+    r.bytes = bound_bytes_;
+    ctx_.profiler().encoded(ctx_.active_sequence(), std::move(r));
+  }
+  cb.encode_dispatch(std::move(command_));
   command_ = DispatchCommand{};
+  bound_bytes_ = 0;
   ctx_.dispatch_encoded();
 }
 

@@ -12,12 +12,29 @@ TensorStorage::~TensorStorage() {
   if (pooled && buffer) context->pool().release(std::move(buffer), last_use);
 }
 
+int64_t checked_numel(const Shape& shape, size_t element_size) {
+  int64_t numel = 1;
+  bool overflow = false;
+  for (int64_t d : shape) {
+    if (d < 0) throw ShapeError("negative dimension in shape " + shape_str(shape));
+    if (d == 0) return 0;  // empty, however large the other dimensions
+  }
+  for (int64_t d : shape) overflow |= __builtin_mul_overflow(numel, d, &numel);
+  int64_t bytes = 0;
+  overflow |= __builtin_mul_overflow(numel, static_cast<int64_t>(element_size), &bytes);
+  if (overflow) {
+    throw ShapeError("shape " + shape_str(shape) + " has more than 2^63 bytes of " +
+                     std::to_string(element_size) + "-byte elements: no device can hold it");
+  }
+  return numel;
+}
+
 Shape contiguous_strides(const Shape& shape) {
   Shape strides(shape.size());
-  int64_t s = 1;
+  uint64_t s = 1;  // unsigned: an empty shape's product may wrap (its strides are never used)
   for (size_t i = shape.size(); i-- > 0;) {
-    strides[i] = s;
-    s *= shape[i];
+    strides[i] = static_cast<int64_t>(s);
+    s *= static_cast<uint64_t>(shape[i]);
   }
   return strides;
 }
@@ -77,7 +94,8 @@ Tensor Tensor::reshape(Shape shape) const {
     throw ShapeError("reshape needs a contiguous tensor; this one has shape " + shape_str(shape_) +
                      " and strides " + shape_str(strides_) + " (make a contiguous copy first)");
   }
-  int64_t known = 1, infer = -1;
+  Shape known_dims;
+  int64_t infer = -1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
       if (infer >= 0) throw ShapeError("reshape: only one dimension may be -1");
@@ -85,33 +103,29 @@ Tensor Tensor::reshape(Shape shape) const {
     } else if (shape[i] < 0) {
       throw ShapeError("reshape: negative dimension in " + shape_str(shape));
     } else {
-      known *= shape[i];
+      known_dims.push_back(shape[i]);
     }
   }
-  if (infer >= 0) {
-    if (known == 0 || numel() % known != 0) {
-      throw ShapeError("cannot reshape a tensor of shape " + shape_str(shape_) + " to " +
-                       shape_str(shape));
-    }
-    shape[static_cast<size_t>(infer)] = numel() / known;
-  }
-  Tensor t = *this;
-  if (t.numel() != (infer >= 0 ? numel() : known)) {
+  const int64_t known = checked_numel(known_dims, dtype_size(dtype_));
+  const bool fits = infer >= 0 ? known != 0 && numel() % known == 0 : known == numel();
+  if (!fits) {
     throw ShapeError("cannot reshape a tensor of shape " + shape_str(shape_) + " (" +
                      std::to_string(numel()) + " elements) to " + shape_str(shape));
   }
+  if (infer >= 0) shape[static_cast<size_t>(infer)] = numel() / known;
+  Tensor t = *this;
   t.strides_ = contiguous_strides(shape);
   t.shape_ = std::move(shape);
   return t;
 }
 
 Tensor Tensor::slice(int64_t start, int64_t stop) const {
-  if (shape_.empty()) throw ShapeError("cannot slice a 0-dimensional tensor");
+  if (shape_.empty()) throw IndexError("cannot slice a 0-dimensional tensor");
   const int64_t n = shape_[0];
   if (start < 0) start += n;
   if (stop < 0) stop += n;
   if (start < 0 || stop > n || start > stop) {
-    throw ShapeError("slice [" + std::to_string(start) + ", " + std::to_string(stop) +
+    throw IndexError("slice [" + std::to_string(start) + ", " + std::to_string(stop) +
                      ") is out of range for outer dimension " + std::to_string(n));
   }
   Tensor t = *this;
@@ -120,23 +134,105 @@ Tensor Tensor::slice(int64_t start, int64_t stop) const {
   return t;
 }
 
+Tensor Tensor::strided_slice(int64_t dim, int64_t start, int64_t count, int64_t step) const {
+  const size_t d = axis(dim);
+  const int64_t n = shape_[d];
+  const int64_t last = start + (count > 0 ? (count - 1) * step : 0);
+  if (count < 0 || step == 0 || (count > 0 && (start < 0 || start >= n || last < 0 || last >= n))) {
+    throw IndexError("slice from " + std::to_string(start) + " of " + std::to_string(count) +
+                     " entries in steps of " + std::to_string(step) +
+                     " is out of range for dimension " + std::to_string(dim) + " of size " +
+                     std::to_string(n));
+  }
+  Tensor t = *this;
+  if (count > 0) t.move_offset(start * strides_[d]);
+  t.shape_[d] = count;
+  t.strides_[d] = strides_[d] * step;
+  return t;
+}
+
 Tensor Tensor::select(int64_t i) const {
-  Tensor t = slice(i < 0 ? i + dim(0) : i, (i < 0 ? i + dim(0) : i) + 1);
-  t.shape_.erase_at(0);
-  t.strides_.erase_at(0);
+  if (shape_.empty()) throw IndexError("cannot index a 0-dimensional tensor");
+  return select(0, i);
+}
+
+Tensor Tensor::select(int64_t dim, int64_t i) const {
+  const size_t d = axis(dim);
+  const int64_t n = shape_[d];
+  if (i < -n || i >= n) {
+    throw IndexError("index " + std::to_string(i) + " is out of range for dimension " +
+                     std::to_string(dim) + " of size " + std::to_string(n));
+  }
+  Tensor t = *this;
+  t.move_offset((i < 0 ? i + n : i) * strides_[d]);
+  t.shape_.erase_at(d);
+  t.strides_.erase_at(d);
+  return t;
+}
+
+Tensor Tensor::unsqueeze(int64_t dim) const {
+  const int64_t n = static_cast<int64_t>(shape_.size());
+  if (dim < 0 || dim > n) {
+    throw ShapeError("unsqueeze: dimension " + std::to_string(dim) + " is not in 0.." +
+                     std::to_string(n));
+  }
+  const auto d = static_cast<size_t>(dim);
+  // The stride a size-1 dimension has in a contiguous tensor: it keeps contiguous views so.
+  const int64_t stride = d < shape_.size() ? shape_[d] * strides_[d] : 1;
+  Shape shape, strides;
+  for (size_t i = 0; i <= shape_.size(); ++i) {
+    if (i == d) {
+      shape.push_back(1);
+      strides.push_back(stride);
+    }
+    if (i < shape_.size()) {
+      shape.push_back(shape_[i]);
+      strides.push_back(strides_[i]);
+    }
+  }
+  Tensor t = *this;
+  t.shape_ = shape;
+  t.strides_ = strides;
   return t;
 }
 
 Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
-  const int64_t n = static_cast<int64_t>(shape_.size());
-  dim(d0);  // range checks
-  dim(d1);
-  const auto i = static_cast<size_t>(d0 < 0 ? d0 + n : d0);
-  const auto j = static_cast<size_t>(d1 < 0 ? d1 + n : d1);
+  const size_t i = axis(d0), j = axis(d1);
   Tensor t = *this;
   std::swap(t.shape_[i], t.shape_[j]);
   std::swap(t.strides_[i], t.strides_[j]);
   return t;
+}
+
+Tensor Tensor::permute(const Shape& dims) const {
+  bool valid = dims.size() == shape_.size();
+  uint32_t seen = 0;
+  for (int64_t d : dims) {
+    valid = valid && d >= 0 && d < static_cast<int64_t>(shape_.size()) && !(seen >> d & 1u);
+    if (valid) seen |= 1u << d;
+  }
+  if (!valid) {
+    throw ShapeError("permute: " + shape_str(dims) + " is not a permutation of the " +
+                     std::to_string(shape_.size()) + " dimensions of a tensor of shape " +
+                     shape_str(shape_));
+  }
+  Tensor t = *this;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    t.shape_[i] = shape_[static_cast<size_t>(dims[i])];
+    t.strides_[i] = strides_[static_cast<size_t>(dims[i])];
+  }
+  return t;
+}
+
+size_t Tensor::axis(int64_t d) const {
+  dim(d);  // range check
+  const int64_t n = static_cast<int64_t>(shape_.size());
+  return static_cast<size_t>(d < 0 ? d + n : d);
+}
+
+void Tensor::move_offset(int64_t elements) {
+  offset_ = static_cast<size_t>(static_cast<int64_t>(offset_) +
+                                elements * static_cast<int64_t>(dtype_size(dtype_)));
 }
 
 const void* Tensor::data_for_read() const {

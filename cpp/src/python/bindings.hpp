@@ -10,5 +10,9 @@ void bind_context(pybind11::module_& m);
 void bind_ops(pybind11::module_& m);
 void bind_backends(pybind11::module_& m);
 void bind_kernels(pybind11::module_& m);
+/// After bind_context: the Profile class and Context.profile.
+void bind_profile(pybind11::module_& m);
+/// After bind_tensor: Tensor.__dlpack__, __dlpack_device__ and from_dlpack.
+void bind_dlpack(pybind11::module_& m);
 
 }  // namespace metallic::python

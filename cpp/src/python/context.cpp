@@ -12,15 +12,31 @@ namespace py = pybind11;
 
 namespace metallic::python {
 
+namespace {
+
+/// Context::set_interrupt_check for Python: runs the signal handlers (Ctrl-C raises
+/// KeyboardInterrupt, which then propagates out of the wait).
+void check_python_signals() {
+  if (!Py_IsInitialized()) return;
+  py::gil_scoped_acquire gil;
+  if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+}
+
+}  // namespace
+
 void bind_context(py::module_& m) {
   py::class_<Context, std::shared_ptr<Context>>(
       m, "Context", "A device with its command queue, buffer pool, pipeline cache and profiler.")
-      .def(py::init([](const std::string& device, bool host_checks, uint32_t dispatches) {
+      .def(py::init([](const std::string& device, bool host_checks, const py::object& dispatches) {
              ContextOptions o;
              o.device = device;
              o.host_checks = host_checks;
-             o.dispatches_per_command_buffer = dispatches;
-             return Context::create(o);
+             o.dispatches_per_command_buffer = static_cast<uint32_t>(
+                 int_arg(dispatches, "dispatches_per_command_buffer", 0, UINT32_MAX,
+                         " (0: METALLIC_COMMIT_DISPATCHES or the default of 64)"));
+             auto ctx = Context::create(o);
+             ctx->set_interrupt_check(&check_python_signals);
+             return ctx;
            }),
            py::arg("device") = "auto", py::arg("host_checks") = false,
            py::arg("dispatches_per_command_buffer") = 0)
@@ -50,21 +66,11 @@ void bind_context(py::module_& m) {
           "Commits pending work and waits for all of it.")
       .def("commit", &Context::commit, "Starts pending work on the device without waiting.")
       .def(
-          "profile",
-          [](Context& c) {
-            std::vector<DispatchTiming> timings;
-            {
-              py::gil_scoped_release release;
-              timings = c.profile();
-            }
-            py::list out;
-            for (auto& t : timings) out.append(py::make_tuple(t.label, t.seconds));
-            return out;
-          },
-          "Waits for all work; returns [(label, seconds)] per dispatch since the last call.")
-      .def("push_scope",
-           [](Context& c, std::string name) { c.profiler().push_scope(std::move(name)); })
-      .def("pop_scope", [](Context& c) { c.profiler().pop_scope(); })
+          "push_scope",
+          [](Context& c, std::string name) { c.profiler().push_scope(std::move(name)); },
+          py::arg("name"), "Prefixes the profiler labels of later ops with `name/`.")
+      .def("pop_scope", [](Context& c) { c.profiler().pop_scope(); },
+           "Ends the innermost push_scope (prefer `with ctx.scope(name):`).")
       .def("pool_stats",
            [](Context& c) {
              const auto s = c.pool().stats();

@@ -4,6 +4,8 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <string>
+
 #include "metallic/context.hpp"
 
 namespace metallic::python {
@@ -14,7 +16,11 @@ DType dtype_from_numpy(const pybind11::dtype& dt);
 DType dtype_arg(const pybind11::object& dtype);
 Tensor tensor_from_array(Context& ctx, const pybind11::object& data, const pybind11::object& dtype);
 pybind11::array tensor_to_numpy(const Tensor& t, bool copy);
-/// A shape from an int or a sequence of ints.
+/// `value` as an integer in [lo, hi] (a Python int or anything with __index__, such as numpy
+/// integers); otherwise ArgumentError "`what` must be ...`hint`".
+int64_t int_arg(const pybind11::handle& value, const std::string& what, int64_t lo, int64_t hi,
+                const std::string& hint = "");
+/// A shape from an int or a sequence of ints; ShapeError for anything else.
 Shape shape_from_python(const pybind11::handle& shape);
 pybind11::tuple shape_to_python(const Shape& shape);
 

@@ -31,6 +31,8 @@ PYBIND11_MODULE(_core, m) {
   };
   static PyObject* shape = make_error(m, "ShapeError", pair(base, PyExc_ValueError),
                                       "Shapes that do not fit the operation.");
+  static PyObject* index = make_error(m, "IndexError", pair(shape, PyExc_IndexError),
+                                      "An index out of a tensor's range.");
   static PyObject* dtype = make_error(m, "DTypeError", pair(base, PyExc_TypeError),
                                       "Element types that do not fit the operation.");
   static PyObject* argument =
@@ -43,6 +45,8 @@ PYBIND11_MODULE(_core, m) {
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const metallic::IndexError& e) {
+      PyErr_SetString(index, e.what());
     } catch (const metallic::ShapeError& e) {
       PyErr_SetString(shape, e.what());
     } catch (const metallic::DTypeError& e) {
@@ -65,4 +69,6 @@ PYBIND11_MODULE(_core, m) {
   metallic::python::bind_ops(m);
   metallic::python::bind_backends(m);
   metallic::python::bind_kernels(m);
+  metallic::python::bind_profile(m);
+  metallic::python::bind_dlpack(m);
 }

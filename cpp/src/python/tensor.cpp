@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <optional>
 
 #include "core/float16.hpp"
 #include "metallic/context.hpp"
@@ -79,10 +80,67 @@ Tensor tensor_from_array(Context& ctx, const py::object& data, const py::object&
   return ctx.tensor(target, shape, TensorInit::copy_from(converted.data()));
 }
 
+namespace {
+
+/// `value` as an int64 via __index__, or nullopt (not an integer) / overflow set.
+std::optional<int64_t> index_value(const py::handle& value, bool& overflow) {
+  overflow = false;
+  if (PyBool_Check(value.ptr()) || PyFloat_Check(value.ptr())) return std::nullopt;
+  PyObject* index = PyNumber_Index(value.ptr());
+  if (index == nullptr) {
+    PyErr_Clear();
+    return std::nullopt;
+  }
+  int over = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(index, &over);
+  Py_DECREF(index);
+  overflow = over != 0;
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+int64_t int_arg(const py::handle& value, const std::string& what, int64_t lo, int64_t hi,
+                const std::string& hint) {
+  bool overflow = false;
+  const auto v = index_value(value, overflow);
+  if (!v || overflow || *v < lo || *v > hi) {
+    throw ArgumentError(what + " must be an integer from " + std::to_string(lo) + " to " +
+                        std::to_string(hi) + hint + ", got " + std::string(py::repr(value)));
+  }
+  return *v;
+}
+
 Shape shape_from_python(const py::handle& shape) {
-  if (py::isinstance<py::int_>(shape)) return {shape.cast<int64_t>()};
-  const auto dims = shape.cast<std::vector<int64_t>>();
-  return Shape(dims.begin(), dims.end());
+  std::vector<py::handle> items;
+  bool overflow = false;
+  if (index_value(shape, overflow) || overflow) {
+    items.push_back(shape);
+  } else if (py::isinstance<py::sequence>(shape) && !py::isinstance<py::str>(shape)) {
+    for (auto item : py::reinterpret_borrow<py::sequence>(shape)) items.push_back(item);
+  } else {
+    throw ShapeError("a shape is an int or a sequence of ints, got " +
+                     std::string(py::repr(shape)));
+  }
+  if (items.size() > Shape::kMaxDims) {
+    throw ShapeError("tensors have at most " + std::to_string(Shape::kMaxDims) +
+                     " dimensions, got " + std::to_string(items.size()));
+  }
+  Shape out;
+  for (const auto& item : items) {
+    const auto d = index_value(item, overflow);
+    if (overflow) {
+      throw ShapeError("dimension " + std::string(py::repr(item)) + " of shape " +
+                       std::string(py::repr(shape)) + " is larger than 2^63-1: no device can "
+                       "hold it");
+    }
+    if (!d) {
+      throw ShapeError("a shape's dimensions are ints, got " + std::string(py::repr(item)) +
+                       " in " + std::string(py::repr(shape)));
+    }
+    out.push_back(*d);
+  }
+  return out;
 }
 
 py::tuple shape_to_python(const Shape& shape) {
@@ -121,6 +179,73 @@ py::array tensor_to_numpy(const Tensor& t, bool copy) {
   return view;
 }
 
+namespace {
+
+/// `t[key]` as numpy indexes: ints (negative from the end), slices (any step), None (a new
+/// dimension of size 1) and one `...`; always a view.
+Tensor index_tensor(const Tensor& t, const py::handle& key) {
+  std::vector<py::handle> items;
+  if (PyTuple_Check(key.ptr())) {
+    for (auto item : py::reinterpret_borrow<py::tuple>(key)) items.push_back(item);
+  } else {
+    items.push_back(key);
+  }
+  size_t consumed = 0;
+  bool ellipsis = false;
+  bool overflow = false;
+  for (const auto& item : items) {
+    if (item.ptr() == Py_Ellipsis) {
+      if (ellipsis) throw IndexError("an index can only have a single ellipsis ('...')");
+      ellipsis = true;
+    } else if (PySlice_Check(item.ptr()) || index_value(item, overflow) || overflow) {
+      consumed++;
+    } else if (!item.is_none()) {
+      throw ArgumentError(
+          "tensors are indexed with ints, slices, None and '...' (views); got " +
+          std::string(py::repr(item)) +
+          (py::isinstance<py::bool_>(item) || py::hasattr(item, "__len__")
+               ? ": boolean and array (advanced) indexing is not supported"
+               : ""));
+    }
+  }
+  if (consumed > t.ndim()) {
+    throw IndexError("too many indices for a tensor of shape " + shape_str(t.shape()) + ": " +
+                     std::to_string(t.ndim()) + "-dimensional, but " + std::to_string(consumed) +
+                     " were indexed");
+  }
+  Tensor out = t;
+  int64_t dim = 0;  // the dimension of `out` the next item applies to
+  for (const auto& item : items) {
+    if (item.ptr() == Py_Ellipsis) {
+      dim += static_cast<int64_t>(t.ndim() - consumed);
+    } else if (item.is_none()) {
+      out = out.unsqueeze(dim++);
+    } else if (PySlice_Check(item.ptr())) {
+      Py_ssize_t start = 0, stop = 0, step = 0;
+      if (PySlice_Unpack(item.ptr(), &start, &stop, &step) != 0) throw py::error_already_set();
+      const Py_ssize_t count = PySlice_AdjustIndices(out.dim(dim), &start, &stop, step);
+      out = out.strided_slice(dim++, start, count, step);
+    } else {
+      const auto i = index_value(item, overflow);
+      if (overflow) {
+        throw IndexError("index " + std::string(py::repr(item)) + " is out of range for dimension " +
+                         std::to_string(dim) + " of size " + std::to_string(out.dim(dim)));
+      }
+      out = out.select(dim, *i);
+    }
+  }
+  return out;
+}
+
+/// The axes in reverse order (numpy's .T): any rank.
+Tensor reversed_axes(const Tensor& t) {
+  Shape dims;
+  for (size_t i = t.ndim(); i-- > 0;) dims.push_back(static_cast<int64_t>(i));
+  return t.permute(dims);
+}
+
+}  // namespace
+
 void bind_tensor(py::module_& m) {
   py::class_<Tensor>(m, "Tensor", "A typed, shaped view of device memory. Ops on it run lazily.")
       .def_property_readonly("shape", [](const Tensor& t) { return shape_to_python(t.shape()); })
@@ -152,24 +277,16 @@ void bind_tensor(py::module_& m) {
            })
       .def("reshape",
            [](const Tensor& t, const py::args& args) {
-             Shape shape;
-             if (args.size() == 1 && !py::isinstance<py::int_>(args[0]))
-               shape = shape_from_python(args[0]);
-             else
-               for (auto a : args) shape.push_back(a.cast<int64_t>());
-             return t.reshape(shape);
+             return t.reshape(shape_from_python(args.size() == 1 ? args[0] : args));
            })
       .def("slice", &Tensor::slice, py::arg("start"), py::arg("stop"),
            "A view of rows [start, stop) of the outermost dimension.")
       .def("transpose", &Tensor::transpose, py::arg("dim0"), py::arg("dim1"),
            "A view with two dimensions swapped (not contiguous).")
-      .def_property_readonly(
-          "T",
-          [](const Tensor& t) {
-            if (t.ndim() != 2)
-              throw ShapeError(".T needs a 2-d tensor, got shape " + shape_str(t.shape()));
-            return t.transpose(0, 1);
-          })
+      .def_property_readonly("T", &reversed_axes,
+                             "A view with the dimensions in reverse order (numpy's .T).")
+      .def("permute", &Tensor::permute, py::arg("dims"),
+           "A view whose dimension i is this tensor's dimension dims[i].")
       .def(
           "copy_from",
           [](const Tensor& t, const py::object& data) {
@@ -189,8 +306,13 @@ void bind_tensor(py::module_& m) {
           },
           py::arg("data"),
           "Overwrites the tensor with host data, after pending uses of it complete.")
-      .def("__getitem__", [](const Tensor& t, int64_t i) { return t.select(i); })
-      .def("__len__", [](const Tensor& t) { return t.dim(0); })
+      .def("__getitem__", &index_tensor, py::arg("key"),
+           "A view, indexed as numpy does: ints, slices (with steps), None and '...'.")
+      .def("__len__",
+           [](const Tensor& t) {
+             if (t.ndim() == 0) throw py::type_error("len() of a 0-dimensional tensor");
+             return t.dim(0);
+           })
       .def("__repr__", &Tensor::describe);
 }
 

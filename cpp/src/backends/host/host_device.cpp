@@ -1,6 +1,8 @@
 #include "backends/host/host_device.hpp"
 
 #include <dlfcn.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -14,15 +16,36 @@ extern const mtlh_library_fn kBuiltinLibraries[];
 extern const mtlh_library_fn kBuiltinCheckedLibraries[];  // debug-checked translations
 
 HostBuffer::HostBuffer(size_t length) : length_(length) {
-  // 64-byte alignment: a cache line, and more than any MSL type needs.
-  const size_t rounded = ((length ? length : 1) + 63) / 64 * 64;
-  data_ = std::aligned_alloc(64, rounded);
+  // The buffer ends (rounded up to 16 bytes, the largest alignment an MSL type needs) where a
+  // guard page begins, so a kernel that runs past its end faults: a DeviceError naming the
+  // kernel even without host checks (docs/host-device.md says what this does not catch).
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  if (length > SIZE_MAX / 2) {
+    throw DeviceError("host device: out of memory allocating " + std::to_string(length) + " bytes");
+  }
+  const size_t used = ((length ? length : 1) + 15) / 16 * 16;
+  const size_t data_bytes = (used + page - 1) / page * page;
+  void* base = mmap(nullptr, data_bytes + page, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base != MAP_FAILED && mprotect(static_cast<char*>(base) + data_bytes, page, PROT_NONE) == 0) {
+    mapping_ = base;
+    mapping_bytes_ = data_bytes + page;
+    data_ = static_cast<char*>(base) + data_bytes - used;
+    return;
+  }
+  if (base != MAP_FAILED) munmap(base, data_bytes + page);
+  // No mapping left (the process's limit of mappings): an unguarded allocation.
+  data_ = std::aligned_alloc(64, (used + 63) / 64 * 64);
   if (!data_)
     throw DeviceError("host device: out of memory allocating " + std::to_string(length) + " bytes");
 }
 
 HostBuffer::~HostBuffer() {
-  std::free(data_);
+  if (mapping_) {
+    munmap(mapping_, mapping_bytes_);
+  } else {
+    std::free(data_);
+  }
 }
 
 HostLibrary::HostLibrary(std::string name, const mtlh_library* table, void* handle)
@@ -56,8 +79,29 @@ HostPipeline::HostPipeline(LibraryPtr library, const mtlh_kernel& kernel,
   }
 }
 
+namespace {
+
+/// METALLIC_HOST_TIMEOUT_S: seconds a dispatch may run before the watchdog stops it (0: never).
+double host_timeout_seconds() {
+  const char* v = std::getenv("METALLIC_HOST_TIMEOUT_S");
+  if (v == nullptr || *v == 0) return 0.0;
+  char* end = nullptr;
+  const double seconds = std::strtod(v, &end);
+  if (end == v || *end != 0 || !(seconds >= 0)) {
+    throw ArgumentError(std::string("METALLIC_HOST_TIMEOUT_S=") + v +
+                        " is not a number of seconds (e.g. 30, or 0 for no limit)");
+  }
+  return seconds;
+}
+
+}  // namespace
+
 HostDevice::HostDevice(const DeviceOptions& options)
-    : options_(options), queue_(options.host_checks) {}
+    : options_(options), queue_(options.host_checks, host_timeout_seconds()) {}
+
+void HostDevice::abandon_work() {
+  queue_.abandon("abandoned: its context was interrupted while waiting");
+}
 
 std::string HostDevice::name() const {
   return "host";

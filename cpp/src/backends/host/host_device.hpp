@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -27,6 +28,8 @@ class HostBuffer final : public Buffer {
  private:
   void* data_;
   size_t length_;
+  void* mapping_ = nullptr;  // the mmap'd pages (data, then the guard page), or null
+  size_t mapping_bytes_ = 0;
 };
 
 class HostLibrary final : public Library {
@@ -67,27 +70,51 @@ class HostPipeline final : public Pipeline {
 
 class HostCommandBuffer;
 
-/// Runs committed command buffers in order on a thread of its own, like a GPU queue.
+/// Runs committed command buffers in order on a thread of its own, like a GPU queue. Work can be
+/// abandoned (pending command buffers fail, the running kernel is stopped), and an optional
+/// watchdog stops a kernel that runs longer than a timeout.
 class HostQueue {
  public:
-  explicit HostQueue(bool checks);
+  /// `timeout_seconds` > 0: the watchdog's limit per dispatch (METALLIC_HOST_TIMEOUT_S).
+  HostQueue(bool checks, double timeout_seconds);
+  /// Abandons whatever is still queued or running, then joins the queue thread.
   ~HostQueue();
   void submit(std::shared_ptr<HostCommandBuffer> cb);
+  /// Fails every pending command buffer with `why` and stops the running dispatch.
+  void abandon(const std::string& why);
 
  private:
   void loop();
   void execute(HostCommandBuffer& cb);
   void run_dispatch(DispatchCommand& command);
   void run_matmul(const MatmulCommand& command);
+  void watchdog_loop();
+  /// Stops the running dispatch `id` (if it still runs) with error `why`; returns once it has.
+  void stop_dispatch(uint64_t id, const std::string& why);
 
   bool checks_;
+  double timeout_seconds_;
   WorkerPool workers_;
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<std::shared_ptr<HostCommandBuffer>> pending_;
   std::atomic<size_t> pending_count_{0};  // read without the lock while spinning
   bool stop_ = false;
+
+  // The running dispatch, for stopping it (under run_mutex_).
+  std::mutex run_mutex_;
+  std::condition_variable run_cv_;
+  uint64_t run_id_ = 0;  // odd while a dispatch runs
+  std::chrono::steady_clock::time_point run_since_;
+  std::string run_label_;
+  bool stopping_ = false;           // stop_dispatch is signalling: no new dispatch may start
+  std::string stop_reason_;         // why the running dispatch is being stopped
+  std::atomic<bool> stop_requested_{false};  // read by the dispatch's chunks
+  std::atomic<uint64_t> abandons_{0};         // abandon() calls: a running command buffer stops
+  bool watchdog_exit_ = false;
+
   std::thread thread_;
+  std::thread watchdog_;
 };
 
 class HostCommandBuffer final : public CommandBuffer,
@@ -98,6 +125,7 @@ class HostCommandBuffer final : public CommandBuffer,
   void encode_matmul(const MatmulCommand& command) override;
   void commit() override;
   void wait() override;
+  bool wait_for(double seconds) override;
   bool is_completed() const override;
   std::vector<DispatchTiming> timings() const override;
 
@@ -126,6 +154,7 @@ class HostDevice final : public Device {
   PipelinePtr make_pipeline(const LibraryPtr& library, const std::string& function,
                             const FunctionConstants& constants) override;
   CommandBufferPtr new_command_buffer() override;
+  void abandon_work() override;
 
  private:
   DeviceOptions options_;

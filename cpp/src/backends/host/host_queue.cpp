@@ -2,6 +2,7 @@
 // queue's thread, each dispatch's threadgroups spread over the worker pool.
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include "backends/host/host_device.hpp"
 #include "metal/runtime/exec.h"
@@ -44,11 +45,20 @@ void HostCommandBuffer::commit() {
 }
 
 void HostCommandBuffer::wait() {
+  while (!wait_for(3600.0)) {
+  }
+}
+
+bool HostCommandBuffer::wait_for(double seconds) {
   if (!committed_) throw MetallicError("wait() on a command buffer that was never committed");
   spin_until([this] { return done_.load(std::memory_order_acquire); });
   std::unique_lock<std::mutex> lock(mutex_);
-  done_cv_.wait(lock, [this] { return done_.load(); });
+  if (!done_cv_.wait_for(lock, std::chrono::duration<double>(seconds),
+                         [this] { return done_.load(); })) {
+    return false;
+  }
   if (!error_.empty()) throw DeviceError(error_);
+  return true;
 }
 
 bool HostCommandBuffer::is_completed() const {
@@ -72,15 +82,95 @@ void HostCommandBuffer::finish(std::vector<DispatchTiming> timings, std::string 
   done_cv_.notify_all();
 }
 
-HostQueue::HostQueue(bool checks) : checks_(checks), workers_(0), thread_([this] { loop(); }) {}
+HostQueue::HostQueue(bool checks, double timeout_seconds)
+    : checks_(checks),
+      timeout_seconds_(timeout_seconds),
+      workers_(0),
+      thread_([this] { loop(); }) {
+  if (timeout_seconds_ > 0) watchdog_ = std::thread([this] { watchdog_loop(); });
+}
 
 HostQueue::~HostQueue() {
+  // A context waits for its work before it destroys its device, unless it became unusable:
+  // then nobody can see the rest, and a kernel that never ends must not block the exit.
+  abandon("abandoned: its context was destroyed");
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
   }
   ready_.notify_one();
   thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(run_mutex_);
+    watchdog_exit_ = true;
+  }
+  run_cv_.notify_all();
+  if (watchdog_.joinable()) watchdog_.join();
+}
+
+void HostQueue::abandon(const std::string& why) {
+  std::deque<std::shared_ptr<HostCommandBuffer>> dropped;
+  abandons_.fetch_add(1, std::memory_order_acq_rel);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    dropped.swap(pending_);
+    pending_count_.store(0, std::memory_order_release);
+  }
+  for (auto& cb : dropped) cb->finish({}, why);
+  uint64_t id;
+  {
+    std::lock_guard<std::mutex> lock(run_mutex_);
+    id = run_id_;
+  }
+  if (id & 1) stop_dispatch(id, why);
+}
+
+void HostQueue::stop_dispatch(uint64_t id, const std::string& why) {
+  {
+    std::unique_lock<std::mutex> lock(run_mutex_);
+    run_cv_.wait(lock, [&] { return !stopping_ || run_id_ != id; });
+    if (run_id_ != id) return;
+    stopping_ = true;  // no new dispatch starts meanwhile, so no signal reaches the wrong one
+    stop_reason_ = why;
+    stop_requested_.store(true, std::memory_order_release);
+  }
+  std::vector<pthread_t> threads = workers_.native_handles();
+  threads.push_back(thread_.native_handle());
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(run_mutex_);
+      if (run_id_ != id) break;
+    }
+    // Each round signals every thread once (and pauses briefly); a thread outside kernel code
+    // ignores it, a chunk not started yet sees stop_requested_.
+    if (!metal_host::rt::request_stop(threads.data(), threads.size())) break;  // catching is off
+  }
+  {
+    std::lock_guard<std::mutex> lock(run_mutex_);
+    stopping_ = false;
+  }
+  run_cv_.notify_all();
+}
+
+void HostQueue::watchdog_loop() {
+  const auto poll = std::chrono::duration<double>(std::min(timeout_seconds_ / 4, 0.1));
+  const auto limit = std::chrono::duration<double>(timeout_seconds_);
+  std::unique_lock<std::mutex> lock(run_mutex_);
+  while (!watchdog_exit_) {
+    run_cv_.wait_for(lock, poll);
+    if (watchdog_exit_) break;
+    if ((run_id_ & 1) && !stopping_ && std::chrono::steady_clock::now() - run_since_ > limit) {
+      const uint64_t id = run_id_;
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%g", timeout_seconds_);
+      const std::string why = run_label_ + " ran longer than METALLIC_HOST_TIMEOUT_S=" + seconds +
+                              " s and was stopped (an endless loop? if it is only slow, raise "
+                              "the limit)";
+      lock.unlock();
+      stop_dispatch(id, why);
+      lock.lock();
+    }
+  }
 }
 
 void HostQueue::submit(std::shared_ptr<HostCommandBuffer> cb) {
@@ -170,7 +260,12 @@ void HostQueue::execute(HostCommandBuffer& cb) {
   std::vector<DispatchTiming> timings;
   timings.reserve(cb.commands_.size());
   std::string error;
+  const uint64_t abandons = abandons_.load(std::memory_order_acquire);
   for (auto& entry : cb.commands_) {
+    if (abandons_.load(std::memory_order_acquire) != abandons) {
+      error = "abandoned: its context was interrupted while waiting";
+      break;
+    }
     const auto start = std::chrono::steady_clock::now();
     std::string label;
     try {
@@ -186,7 +281,8 @@ void HostQueue::execute(HostCommandBuffer& cb) {
       error = label + ": " + e.what();
     }
     const auto stop = std::chrono::steady_clock::now();
-    timings.push_back({label, std::chrono::duration<double>(stop - start).count()});
+    timings.push_back({label, std::chrono::duration<double>(stop - start).count(),
+                       std::chrono::duration<double>(start.time_since_epoch()).count()});
     if (!error.empty()) break;  // like a GPU command buffer that faulted: the rest does not run
   }
   cb.finish(std::move(timings), std::move(error));
@@ -204,9 +300,19 @@ void HostQueue::run_dispatch(DispatchCommand& command) {
   constexpr uint64_t kParallelThreads = 16384;
   const uint64_t threads = uint64_t(args.d.threads_per_grid[0]) * args.d.threads_per_grid[1] *
                            args.d.threads_per_grid[2];
+  {
+    std::unique_lock<std::mutex> lock(run_mutex_);
+    if (stopping_) run_cv_.wait(lock, [this] { return !stopping_; });
+    ++run_id_;  // odd: running
+    if (timeout_seconds_ > 0) {
+      run_since_ = std::chrono::steady_clock::now();
+      run_label_ = "kernel " + pipeline.function_name();
+    }
+  }
   workers_.parallel_for(
       static_cast<uint32_t>(groups),
       [&](uint32_t first, uint32_t count) {
+        if (stop_requested_.load(std::memory_order_acquire)) return;
         char message[1024];
         if (pipeline.kernel().run(&args.d, first, count, message, sizeof message) != 0) {
           std::lock_guard<std::mutex> lock(error_mutex);
@@ -214,7 +320,13 @@ void HostQueue::run_dispatch(DispatchCommand& command) {
         }
       },
       threads >= kParallelThreads || pipeline.kernel().uses_sync);
-
+  bool stopped;
+  {
+    std::lock_guard<std::mutex> lock(run_mutex_);
+    ++run_id_;  // even: idle
+    stopped = stop_requested_.exchange(false, std::memory_order_acq_rel);
+    if (stopped) error = stop_reason_;
+  }
   if (!error.empty()) throw DeviceError(error);
 }
 

@@ -21,6 +21,12 @@ WorkerPool::~WorkerPool() {
   for (auto& t : threads_) t.join();
 }
 
+std::vector<std::thread::native_handle_type> WorkerPool::native_handles() {
+  std::vector<std::thread::native_handle_type> out;
+  for (auto& t : threads_) out.push_back(t.native_handle());
+  return out;
+}
+
 void WorkerPool::run_chunks() {
   for (;;) {
     const uint32_t first = next_.fetch_add(chunk_);

@@ -22,6 +22,8 @@ class WorkerPool {
   void parallel_for(uint32_t total, const std::function<void(uint32_t, uint32_t)>& task,
                     bool parallel = true);
   unsigned size() const { return static_cast<unsigned>(threads_.size()) + 1; }
+  /// The helper threads (not the calling thread), to signal them.
+  std::vector<std::thread::native_handle_type> native_handles();
 
  private:
   void worker_loop();

@@ -20,13 +20,21 @@
 //
 // Each thread that runs kernels gets an alternate signal stack (unless it has one), so that a
 // stack overflow (a fiber running into its guard page) can be handled at all.
+//
+// The same handler stops kernels on request (the host device's watchdog, an abandoned context):
+// request_stop() sends SIGURG to a thread; while any stop is requested, a SIGURG that lands in
+// kernel code recovers as a fault would. Elsewhere (no kernel code running, or the runtime
+// allocating) it is ignored and the requester sends it again. SIGURG because its default action
+// is to ignore it, so a stray one harms nothing.
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -38,9 +46,13 @@ namespace {
 
 constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
 constexpr int kNumSignals = sizeof kSignals / sizeof kSignals[0];
+constexpr int kStopSignal = SIGURG;
 
 struct sigaction g_previous[kNumSignals];
+struct sigaction g_previous_stop;
 pthread_key_t g_key;
+bool g_installed = false;
+std::atomic<int> g_stop_requests{0};  // request_stop calls in progress
 
 /// Per OS thread (reached through a pthread key: reading it in a signal handler never allocates,
 /// unlike dynamic TLS of a dlopen'd module).
@@ -128,6 +140,33 @@ void handler(int sig, siginfo_t* info, void* uc) {
   errno = saved_errno;
 }
 
+void stop_handler(int sig, siginfo_t* info, void* uc) {
+  const int saved_errno = errno;
+  if (g_stop_requests.load(std::memory_order_acquire) > 0) {
+    Slot* slot = static_cast<Slot*>(pthread_getspecific(g_key));
+    mtlh_fault_target* target = slot ? slot->target : nullptr;
+    if (target != nullptr) {
+      slot->target = nullptr;
+      mtlh_fault_info fi;
+      fi.signo = sig;
+      fi.code = info ? info->si_code : 0;
+      fi.addr = nullptr;
+      fi.pc = context_pc(uc);
+      fi.sp = context_sp(uc);
+      target->recover(target, &fi);  // does not return
+    }
+    errno = saved_errno;
+    return;  // not in kernel code: the requester sends it again
+  }
+  const struct sigaction& prev = g_previous_stop;
+  if (prev.sa_flags & SA_SIGINFO) {
+    prev.sa_sigaction(sig, info, uc);
+  } else if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN) {
+    prev.sa_handler(sig);
+  }  // SIGURG's default action is to ignore it
+  errno = saved_errno;
+}
+
 void destroy_slot(void* p) {
   Slot* slot = static_cast<Slot*>(p);
   if (slot->altstack) {
@@ -157,6 +196,13 @@ bool install() {
     sigemptyset(&act.sa_mask);
     if (sigaction(kSignals[i], nullptr, &g_previous[i]) == 0) sigaction(kSignals[i], &act, nullptr);
   }
+  struct sigaction stop;
+  std::memset(&stop, 0, sizeof stop);
+  stop.sa_sigaction = &stop_handler;
+  stop.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+  sigemptyset(&stop.sa_mask);
+  if (sigaction(kStopSignal, nullptr, &g_previous_stop) == 0) sigaction(kStopSignal, &stop, nullptr);
+  g_installed = true;
   return true;
 }
 
@@ -192,6 +238,22 @@ Slot* new_slot() {
 }
 
 }  // namespace
+
+bool request_stop(const pthread_t* threads, size_t count) {
+  if (!g_installed) return false;
+  g_stop_requests.fetch_add(1, std::memory_order_acq_rel);
+  for (size_t i = 0; i < count; ++i) pthread_kill(threads[i], kStopSignal);
+  // Give the signals time to land before the handler stops recognising them (a thread only
+  // takes a pending signal when it next runs).
+  struct timespec pause = {0, 2 * 1000 * 1000};
+  nanosleep(&pause, nullptr);
+  g_stop_requests.fetch_sub(1, std::memory_order_acq_rel);
+  return true;
+}
+
+bool is_stop_signal(int signo) {
+  return signo == kStopSignal;
+}
 
 mtlh_fault_target* volatile* fault_slot() {
   static const bool installed = install();

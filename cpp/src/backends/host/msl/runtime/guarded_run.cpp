@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
@@ -72,6 +73,10 @@ void describe_fault(const State& s, const mtlh_fault_info& f, const char* kernel
     case SIGBUS:
       break;
     default:
+      if (is_stop_signal(f.signo)) {
+        m.add("stopped by the host device before it finished");
+        return;
+      }
       m.add("signal %d (code %d) at %p", f.signo, f.code, f.addr);
       return;
   }
@@ -86,6 +91,21 @@ void describe_fault(const State& s, const mtlh_fault_info& f, const char* kernel
   if (s.mode == kPlain && sp != 0 && addr <= sp + 4096 && addr + (uintptr_t(1) << 20) >= sp) {
     m.add("stack overflow of the worker thread (deep recursion or large local arrays)");
     return;
+  }
+  // Host buffers end at a guard page: name the binding whose end the access ran past.
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  for (uint32_t i = 0; s.d && !checks && i < s.d->num_buffers; ++i) {
+    const uintptr_t base = reinterpret_cast<uintptr_t>(s.d->buffers[i]);
+    if (base == 0 || (s.d->inline_bytes_mask >> i & 1u)) continue;
+    const uintptr_t end = base + s.d->buffer_lengths[i];
+    if (addr >= end && addr - end < page) {
+      m.add(
+          "access %llu bytes past the end of the buffer bound at [[buffer(%u)]] (%llu bytes from "
+          "the binding's offset to the end of its buffer) \xe2\x80\x94 rerun with "
+          "METALLIC_HOST_CHECKS=1 (mt.Context(host_checks=True)) to find the index",
+          (unsigned long long)(addr - end), i, (unsigned long long)s.d->buffer_lengths[i]);
+      return;
+    }
   }
 #ifdef SI_KERNEL
   if (f.signo == SIGSEGV && f.code == SI_KERNEL && addr == 0)  // x86-64 general protection

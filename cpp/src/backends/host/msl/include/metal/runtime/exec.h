@@ -5,6 +5,8 @@
 // compiled at run time and dlopen'd does not depend on symbols of the Python module.
 #pragma once
 
+#include <pthread.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -105,6 +107,12 @@ int run_guarded(const mtlh_dispatch* d, const char* kernel, int (*fn)(void*), vo
 /// handler on the first call; null when fault catching is off (METALLIC_HOST_CATCH_FAULTS=0).
 /// The host device passes its own copy's in mtlh_dispatch::fault_slot.
 mtlh_fault_target* volatile* fault_slot();
+/// Interrupts `threads` once: one running kernel code under run_guarded returns 1 from it as
+/// from a fault (a stop signal, see is_stop_signal), others carry on. The caller repeats until
+/// the kernel it stops has returned. False if fault catching is off (nothing can be stopped).
+bool request_stop(const pthread_t* threads, size_t count);
+/// Whether a fault's signal number is the one request_stop sends.
+bool is_stop_signal(int signo);
 
 /// Runs threadgroups [first, first + count) with one fiber per thread.
 int run_fibers(const mtlh_dispatch* d, uint32_t first, uint32_t count, const char* kernel,
