@@ -69,7 +69,8 @@ Tensor Context::tensor(DType dtype, Shape shape, TensorInit init, StorageKind st
     if (d < 0) throw ShapeError("negative dimension in shape " + shape_str(shape));
     numel *= d;
   }
-  const size_t nbytes = static_cast<size_t>(numel) * dtype_size(dtype);
+  check_block_shape(dtype, shape);
+  const size_t nbytes = dtype_nbytes(dtype, static_cast<size_t>(numel));
   auto st = std::make_shared<TensorStorage>();
   st->context = shared_from_this();
   if (storage == StorageKind::Pooled) {
@@ -88,6 +89,28 @@ Tensor Context::tensor(DType dtype, Shape shape, TensorInit init, StorageKind st
     std::memcpy(t.data_for_write(), init.data, nbytes);
   }
   return t;
+}
+
+Tensor Context::tensor_from_host_memory(DType dtype, Shape shape, void* data, size_t nbytes,
+                                        std::shared_ptr<void> owner) {
+  check_block_shape(dtype, shape);
+  int64_t numel = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw ShapeError("negative dimension in shape " + shape_str(shape));
+    numel *= d;
+  }
+  if (dtype_nbytes(dtype, static_cast<size_t>(numel)) != nbytes) {
+    throw ShapeError(std::to_string(nbytes) + " bytes do not hold a " + dtype_name(dtype) +
+                     " tensor of shape " + shape_str(shape) + " (that needs " +
+                     std::to_string(dtype_nbytes(dtype, static_cast<size_t>(numel))) + " bytes)");
+  }
+  BufferPtr buffer = device_->wrap_host_memory(data, nbytes, std::move(owner));
+  if (!buffer) return tensor(dtype, std::move(shape), TensorInit::copy_from(data));
+  auto st = std::make_shared<TensorStorage>();
+  st->context = shared_from_this();
+  st->buffer = std::move(buffer);
+  Shape strides = contiguous_strides(shape);
+  return Tensor(std::move(st), dtype, std::move(shape), std::move(strides), 0);
 }
 
 CommandBuffer& Context::active_command_buffer() {

@@ -12,6 +12,16 @@ TensorStorage::~TensorStorage() {
   if (pooled && buffer) context->pool().release(std::move(buffer), last_use);
 }
 
+void check_block_shape(DType dtype, const Shape& shape) {
+  const size_t block = dtype_block_elements(dtype);
+  if (block == 1) return;
+  if (shape.empty() || shape.back() % static_cast<int64_t>(block) != 0) {
+    throw ShapeError(std::string("a ") + dtype_name(dtype) + " tensor's last dimension must be " +
+                     "a multiple of " + std::to_string(block) + " (its block size); got shape " +
+                     shape_str(shape));
+  }
+}
+
 Shape contiguous_strides(const Shape& shape) {
   Shape strides(shape.size());
   int64_t s = 1;
@@ -95,6 +105,7 @@ Tensor Tensor::reshape(Shape shape) const {
     }
     shape[static_cast<size_t>(infer)] = numel() / known;
   }
+  check_block_shape(dtype_, shape);
   Tensor t = *this;
   if (t.numel() != (infer >= 0 ? numel() : known)) {
     throw ShapeError("cannot reshape a tensor of shape " + shape_str(shape_) + " (" +
@@ -114,9 +125,15 @@ Tensor Tensor::slice(int64_t start, int64_t stop) const {
     throw ShapeError("slice [" + std::to_string(start) + ", " + std::to_string(stop) +
                      ") is out of range for outer dimension " + std::to_string(n));
   }
+  const auto skipped = static_cast<size_t>(start * strides_[0]);
+  if (skipped % dtype_block_elements(dtype_) != 0) {
+    throw ShapeError(std::string("cannot slice a ") + dtype_name(dtype_) +
+                     " tensor inside a block of " +
+                     std::to_string(dtype_block_elements(dtype_)) + " elements");
+  }
   Tensor t = *this;
   t.shape_[0] = stop - start;
-  t.offset_ += static_cast<size_t>(start * strides_[0]) * dtype_size(dtype_);
+  t.offset_ += dtype_nbytes(dtype_, skipped);
   return t;
 }
 
