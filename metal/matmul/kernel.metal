@@ -53,8 +53,8 @@ template <typename T>
   threadgroup float b_tile[kTileK * kTileN];
   threadgroup float c_tile[kTileM * kTileN];
   const uint row0 = group.y * kTileM, col0 = group.x * kTileN;
-  a += group.z * p.a_batch_stride;
-  b += group.z * p.b_batch_stride;
+  a += (group.z % p.a_batches) * p.a_batch_stride;
+  b += (group.z % p.b_batches) * p.b_batch_stride;
   const uint sg_row = (sg / 2) * 16, sg_col = (sg % 2) * 16;
 
   simdgroup_float8x8 acc[2][2];

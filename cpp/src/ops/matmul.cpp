@@ -34,9 +34,20 @@ int64_t product(const Shape& s) {
   return p;
 }
 
+/// Whether batch dimensions `x`, without their leading 1s, are the trailing dimensions of `out`:
+/// then batch entry i of the output uses entry i % product(x) of that operand.
+bool repeats_over(const Shape& x, const Shape& out) {
+  size_t skip = 0;
+  while (skip < x.size() && x[skip] == 1) skip++;
+  const size_t n = x.size() - skip;
+  return n <= out.size() && std::equal(x.begin() + static_cast<ptrdiff_t>(skip), x.end(),
+                                       out.end() - static_cast<ptrdiff_t>(n));
+}
+
 /// The batch shape a's and b's batch dimensions broadcast to, as numpy broadcasts them. The
-/// kernels step each operand by one batch stride, so each operand is either broadcast as a whole
-/// (a single matrix) or not at all; anything else asks the caller to expand the operand first.
+/// kernels index each operand's batch entries cyclically (i % count), which covers an operand
+/// whose batch shape is a trailing part of the other's; anything else (e.g. [2, 1] against
+/// [1, 3]) asks the caller to expand an operand first.
 Shape broadcast_batch(const Shape& a, const Shape& b) {
   const size_t rank = std::max(a.size(), b.size());
   Shape out(rank, 1);
@@ -47,12 +58,10 @@ Shape broadcast_batch(const Shape& a, const Shape& b) {
     ok = ok && (da == db || da == 1 || db == 1);
     out[i] = da == 1 ? db : da;
   }
-  const int64_t total = product(out);
-  ok = ok && (product(a) == 1 || product(a) == total) && (product(b) == 1 || product(b) == total);
-  if (!ok) {
+  if (!ok || !repeats_over(a, out) || !repeats_over(b, out)) {
     throw ShapeError("matmul: batch dimensions " + shape_str(a) + " and " + shape_str(b) +
-                     " do not broadcast as whole operands (each must equal the broadcast batch "
-                     "shape or hold a single matrix; expand the operand first)");
+                     " do not broadcast (one must equal the other, or a trailing part of it, or "
+                     "hold a single matrix; expand an operand first)");
   }
   return out;
 }
@@ -165,9 +174,11 @@ std::pair<MatmulOp::Operation, Tensor> MatmulOp::create(Context& ctx, const Args
   c.beta = args.beta;
   c.dtype = a.dtype();
   c.batch = static_cast<uint32_t>(batch);
-  c.a_batch_stride = product(a_batch) == 1 ? 0 : static_cast<size_t>(m * k);
-  c.b_batch_stride = shared_b ? 0 : static_cast<size_t>(k * n);
+  c.a_batch_stride = static_cast<size_t>(m * k);
+  c.b_batch_stride = static_cast<size_t>(k * n);
   c.c_batch_stride = static_cast<size_t>(m * n);
+  op.a_batches = static_cast<uint32_t>(product(a_batch));
+  op.b_batches = static_cast<uint32_t>(product(b_batch));
   if (backend == "msl") {
     op.path = Operation::Path::Gemm;
     op.function = kGemmKernels.get("", a.dtype());
@@ -177,10 +188,31 @@ std::pair<MatmulOp::Operation, Tensor> MatmulOp::create(Context& ctx, const Args
   return {std::move(op), out};
 }
 
+void MatmulOp::Operation::encode_library(ComputeKernelEncoder& e) const {
+  // A MatmulCommand steps each operand by one stride per batch entry (0: the same matrix). An
+  // operand that repeats cyclically (its batch a trailing part of the output's) takes one
+  // command per repetition.
+  const uint32_t total = command.batch;
+  const bool cyclic = (a_batches != 1 && a_batches != total) || (b_batches != 1 && b_batches != total);
+  const uint32_t inner = cyclic ? std::min(a_batches, b_batches) : total;
+  auto entries = [](const Tensor& t, uint32_t count, uint32_t first, uint32_t n) {
+    const Tensor flat = t.reshape({count, t.dim(-2), t.dim(-1)});
+    return count == 1 ? flat : flat.slice(first % count, first % count + n);
+  };
+  for (uint32_t first = 0; first < total; first += inner) {
+    MatmulCommand part = command;
+    part.batch = inner;
+    if (a_batches == 1) part.a_batch_stride = 0;
+    if (b_batches == 1) part.b_batch_stride = 0;
+    e.matmul(part, entries(a, a_batches, first, inner), entries(b, b_batches, first, inner),
+             entries(out, total, first, inner));
+  }
+}
+
 void MatmulOp::Operation::encode(ComputeKernelEncoder& e) const {
   if (path == Path::Done || out.numel() == 0) return;
   if (path == Path::Library) {
-    e.matmul(command, a, b, out);
+    encode_library(e);
     return;
   }
   const MatmulCommand& c = command;
@@ -193,6 +225,8 @@ void MatmulOp::Operation::encode(ComputeKernelEncoder& e) const {
                        static_cast<uint>(c.a_batch_stride),
                        static_cast<uint>(c.b_batch_stride),
                        static_cast<uint>(c.c_batch_stride),
+                       a_batches,
+                       b_batches,
                        c.transpose_a ? 1u : 0u,
                        c.transpose_b ? 1u : 0u,
                        static_cast<float>(c.alpha),

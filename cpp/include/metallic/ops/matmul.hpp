@@ -28,7 +28,9 @@ struct MatmulOp {
     Tensor a, b, c, out;
     KernelFunction function{};
     MatmulCommand command;  // the problem (Gemm reads its sizes, strides and scales too)
+    uint32_t a_batches = 1, b_batches = 1;  // output batch entry z uses z % count of each
     void encode(ComputeKernelEncoder& e) const;
+    void encode_library(ComputeKernelEncoder& e) const;  // the MatmulCommand(s)
   };
   static std::pair<Operation, Tensor> create(Context& ctx, const Args& args);
 };

@@ -60,8 +60,10 @@ void HostQueue::run_matmul(const MatmulCommand& m) {
   use_single_threaded_blas();
   const size_t a_cols = m.transpose_a ? m.m : m.k, b_cols = m.transpose_b ? m.k : m.n;
   const size_t a_rows = m.transpose_a ? m.k : m.m, b_rows = m.transpose_b ? m.n : m.k;
-  const size_t lda = m.lda ? m.lda : a_cols, ldb = m.ldb ? m.ldb : b_cols,
-               ldc = m.ldc ? m.ldc : m.n;
+  // BLAS wants leading dimensions of at least 1, even for empty matrices (K = 0).
+  const size_t lda = std::max<size_t>(1, m.lda ? m.lda : a_cols);
+  const size_t ldb = std::max<size_t>(1, m.ldb ? m.ldb : b_cols);
+  const size_t ldc = std::max<size_t>(1, m.ldc ? m.ldc : m.n);
   auto* a_base = static_cast<const uint8_t*>(m.a->contents()) + m.a_offset;
   auto* b_base = static_cast<const uint8_t*>(m.b->contents()) + m.b_offset;
   auto* c_base = static_cast<uint8_t*>(m.c->contents()) + m.c_offset;
