@@ -17,4 +17,4 @@ def _matmul(self: _core.Tensor, other: Any) -> Any:
     return ops.matmul(self, other)
 
 
-_core.Tensor.__matmul__ = _matmul  # type: ignore[attr-defined]
+_core.Tensor.__matmul__ = _matmul  # type: ignore[method-assign]

@@ -111,8 +111,10 @@ def test_alpha(ctx: mt.Context, backend: str, dtype: str) -> None:
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_beta_adds_c(ctx: mt.Context, dtype: str) -> None:
     rng = np.random.default_rng(4)
-    a, b, c = operand(rng, (2, 9, 12), dtype), operand(rng, (12, 35), dtype), operand(
-        rng, (2, 9, 35), dtype
+    a, b, c = (
+        operand(rng, (2, 9, 12), dtype),
+        operand(rng, (12, 35), dtype),
+        operand(rng, (2, 9, 35), dtype),
     )
     out = mt.ops.matmul(
         ctx.tensor(a, dtype=dtype),

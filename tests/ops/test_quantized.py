@@ -19,7 +19,9 @@ def quantize_q8_0(w: np.ndarray) -> np.ndarray:
     inv = np.where(d != 0, np.float32(1) / np.where(d != 0, d, 1), 0).astype(np.float32)
     v = (x * inv[:, None]).astype(np.float64)  # the float32 product, rounded exactly below
     q = (np.sign(v) * np.floor(np.abs(v) + 0.5)).astype(np.int8)
-    blocks = np.concatenate([d.astype(np.float16).view(np.uint8).reshape(-1, 2), q.view(np.uint8)], 1)
+    blocks = np.concatenate(
+        [d.astype(np.float16).view(np.uint8).reshape(-1, 2), q.view(np.uint8)], 1
+    )
     return blocks.reshape(*w.shape[:-1], -1)
 
 
@@ -100,7 +102,9 @@ def test_matmul_with_quantized_weight(
     assert out.shape == (m, n) and out.dtype == dtype
     expected = x.astype(np.float64) @ dequantize(wq.numpy(), fmt).T
     tol = TOLERANCE[dtype] * np.sqrt(k) * np.abs(w).max()
-    np.testing.assert_allclose(out.numpy().astype(np.float64), expected, rtol=TOLERANCE[dtype], atol=tol)
+    np.testing.assert_allclose(
+        out.numpy().astype(np.float64), expected, rtol=TOLERANCE[dtype], atol=tol
+    )
     assert ctx.backend_events()[-1] == ("matmul", "msl", f"auto: {fmt} weight (GEMV)")
 
 

@@ -19,7 +19,9 @@ constexpr size_t dtype_block_elements(DType t) {
   return t == DType::Q8_0 || t == DType::Q4_0 ? 32 : 1;
 }
 
-constexpr bool dtype_is_quantized(DType t) { return dtype_block_elements(t) > 1; }
+constexpr bool dtype_is_quantized(DType t) {
+  return dtype_block_elements(t) > 1;
+}
 
 /// Size of one element in bytes (of one block of dtype_block_elements for quantized types).
 constexpr size_t dtype_size(DType t) {

@@ -128,8 +128,8 @@ Tensor Tensor::slice(int64_t start, int64_t stop) const {
   const auto skipped = static_cast<size_t>(start * strides_[0]);
   if (skipped % dtype_block_elements(dtype_) != 0) {
     throw ShapeError(std::string("cannot slice a ") + dtype_name(dtype_) +
-                     " tensor inside a block of " +
-                     std::to_string(dtype_block_elements(dtype_)) + " elements");
+                     " tensor inside a block of " + std::to_string(dtype_block_elements(dtype_)) +
+                     " elements");
   }
   Tensor t = *this;
   t.shape_[0] = stop - start;

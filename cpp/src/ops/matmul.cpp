@@ -17,11 +17,10 @@ namespace {
 using uint = uint32_t;
 #include "matmul/params.h"
 
-const bool kRegistered = KernelBackendRegistry::register_backend("matmul", "msl") &&
-                         KernelBackendRegistry::register_backend("matmul", "mps",
-                                                                 BackendDevices::MetalOnly) &&
-                         KernelBackendRegistry::register_backend("matmul", "blas",
-                                                                 BackendDevices::HostOnly);
+const bool kRegistered =
+    KernelBackendRegistry::register_backend("matmul", "msl") &&
+    KernelBackendRegistry::register_backend("matmul", "mps", BackendDevices::MetalOnly) &&
+    KernelBackendRegistry::register_backend("matmul", "blas", BackendDevices::HostOnly);
 
 const KernelVariants kGemmKernels("matmul_gemm", {""});
 
@@ -119,8 +118,7 @@ std::pair<MatmulOp::Operation, Tensor> MatmulOp::create(Context& ctx, const Args
     if (!args.c || !args.c->defined()) {
       throw ArgumentError("matmul: beta != 0 needs c (the tensor added as beta * c)");
     }
-    if (args.c->shape() != out_shape || args.c->dtype() != a.dtype() ||
-        !args.c->is_contiguous()) {
+    if (args.c->shape() != out_shape || args.c->dtype() != a.dtype() || !args.c->is_contiguous()) {
       throw ShapeError("matmul: c must be a contiguous " + std::string(dtype_name(a.dtype())) +
                        " tensor of the output's shape " + shape_str(out_shape) + ", got " +
                        args.c->describe());
@@ -193,7 +191,8 @@ void MatmulOp::Operation::encode_library(ComputeKernelEncoder& e) const {
   // operand that repeats cyclically (its batch a trailing part of the output's) takes one
   // command per repetition.
   const uint32_t total = command.batch;
-  const bool cyclic = (a_batches != 1 && a_batches != total) || (b_batches != 1 && b_batches != total);
+  const bool cyclic =
+      (a_batches != 1 && a_batches != total) || (b_batches != 1 && b_batches != total);
   const uint32_t inner = cyclic ? std::min(a_batches, b_batches) : total;
   auto entries = [](const Tensor& t, uint32_t count, uint32_t first, uint32_t n) {
     const Tensor flat = t.reshape({count, t.dim(-2), t.dim(-1)});
@@ -237,7 +236,8 @@ void MatmulOp::Operation::encode(ComputeKernelEncoder& e) const {
       .buffer(2, this->c)
       .buffer(3, out)
       .bytes(4, p)
-      .dispatch_custom({(c.n + kTile - 1) / kTile, (c.m + kTile - 1) / kTile, c.batch}, {128, 1, 1});
+      .dispatch_custom({(c.n + kTile - 1) / kTile, (c.m + kTile - 1) / kTile, c.batch},
+                       {128, 1, 1});
 }
 
 METALLIC_REGISTER_OP(

@@ -49,10 +49,10 @@ std::pair<MatmulQ8GemvOp::Operation, Tensor> MatmulQ8GemvOp::create(Context& ctx
   const int64_t n = args.transpose_b ? w.dim(0) : w.dim(1);
   const int64_t wk = args.transpose_b ? w.dim(1) : w.dim(0);
   if (wk != k) {
-    throw ShapeError("matmul_q8_gemv: x " + shape_str(x.shape()) + " has K = " +
-                     std::to_string(k) + " but weight " + shape_str(w.shape()) +
-                     (args.transpose_b ? " (N x K)" : " (K x N)") + " has K = " +
-                     std::to_string(wk));
+    throw ShapeError("matmul_q8_gemv: x " + shape_str(x.shape()) + " has K = " + std::to_string(k) +
+                     " but weight " + shape_str(w.shape()) +
+                     (args.transpose_b ? " (N x K)" : " (K x N)") +
+                     " has K = " + std::to_string(wk));
   }
   int64_t m = 1;  // rows: every dimension of x but the last
   for (size_t d = 0; d + 1 < x.ndim(); ++d) m *= x.shape()[d];

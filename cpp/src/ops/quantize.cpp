@@ -23,8 +23,10 @@ std::pair<QuantizeOp::Operation, Tensor> QuantizeOp::create(Context& ctx, const 
   }
   if (!x.is_contiguous()) throw ShapeError("quantize: x must be contiguous");
   if (x.ndim() == 0 || x.dim(-1) % 32 != 0) {
-    throw ShapeError("quantize: the last dimension must be a multiple of 32 (the block size), got "
-                     "shape " + shape_str(x.shape()) + "; pad K first");
+    throw ShapeError(
+        "quantize: the last dimension must be a multiple of 32 (the block size), got "
+        "shape " +
+        shape_str(x.shape()) + "; pad K first");
   }
   if (x.numel() > std::numeric_limits<uint32_t>::max()) {
     throw ShapeError("quantize: x must have fewer than 2^32 elements");

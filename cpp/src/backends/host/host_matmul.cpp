@@ -104,8 +104,8 @@ void HostQueue::run_matmul(const MatmulCommand& m) {
           const uint32_t batch = uint32_t(r / m.m), i = uint32_t(r % m.m);
           const uint32_t n_rows = uint32_t(std::min<uint64_t>(r1 - r, m.m - i));
           const float* a = f.a + batch * m.a_batch_stride + (m.transpose_a ? i : i * lda);
-          METALLIC_SGEMM(CblasRowMajor, ta, tb, int(n_rows), int(m.n), int(m.k), alpha, a,
-                         int(lda), f.b + batch * m.b_batch_stride, int(ldb), beta,
+          METALLIC_SGEMM(CblasRowMajor, ta, tb, int(n_rows), int(m.n), int(m.k), alpha, a, int(lda),
+                         f.b + batch * m.b_batch_stride, int(ldb), beta,
                          f.c + batch * m.c_batch_stride + size_t(i) * ldc, int(ldc));
           r += n_rows;
         }
