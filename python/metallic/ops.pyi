@@ -38,6 +38,35 @@ class _ElemwiseDivOp(OpHandle):
 div: _ElemwiseDivOp
 ElemwiseDivOp: _ElemwiseDivOp
 
+class _MatmulOp(OpHandle):
+    def __call__(self, a: Tensor, b: Tensor, transpose_a: bool = False, transpose_b: bool = False, alpha: float = 1.0, beta: float = 0.0, c: Tensor | None = None) -> Tensor:
+        """alpha * op(a) @ op(b) + beta * c over broadcast batch dimensions; b may be a q8_0/q4_0 weight [N, K] used with transpose_b=True (= a @ W^T). Backends: msl, mps (Metal), blas (host).
+
+        a: [..., M, K] ([..., K, M] with transpose_a); f32, f16 or bf16
+        b: [..., K, N] ([..., N, K] with transpose_b), a's dtype, or q8_0/q4_0 [N, K]
+        transpose_a: a is stored transposed
+        transpose_b: b is stored transposed
+        alpha: scale of the product
+        beta: scale of c, added to the product
+        c: tensor of the output's shape, added as beta * c
+        """
+
+matmul: _MatmulOp
+MatmulOp: _MatmulOp
+
+class _MatmulQ8GemvOp(OpHandle):
+    def __call__(self, x: Tensor, weight: Tensor, transpose_b: bool = True, alpha: float = 1.0) -> Tensor:
+        """alpha * x @ W^T for a few rows of x (decode), W a GGUF q8_0/q4_0 or float [N, K] weight (x @ W for a float [K, N] weight with transpose_b=False); f32/f16 activations.
+
+        x: activations [..., M, K]
+        weight: [N, K] (q8_0, q4_0 or x's dtype); [K, N] without transpose_b
+        transpose_b: weight is stored N x K
+        alpha: scale of the product
+        """
+
+matmul_q8_gemv: _MatmulQ8GemvOp
+MatmulQ8GemvOp: _MatmulQ8GemvOp
+
 class _MpsMatmulOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor, transpose_a: bool = False, transpose_b: bool = False, alpha: float = 1.0) -> Tensor:
         """alpha * a @ b by the device's library (MPSMatrixMultiplication on Metal); a is [..., M, K], b is [K, N] or [..., K, N]; f32 or f16.
@@ -62,6 +91,17 @@ class _ElemwiseMulOp(OpHandle):
 
 mul: _ElemwiseMulOp
 ElemwiseMulOp: _ElemwiseMulOp
+
+class _QuantizeOp(OpHandle):
+    def __call__(self, x: Tensor, dtype: Literal["q8_0", "q4_0"] = "q8_0") -> Tensor:
+        """x quantized to GGUF blocks of 32 along the last axis (q8_0 or q4_0, rounded as llama.cpp's reference quantizers); a weight for matmul(x, W, transpose_b=True).
+
+        x: float [..., K], K a multiple of 32
+        dtype: the block format
+        """
+
+quantize: _QuantizeOp
+QuantizeOp: _QuantizeOp
 
 class _ElemwiseSubOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor) -> Tensor:

@@ -52,6 +52,11 @@ class Context : public std::enable_shared_from_this<Context> {
   // --- tensors -------------------------------------------------------------------------------
   Tensor tensor(DType dtype, Shape shape, TensorInit init = TensorInit::uninitialized(),
                 StorageKind storage = StorageKind::Pooled);
+  /// A tensor over `nbytes` of host memory at `data` (e.g. a GGUF file's Q8_0 weights), without
+  /// a copy where the device can use that memory (the host device), else a copy; `owner` stays
+  /// alive as long as the tensor's storage. Throws ShapeError unless nbytes matches dtype/shape.
+  Tensor tensor_from_host_memory(DType dtype, Shape shape, void* data, size_t nbytes,
+                                 std::shared_ptr<void> owner);
   BufferPool& pool() { return pool_; }
 
   // --- lazy execution ------------------------------------------------------------------------

@@ -158,6 +158,9 @@ class Device {
   /// Name, limits and capabilities, for `metallic info` and Context.device_info().
   virtual std::map<std::string, std::string> info() const = 0;
   virtual BufferPtr allocate(size_t bytes) = 0;
+  /// A buffer over `length` bytes of host memory at `data`, without a copy, that keeps `owner`
+  /// alive; nullptr where the device cannot use that memory directly (the default).
+  virtual BufferPtr wrap_host_memory(void* data, size_t length, std::shared_ptr<void> owner);
   /// Loads (and for Source, compiles) a library; throws KernelCompileError.
   virtual LibraryPtr load_library(const LibrarySource& source) = 0;
   /// Makes a pipeline; the Context caches it by (library, function, constants).

@@ -57,7 +57,7 @@ class Tensor {
   /// Size of dimension `i`; negative counts from the end.
   int64_t dim(int64_t i) const;
   int64_t numel() const;
-  size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype_); }
+  size_t nbytes() const { return dtype_nbytes(dtype_, static_cast<size_t>(numel())); }
   size_t offset_bytes() const { return offset_; }
   bool is_contiguous() const;
 
@@ -109,6 +109,9 @@ class Tensor {
 /// The number of elements of `shape`; throws ShapeError if a dimension is negative or the
 /// product of `shape` and `element_size` bytes overflows 63 bits.
 int64_t checked_numel(const Shape& shape, size_t element_size);
+/// Throws ShapeError unless `shape` holds whole blocks of a block-quantized `dtype` along its
+/// last dimension (no-op for other dtypes).
+void check_block_shape(DType dtype, const Shape& shape);
 /// Contiguous (row-major) strides for `shape`.
 Shape contiguous_strides(const Shape& shape);
 /// "[2, 3, 4]".

@@ -83,8 +83,9 @@ void Context::check_usable() const {
 }
 
 Tensor Context::tensor(DType dtype, Shape shape, TensorInit init, StorageKind storage) {
-  const size_t nbytes = static_cast<size_t>(checked_numel(shape, dtype_size(dtype))) *
-                        dtype_size(dtype);
+  const int64_t numel = checked_numel(shape, dtype_size(dtype));
+  check_block_shape(dtype, shape);
+  const size_t nbytes = dtype_nbytes(dtype, static_cast<size_t>(numel));
   auto st = std::make_shared<TensorStorage>();
   st->context = shared_from_this();
   if (storage == StorageKind::Pooled) {
@@ -103,6 +104,24 @@ Tensor Context::tensor(DType dtype, Shape shape, TensorInit init, StorageKind st
     std::memcpy(t.data_for_write(), init.data, nbytes);
   }
   return t;
+}
+
+Tensor Context::tensor_from_host_memory(DType dtype, Shape shape, void* data, size_t nbytes,
+                                        std::shared_ptr<void> owner) {
+  check_block_shape(dtype, shape);
+  const int64_t numel = checked_numel(shape, dtype_size(dtype));
+  if (dtype_nbytes(dtype, static_cast<size_t>(numel)) != nbytes) {
+    throw ShapeError(std::to_string(nbytes) + " bytes do not hold a " + dtype_name(dtype) +
+                     " tensor of shape " + shape_str(shape) + " (that needs " +
+                     std::to_string(dtype_nbytes(dtype, static_cast<size_t>(numel))) + " bytes)");
+  }
+  BufferPtr buffer = device_->wrap_host_memory(data, nbytes, std::move(owner));
+  if (!buffer) return tensor(dtype, std::move(shape), TensorInit::copy_from(data));
+  auto st = std::make_shared<TensorStorage>();
+  st->context = shared_from_this();
+  st->buffer = std::move(buffer);
+  Shape strides = contiguous_strides(shape);
+  return Tensor(std::move(st), dtype, std::move(shape), std::move(strides), 0);
 }
 
 CommandBuffer& Context::active_command_buffer() {

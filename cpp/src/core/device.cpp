@@ -38,6 +38,10 @@ void Device::capture_begin(const std::string& path) {
                     name());
 }
 
+BufferPtr Device::wrap_host_memory(void*, size_t, std::shared_ptr<void>) {
+  return nullptr;
+}
+
 std::vector<std::string> available_devices() {
 #ifdef METALLIC_HAVE_METAL
   return {"host", "metal"};

@@ -22,6 +22,10 @@ const char* dtype_name(DType t) {
       return "u8";
     case DType::I64:
       return "i64";
+    case DType::Q8_0:
+      return "q8_0";
+    case DType::Q4_0:
+      return "q4_0";
   }
   return "?";
 }
@@ -34,13 +38,13 @@ DType parse_dtype(const std::string& name) {
       {"i32", DType::I32},    {"int32", DType::I32},     {"u32", DType::U32},
       {"uint32", DType::U32}, {"i8", DType::I8},         {"int8", DType::I8},
       {"u8", DType::U8},      {"uint8", DType::U8},      {"i64", DType::I64},
-      {"int64", DType::I64},
+      {"int64", DType::I64},  {"q8_0", DType::Q8_0},     {"q4_0", DType::Q4_0},
   };
   for (const auto& [n, t] : kNames) {
     if (name == n) return t;
   }
   throw DTypeError("unknown dtype '" + name +
-                   "': use one of f32, f16, bf16, i32, u32, i8, u8, i64");
+                   "': use one of f32, f16, bf16, i32, u32, i8, u8, i64, q8_0, q4_0");
 }
 
 }  // namespace metallic

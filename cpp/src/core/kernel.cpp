@@ -39,7 +39,7 @@ ComputeKernelEncoder& ComputeKernelEncoder::buffer(uint32_t index, const Tensor&
       if (t.shape()[d] == 0) last = -1;
       if (last >= 0 && t.strides()[d] > 0) last += (t.shape()[d] - 1) * t.strides()[d];
     }
-    b.length = last < 0 ? 0 : size_t(last + 1) * dtype_size(t.dtype());
+    b.length = last < 0 ? 0 : dtype_nbytes(t.dtype(), size_t(last + 1));
   }
   command_.bindings.push_back(std::move(b));
   return *this;

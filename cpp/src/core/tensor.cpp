@@ -29,6 +29,16 @@ int64_t checked_numel(const Shape& shape, size_t element_size) {
   return numel;
 }
 
+void check_block_shape(DType dtype, const Shape& shape) {
+  const size_t block = dtype_block_elements(dtype);
+  if (block == 1) return;
+  if (shape.empty() || shape.back() % static_cast<int64_t>(block) != 0) {
+    throw ShapeError(std::string("a ") + dtype_name(dtype) + " tensor's last dimension must be " +
+                     "a multiple of " + std::to_string(block) + " (its block size); got shape " +
+                     shape_str(shape));
+  }
+}
+
 Shape contiguous_strides(const Shape& shape) {
   Shape strides(shape.size());
   uint64_t s = 1;  // unsigned: an empty shape's product may wrap (its strides are never used)
@@ -113,6 +123,7 @@ Tensor Tensor::reshape(Shape shape) const {
                      std::to_string(numel()) + " elements) to " + shape_str(shape));
   }
   if (infer >= 0) shape[static_cast<size_t>(infer)] = numel() / known;
+  check_block_shape(dtype_, shape);
   Tensor t = *this;
   t.strides_ = contiguous_strides(shape);
   t.shape_ = std::move(shape);
@@ -128,9 +139,15 @@ Tensor Tensor::slice(int64_t start, int64_t stop) const {
     throw IndexError("slice [" + std::to_string(start) + ", " + std::to_string(stop) +
                      ") is out of range for outer dimension " + std::to_string(n));
   }
+  const auto skipped = static_cast<size_t>(start * strides_[0]);
+  if (skipped % dtype_block_elements(dtype_) != 0) {
+    throw ShapeError(std::string("cannot slice a ") + dtype_name(dtype_) +
+                     " tensor inside a block of " + std::to_string(dtype_block_elements(dtype_)) +
+                     " elements");
+  }
   Tensor t = *this;
   t.shape_[0] = stop - start;
-  t.offset_ += static_cast<size_t>(start * strides_[0]) * dtype_size(dtype_);
+  t.offset_ += dtype_nbytes(dtype_, skipped);
   return t;
 }
 

@@ -45,6 +45,11 @@ void bind_context(py::module_& m) {
       .def("device_info", [](Context& c) { return c.device().info(); })
       .def("tensor", &tensor_from_array, py::arg("data"), py::arg("dtype") = py::none(),
            "A new tensor holding a copy of `data` (a numpy array or anything numpy converts).")
+      .def("tensor_from_bytes", &tensor_from_bytes, py::arg("data"), py::arg("dtype"),
+           py::arg("shape"),
+           "A tensor over the bytes of `data` (bytes, a numpy array, an mmap: any buffer), e.g. "
+           "GGUF Q8_0 blocks as dtype='q8_0' with shape (N, K) in elements; no copy on the host "
+           "device (the tensor keeps `data` alive; do not modify it meanwhile).")
       .def(
           "zeros",
           [](Context& c, const py::object& shape, const py::object& dtype) {

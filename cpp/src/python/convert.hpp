@@ -15,6 +15,10 @@ DType dtype_from_numpy(const pybind11::dtype& dt);
 /// A dtype given as a name ("f16") or anything numpy.dtype() accepts.
 DType dtype_arg(const pybind11::object& dtype);
 Tensor tensor_from_array(Context& ctx, const pybind11::object& data, const pybind11::object& dtype);
+/// ctx.tensor_from_bytes(data, dtype, shape): a tensor over a Python buffer, without a copy where
+/// the device allows.
+Tensor tensor_from_bytes(Context& ctx, const pybind11::buffer& data, const pybind11::object& dtype,
+                         const pybind11::object& shape);
 pybind11::array tensor_to_numpy(const Tensor& t, bool copy);
 /// `value` as an integer in [lo, hi] (a Python int or anything with __index__, such as numpy
 /// integers); otherwise ArgumentError "`what` must be ...`hint`".

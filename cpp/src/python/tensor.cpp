@@ -34,6 +34,9 @@ py::dtype numpy_dtype(DType t) {
       return py::dtype("uint8");
     case DType::I64:
       return py::dtype("int64");
+    case DType::Q8_0:
+    case DType::Q4_0:
+      return py::dtype("uint8");  // the raw blocks
   }
   throw DTypeError("unsupported dtype");
 }
@@ -76,6 +79,11 @@ Tensor tensor_from_array(Context& ctx, const py::object& data, const py::object&
     for (size_t i = 0; i < bits.size(); ++i) bits[i] = float_to_bf16(src[i]);
     return ctx.tensor(target, shape, TensorInit::copy_from(bits.data()));
   }
+  if (dtype_is_quantized(target)) {
+    throw DTypeError(std::string("ctx.tensor() cannot make a ") + dtype_name(target) +
+                     " tensor from values: use mt.ops.quantize(x, \"" + dtype_name(target) +
+                     "\") or ctx.tensor_from_bytes(blocks, dtype, shape)");
+  }
   py::array converted = contiguous_as(arr, numpy_dtype(target));
   return ctx.tensor(target, shape, TensorInit::copy_from(converted.data()));
 }
@@ -109,6 +117,29 @@ int64_t int_arg(const py::handle& value, const std::string& what, int64_t lo, in
                         std::to_string(hi) + hint + ", got " + std::string(py::repr(value)));
   }
   return *v;
+Tensor tensor_from_bytes(Context& ctx, const py::buffer& data, const py::object& dtype,
+                         const py::object& shape) {
+  py::buffer_info info = data.request();
+  if (!PyBuffer_IsContiguous(info.view(), 'C')) {
+    throw ArgumentError("tensor_from_bytes() needs a C-contiguous buffer");
+  }
+  const auto nbytes = static_cast<size_t>(info.size * info.itemsize);
+  // The tensor's storage keeps the Python object alive. It may be released on any thread (the
+  // device's queue thread too), so the reference is dropped by the interpreter's pending-call
+  // queue, which needs no GIL here and cannot deadlock with a thread that waits holding it.
+  PyObject* keep = data.ptr();
+  Py_INCREF(keep);
+  std::shared_ptr<void> owner(keep, [](void* p) {
+    if (!Py_IsInitialized()) return;
+    Py_AddPendingCall(
+        [](void* o) {
+          Py_DECREF(static_cast<PyObject*>(o));
+          return 0;
+        },
+        p);
+  });
+  return ctx.tensor_from_host_memory(dtype_arg(dtype), shape_from_python(shape), info.ptr, nbytes,
+                                     std::move(owner));
 }
 
 Shape shape_from_python(const py::handle& shape) {
@@ -166,10 +197,18 @@ py::array tensor_to_numpy(const Tensor& t, bool copy) {
     for (int64_t i = 0; i < t.numel(); ++i) dst[i] = bf16_to_float(src[i]);
     return std::move(out);
   }
+  if (dtype_is_quantized(t.dtype())) {  // the raw blocks: [..., K / 32 * block bytes] of uint8
+    if (!t.is_contiguous()) throw ShapeError("numpy() of a non-contiguous quantized view");
+    shape.back() = static_cast<py::ssize_t>(dtype_nbytes(t.dtype(), size_t(shape.back())));
+  }
   const py::dtype dt = numpy_dtype(t.dtype());
   std::vector<py::ssize_t> strides;
-  for (int64_t s : t.strides())
-    strides.push_back(s * static_cast<py::ssize_t>(dtype_size(t.dtype())));
+  if (dtype_is_quantized(t.dtype())) {
+    strides = py::detail::c_strides(shape, 1);
+  } else {
+    for (int64_t s : t.strides())
+      strides.push_back(s * static_cast<py::ssize_t>(dtype_size(t.dtype())));
+  }
   if (copy) return py::array(dt, shape, strides, data);
   // Zero-copy: the array keeps the tensor (and its buffer) alive. Read-only, because a later op
   // may write the tensor while numpy holds the view.

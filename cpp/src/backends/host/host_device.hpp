@@ -32,6 +32,20 @@ class HostBuffer final : public Buffer {
   size_t mapping_bytes_ = 0;
 };
 
+/// Host memory owned by someone else (a numpy array, an mmap'd GGUF file), kept alive by `owner`.
+class HostExternalBuffer final : public Buffer {
+ public:
+  HostExternalBuffer(void* data, size_t length, std::shared_ptr<void> owner)
+      : data_(data), length_(length), owner_(std::move(owner)) {}
+  size_t length() const override { return length_; }
+  void* contents() override { return data_; }
+
+ private:
+  void* data_;
+  size_t length_;
+  std::shared_ptr<void> owner_;
+};
+
 class HostLibrary final : public Library {
  public:
   HostLibrary(std::string name, const mtlh_library* table, void* handle);
@@ -150,6 +164,9 @@ class HostDevice final : public Device {
   std::string name() const override;
   std::map<std::string, std::string> info() const override;
   BufferPtr allocate(size_t bytes) override;
+  BufferPtr wrap_host_memory(void* data, size_t length, std::shared_ptr<void> owner) override {
+    return std::make_shared<HostExternalBuffer>(data, length, std::move(owner));
+  }
   LibraryPtr load_library(const LibrarySource& source) override;
   PipelinePtr make_pipeline(const LibraryPtr& library, const std::string& function,
                             const FunctionConstants& constants) override;

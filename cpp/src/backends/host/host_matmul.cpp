@@ -1,69 +1,140 @@
-// MatmulCommand on the host device: the reference GEMM that stands in for MPSMatrixMultiplication.
-// Accumulates in float (as MPS does for f16), one output row per task.
+// MatmulCommand on the host device: the vendor BLAS (OpenBLAS from the scipy-openblas32 wheel on
+// Linux, Accelerate on macOS) plays the role MPSMatrixMultiplication plays on Metal. The BLAS runs
+// single-threaded inside the worker pool's tasks, one block of C per worker, so a matmul uses
+// exactly the pool's cores and no BLAS threads spin beside the next kernel's workers.
+// f16/bf16 operands are widened to f32 first (as MPS accumulates f16 in f32).
+#include <algorithm>
+#include <mutex>
 #include <vector>
 
 #include "backends/host/host_device.hpp"
 #include "core/float16.hpp"
 #include "metallic/error.hpp"
 
+#if defined(METALLIC_BLAS_ACCELERATE)
+#include <Accelerate/Accelerate.h>
+#define METALLIC_SGEMM cblas_sgemm
+#else
+#include <cblas.h>  // scipy-openblas32: every symbol carries the scipy_ prefix
+#define METALLIC_SGEMM scipy_cblas_sgemm
+#endif
+
 namespace metallic::host {
 
 namespace {
 
-struct MatrixView {
-  const uint8_t* base;
-  DType dtype;
-  size_t row_stride, col_stride;  // elements
+/// One BLAS thread per call: the worker pool supplies the parallelism. Set once per process.
+void use_single_threaded_blas() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+#if !defined(METALLIC_BLAS_ACCELERATE)
+    scipy_openblas_set_num_threads(1);
+#endif
+  });
+}
 
-  float at(size_t r, size_t c) const {
-    const size_t i = r * row_stride + c * col_stride;
-    if (dtype == DType::F16) return f16_to_float(reinterpret_cast<const uint16_t*>(base)[i]);
-    return reinterpret_cast<const float*>(base)[i];
+/// `count` elements of `dtype` at `src` as floats.
+std::vector<float> widen(const uint8_t* src, DType dtype, size_t count) {
+  std::vector<float> out(count);
+  const auto* s = reinterpret_cast<const uint16_t*>(src);
+  for (size_t i = 0; i < count; ++i) {
+    out[i] = dtype == DType::F16 ? f16_to_float(s[i]) : bf16_to_float(s[i]);
   }
+  return out;
+}
+
+/// The float operands of one MatmulCommand: the tensors' own memory for f32, widened copies else.
+struct FloatOperands {
+  const float* a;
+  const float* b;
+  float* c;
+  std::vector<float> a_copy, b_copy, c_copy;
 };
 
 }  // namespace
 
 void HostQueue::run_matmul(const MatmulCommand& m) {
-  if (m.dtype != DType::F32 && m.dtype != DType::F16) {
-    throw DTypeError(std::string("matmul supports f32 and f16, not ") + dtype_name(m.dtype));
+  if (!dtype_is_float(m.dtype)) {
+    throw DTypeError(std::string("matmul supports f32, f16 and bf16, not ") + dtype_name(m.dtype));
   }
-  const size_t elem = dtype_size(m.dtype);
+  use_single_threaded_blas();
   const size_t a_cols = m.transpose_a ? m.m : m.k, b_cols = m.transpose_b ? m.k : m.n;
-  const size_t lda = m.lda ? m.lda : a_cols, ldb = m.ldb ? m.ldb : b_cols,
-               ldc = m.ldc ? m.ldc : m.n;
+  const size_t a_rows = m.transpose_a ? m.k : m.m, b_rows = m.transpose_b ? m.n : m.k;
+  // BLAS wants leading dimensions of at least 1, even for empty matrices (K = 0).
+  const size_t lda = std::max<size_t>(1, m.lda ? m.lda : a_cols);
+  const size_t ldb = std::max<size_t>(1, m.ldb ? m.ldb : b_cols);
+  const size_t ldc = std::max<size_t>(1, m.ldc ? m.ldc : m.n);
   auto* a_base = static_cast<const uint8_t*>(m.a->contents()) + m.a_offset;
   auto* b_base = static_cast<const uint8_t*>(m.b->contents()) + m.b_offset;
   auto* c_base = static_cast<uint8_t*>(m.c->contents()) + m.c_offset;
+  // Elements each operand spans over all batch entries (row strides and batch strides included).
+  auto span = [&](size_t stride, size_t rows, size_t ld, size_t cols) {
+    return size_t(m.batch - 1) * stride + (rows ? (rows - 1) * ld + cols : 0);
+  };
+  const size_t a_span = span(m.a_batch_stride, a_rows, lda, a_cols);
+  const size_t b_span = span(m.b_batch_stride, b_rows, ldb, b_cols);
+  const size_t c_span = span(m.c_batch_stride, m.m, ldc, m.n);
+  FloatOperands f{};
+  if (m.dtype == DType::F32) {
+    f.a = reinterpret_cast<const float*>(a_base);
+    f.b = reinterpret_cast<const float*>(b_base);
+    f.c = reinterpret_cast<float*>(c_base);
+  } else {
+    f.a_copy = widen(a_base, m.dtype, a_span);
+    f.b_copy = widen(b_base, m.dtype, b_span);
+    f.c_copy = m.beta != 0.0 ? widen(c_base, m.dtype, c_span) : std::vector<float>(c_span);
+    f.a = f.a_copy.data();
+    f.b = f.b_copy.data();
+    f.c = f.c_copy.data();
+  }
+
+  // Blocks of C, one per worker: split the batch, else the rows, else (decode: M small) the
+  // columns, so that every worker gets a share of the largest dimension.
+  const uint32_t workers = workers_.size();
   const uint64_t rows = uint64_t(m.batch) * m.m;
-  workers_.parallel_for(static_cast<uint32_t>(rows), [&](uint32_t first, uint32_t count) {
-    std::vector<float> acc(m.n);
-    for (uint32_t row = first; row < first + count; ++row) {
-      const uint32_t batch = row / m.m, i = row % m.m;
-      // op(A)[i, p] and op(B)[p, j] through strides, whatever the transposition.
-      const MatrixView a{a_base + batch * m.a_batch_stride * elem, m.dtype, m.transpose_a ? 1 : lda,
-                         m.transpose_a ? lda : 1};
-      const MatrixView b{b_base + batch * m.b_batch_stride * elem, m.dtype, m.transpose_b ? 1 : ldb,
-                         m.transpose_b ? ldb : 1};
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      for (uint32_t p = 0; p < m.k; ++p) {
-        const float av = a.at(i, p);
-        for (uint32_t j = 0; j < m.n; ++j) acc[j] += av * b.at(p, j);
-      }
-      uint8_t* c_row = c_base + (batch * m.c_batch_stride + size_t(i) * ldc) * elem;
-      for (uint32_t j = 0; j < m.n; ++j) {
-        if (m.dtype == DType::F16) {
-          auto* c = reinterpret_cast<uint16_t*>(c_row) + j;
-          const float old = m.beta != 0.0 ? f16_to_float(*c) : 0.0f;
-          *c = float_to_f16(float(m.alpha) * acc[j] + float(m.beta) * old);
-        } else {
-          auto* c = reinterpret_cast<float*>(c_row) + j;
-          const float old = m.beta != 0.0 ? *c : 0.0f;
-          *c = float(m.alpha) * acc[j] + float(m.beta) * old;
+  const bool split_rows = rows >= uint64_t(workers) * 32 || m.n < workers * 64;
+  const auto ta = m.transpose_a ? CblasTrans : CblasNoTrans;
+  const auto tb = m.transpose_b ? CblasTrans : CblasNoTrans;
+  const auto alpha = float(m.alpha), beta = float(m.beta);
+  workers_.parallel_for(workers, [&](uint32_t first, uint32_t count) {
+    for (uint32_t part = first; part < first + count; ++part) {
+      if (split_rows) {
+        const uint64_t r0 = rows * part / workers, r1 = rows * (part + 1) / workers;
+        for (uint64_t r = r0; r < r1;) {  // row ranges within one batch entry
+          const uint32_t batch = uint32_t(r / m.m), i = uint32_t(r % m.m);
+          const uint32_t n_rows = uint32_t(std::min<uint64_t>(r1 - r, m.m - i));
+          const float* a = f.a + batch * m.a_batch_stride + (m.transpose_a ? i : i * lda);
+          METALLIC_SGEMM(CblasRowMajor, ta, tb, int(n_rows), int(m.n), int(m.k), alpha, a, int(lda),
+                         f.b + batch * m.b_batch_stride, int(ldb), beta,
+                         f.c + batch * m.c_batch_stride + size_t(i) * ldc, int(ldc));
+          r += n_rows;
+        }
+      } else {
+        const uint32_t j0 = uint32_t(uint64_t(m.n) * part / workers);
+        const uint32_t j1 = uint32_t(uint64_t(m.n) * (part + 1) / workers);
+        if (j1 == j0) continue;
+        for (uint32_t batch = 0; batch < m.batch; ++batch) {
+          const float* b = f.b + batch * m.b_batch_stride + (m.transpose_b ? j0 * ldb : j0);
+          METALLIC_SGEMM(CblasRowMajor, ta, tb, int(m.m), int(j1 - j0), int(m.k), alpha,
+                         f.a + batch * m.a_batch_stride, int(lda), b, int(ldb), beta,
+                         f.c + batch * m.c_batch_stride + j0, int(ldc));
         }
       }
     }
   });
+
+  if (m.dtype != DType::F32) {  // narrow C's rows back (only the rows and columns of C)
+    auto* out = reinterpret_cast<uint16_t*>(c_base);
+    for (uint32_t batch = 0; batch < m.batch; ++batch) {
+      for (uint32_t i = 0; i < m.m; ++i) {
+        const size_t row = batch * m.c_batch_stride + size_t(i) * ldc;
+        for (uint32_t j = 0; j < m.n; ++j) {
+          const float v = f.c[row + j];
+          out[row + j] = m.dtype == DType::F16 ? float_to_f16(v) : float_to_bf16(v);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace metallic::host

@@ -1,0 +1,38 @@
+// matmul: out = alpha * op(a) @ op(b) + beta * c over broadcast batch dimensions, with backends
+// (backend_registry.hpp): "msl" (metal/matmul's simdgroup_matrix GEMM; the matmul_q8_gemv GEMV
+// for M <= 8 rows and for quantized weights), "mps" (MPSMatrixMultiplication, Metal) and "blas"
+// (the vendor BLAS, host device). Both of the last two run as a device-library MatmulCommand.
+#pragma once
+
+#include <optional>
+#include <utility>
+
+#include "metallic/context.hpp"
+
+namespace metallic {
+
+struct MatmulOp {
+  static constexpr const char* name = "matmul";
+  struct Args {
+    Tensor a;  // [..., M, K] ([..., K, M] with transpose_a)
+    Tensor b;  // [..., K, N] ([..., N, K] with transpose_b); q8_0/q4_0 [N, K] with transpose_b
+    bool transpose_a = false;
+    bool transpose_b = false;
+    double alpha = 1.0;
+    double beta = 0.0;
+    std::optional<Tensor> c;  // added as beta * c; out's shape and dtype
+  };
+  struct Operation {
+    enum class Path { Gemm, Library, Done };  // Done: a composite call already encoded it
+    Path path = Path::Done;
+    Tensor a, b, c, out;
+    KernelFunction function{};
+    MatmulCommand command;  // the problem (Gemm reads its sizes, strides and scales too)
+    uint32_t a_batches = 1, b_batches = 1;  // output batch entry z uses z % count of each
+    void encode(ComputeKernelEncoder& e) const;
+    void encode_library(ComputeKernelEncoder& e) const;  // the MatmulCommand(s)
+  };
+  static std::pair<Operation, Tensor> create(Context& ctx, const Args& args);
+};
+
+}  // namespace metallic

@@ -1,0 +1,93 @@
+// GEMV core: out[m, n] = alpha * sum_k x[m, k] * W(n, k) for a few activation rows (decode: M = 1
+// to 8), with W in one of several formats (Q8_0, Q4_0, dense N x K, dense K x N). Threading: one
+// thread per output column n and block of kGemvRows rows; no barriers or SIMD collectives.
+// Traffic: every weight byte is read once (the minimum); the rows of x (M x K, small) are re-read
+// by every thread from cache; out is written once.
+#include "common/gguf_blocks.h"
+#include "matmul_q8_gemv/params.h"
+
+constant constexpr uint kGemvRows = 8;    // activation rows per thread
+constant constexpr uint kGemvBlock = 32;  // elements of W per step (a quantization block)
+
+// Weight formats: block(w, p, n, k0, out) dequantizes W(n, k0 .. k0 + 32) into out (the caller
+// guarantees k0 + 32 <= K for quantized formats; dense formats stop at K) and returns the count.
+struct WeightsQ8_0 {
+  static uint block(device const uchar* w, constant GemvParams& p, uint n, uint k0,
+                    thread float* out) {
+    device const BlockQ8_0& blk =
+        ((device const BlockQ8_0*)w)[n * (p.k / kGemvBlock) + k0 / kGemvBlock];
+    const float d = float(blk.d);
+    for (uint i = 0; i < kGemvBlock; ++i) {
+      out[i] = d * float(blk.qs[i]);
+    }
+    return kGemvBlock;
+  }
+};
+
+struct WeightsQ4_0 {
+  static uint block(device const uchar* w, constant GemvParams& p, uint n, uint k0,
+                    thread float* out) {
+    device const BlockQ4_0& blk =
+        ((device const BlockQ4_0*)w)[n * (p.k / kGemvBlock) + k0 / kGemvBlock];
+    const float d = float(blk.d);
+    for (uint i = 0; i < kGemvBlock / 2; ++i) {
+      out[i] = d * float(int(blk.qs[i] & 15) - 8);
+      out[i + kGemvBlock / 2] = d * float(int(blk.qs[i] >> 4) - 8);
+    }
+    return kGemvBlock;
+  }
+};
+
+// Dense W stored N x K (a Linear weight; matmul's transpose_b).
+template <typename T>
+struct WeightsRows {
+  static uint block(device const uchar* w, constant GemvParams& p, uint n, uint k0,
+                    thread float* out) {
+    device const T* row = (device const T*)w + n * p.k + k0;
+    const uint count = min(kGemvBlock, p.k - k0);
+    for (uint i = 0; i < count; ++i) {
+      out[i] = float(row[i]);
+    }
+    return count;
+  }
+};
+
+// Dense W stored K x N (matmul's b without transpose): neighbouring threads read neighbouring n.
+template <typename T>
+struct WeightsCols {
+  static uint block(device const uchar* w, constant GemvParams& p, uint n, uint k0,
+                    thread float* out) {
+    device const T* col = (device const T*)w + k0 * p.n + n;
+    const uint count = min(kGemvBlock, p.k - k0);
+    for (uint i = 0; i < count; ++i) {
+      out[i] = float(col[i * p.n]);
+    }
+    return count;
+  }
+};
+
+// The rows m0 .. m0 + kGemvRows (clipped to M) of out's column n.
+template <typename Weights, typename T>
+inline void gemv_column(device const uchar* w, device const T* x, device T* out,
+                        constant GemvParams& p, uint n, uint m0) {
+  if (n >= p.n || m0 >= p.m) {
+    return;
+  }
+  const uint rows = min(kGemvRows, p.m - m0);
+  float acc[kGemvRows] = {};
+  float wv[kGemvBlock];
+  for (uint k0 = 0; k0 < p.k; k0 += kGemvBlock) {
+    const uint count = Weights::block(w, p, n, k0, wv);
+    for (uint r = 0; r < rows; ++r) {
+      device const T* xr = x + (m0 + r) * p.k + k0;
+      float sum = 0.0f;
+      for (uint i = 0; i < count; ++i) {
+        sum += wv[i] * float(xr[i]);
+      }
+      acc[r] += sum;
+    }
+  }
+  for (uint r = 0; r < rows; ++r) {
+    out[(m0 + r) * p.n + n] = T(p.alpha * acc[r]);
+  }
+}
