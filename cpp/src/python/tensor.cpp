@@ -117,6 +117,8 @@ int64_t int_arg(const py::handle& value, const std::string& what, int64_t lo, in
                         std::to_string(hi) + hint + ", got " + std::string(py::repr(value)));
   }
   return *v;
+}
+
 Tensor tensor_from_bytes(Context& ctx, const py::buffer& data, const py::object& dtype,
                          const py::object& shape) {
   py::buffer_info info = data.request();
