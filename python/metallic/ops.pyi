@@ -38,6 +38,30 @@ class _ElemwiseDivOp(OpHandle):
 div: _ElemwiseDivOp
 ElemwiseDivOp: _ElemwiseDivOp
 
+class _KvCacheWriteOp(OpHandle):
+    def __call__(self, cache: Tensor, new_values: Tensor, position: int) -> Tensor:
+        """Writes new keys or values at positions [position, position + n) of a preallocated cache (in place); returns the view of positions [0, position + n), ready for scaled_dot_product_attention.
+
+        cache: [batch, kv_heads, max_seq, head_dim], contiguous
+        new_values: [batch, kv_heads, n, head_dim], contiguous
+        position: first position written
+        """
+
+kv_cache_write: _KvCacheWriteOp
+KvCacheWriteOp: _KvCacheWriteOp
+
+class _KvRearrangeOp(OpHandle):
+    def __call__(self, qkv: Tensor, q_heads: int, kv_heads: int) -> tuple[Tensor, ...]:
+        """Splits a fused QKV projection [batch, seq, (q_heads + 2 kv_heads) * head_dim] (q heads, then k, then v) into q [batch, q_heads, seq, head_dim], k and v [batch, kv_heads, seq, head_dim].
+
+        qkv: [batch, seq, features] or [seq, features], contiguous
+        q_heads: number of query heads
+        kv_heads: number of key/value heads
+        """
+
+kv_rearrange: _KvRearrangeOp
+KvRearrangeOp: _KvRearrangeOp
+
 class _MpsMatmulOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor, transpose_a: bool = False, transpose_b: bool = False, alpha: float = 1.0) -> Tensor:
         """alpha * a @ b by the device's library (MPSMatrixMultiplication on Metal); a is [..., M, K], b is [K, N] or [..., K, N]; f32 or f16.
@@ -62,6 +86,47 @@ class _ElemwiseMulOp(OpHandle):
 
 mul: _ElemwiseMulOp
 ElemwiseMulOp: _ElemwiseMulOp
+
+class _RepeatKvHeadsOp(OpHandle):
+    def __call__(self, x: Tensor, repeats: int) -> Tensor:
+        """Expands [batch, kv_heads, seq, head_dim] to [batch, kv_heads * repeats, seq, head_dim] for grouped-query attention: output head h is input head h // repeats (torch.repeat_interleave over dim 1).
+
+        x: [batch, kv_heads, seq, head_dim], head_dim contiguous
+        repeats: query heads per KV head
+        """
+
+repeat_kv_heads: _RepeatKvHeadsOp
+RepeatKvHeadsOp: _RepeatKvHeadsOp
+
+class _SdpaDispatchOp(OpHandle):
+    def __call__(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, causal: bool = False, scale: float | None = None) -> Tensor:
+        """softmax(q kᵀ · scale + mask) v; query head h reads KV head h // (q_heads / kv_heads). k and v may be strided views (head_dim contiguous), e.g. the valid prefix kv_cache_write returns. Rows that see no key give 0.
+
+        q: queries [batch, q_heads, q_len, head_dim]
+        k: keys [batch, kv_heads, kv_len, head_dim] (q_heads % kv_heads == 0)
+        v: values, like k
+        mask: additive mask broadcast to [batch, q_heads, q_len, kv_len], q's dtype
+        causal: mask keys after each query, aligned bottom-right
+        scale: applied to q kᵀ before the mask; default 1/sqrt(head_dim)
+        """
+
+scaled_dot_product_attention: _SdpaDispatchOp
+SdpaDispatchOp: _SdpaDispatchOp
+
+class _SdpaOp(OpHandle):
+    def __call__(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, causal: bool = False, scale: float | None = None) -> Tensor:
+        """softmax(q kᵀ · scale + mask) v; query head h reads KV head h // (q_heads / kv_heads). k and v may be strided views (head_dim contiguous), e.g. the valid prefix kv_cache_write returns. Rows that see no key give 0.
+
+        q: queries [batch, q_heads, q_len, head_dim]
+        k: keys [batch, kv_heads, kv_len, head_dim] (q_heads % kv_heads == 0)
+        v: values, like k
+        mask: additive mask broadcast to [batch, q_heads, q_len, kv_len], q's dtype
+        causal: mask keys after each query, aligned bottom-right
+        scale: applied to q kᵀ before the mask; default 1/sqrt(head_dim)
+        """
+
+sdpa: _SdpaOp
+SdpaOp: _SdpaOp
 
 class _ElemwiseSubOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor) -> Tensor:
