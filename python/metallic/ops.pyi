@@ -98,6 +98,21 @@ class _RepeatKvHeadsOp(OpHandle):
 repeat_kv_heads: _RepeatKvHeadsOp
 RepeatKvHeadsOp: _RepeatKvHeadsOp
 
+class _SampleOp(OpHandle):
+    def __call__(self, logits: Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int = 0, step: int = 0) -> Tensor:
+        """One token id (i32) per row of logits [..., vocab]: argmax when temperature is 0 (or top_k is 1); otherwise keep the top_k largest logits (ties with the k-th kept), then the smallest set of them whose softmax(logits / temperature) mass reaches top_p (the crossing token included, as Hugging Face), and draw from their renormalised probabilities with Philox4x32 keyed by seed, counter (row, step): the same seed, step and logits give the same token.
+
+        logits: [..., vocab], f32/f16/bf16
+        temperature: softmax temperature; 0 is greedy
+        top_k: keep the k largest logits; 0 keeps all
+        top_p: nucleus mass in (0, 1]; 1 keeps all
+        seed: generator key (>= 0)
+        step: generator counter, e.g. the decoding step (>= 0)
+        """
+
+sample: _SampleOp
+SampleOp: _SampleOp
+
 class _SdpaDispatchOp(OpHandle):
     def __call__(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, causal: bool = False, scale: float | None = None) -> Tensor:
         """softmax(q kᵀ · scale + mask) v; query head h reads KV head h // (q_heads / kv_heads). k and v may be strided views (head_dim contiguous), e.g. the valid prefix kv_cache_write returns. Rows that see no key give 0.
