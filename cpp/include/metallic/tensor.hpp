@@ -73,6 +73,9 @@ class Tensor {
   Tensor select(int64_t i) const;
   /// A view with dimensions d0 and d1 swapped (no copy; usually not contiguous).
   Tensor transpose(int64_t d0, int64_t d1) const;
+  /// A view whose dimension i is dimension axes[i] of this one (each axis once; negative counts
+  /// from the end). No copy; usually not contiguous.
+  Tensor permute(const std::vector<int64_t>& axes) const;
 
   /// Host pointer to the first element after all pending writes to it have completed.
   const void* data_for_read() const;

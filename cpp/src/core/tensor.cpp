@@ -2,6 +2,8 @@
 
 #include <cstring>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "metallic/context.hpp"
 #include "metallic/error.hpp"
@@ -136,6 +138,29 @@ Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
   Tensor t = *this;
   std::swap(t.shape_[i], t.shape_[j]);
   std::swap(t.strides_[i], t.strides_[j]);
+  return t;
+}
+
+Tensor Tensor::permute(const std::vector<int64_t>& axes) const {
+  const int64_t n = static_cast<int64_t>(shape_.size());
+  std::vector<bool> seen(shape_.size(), false);
+  Tensor t = *this;
+  bool valid = static_cast<int64_t>(axes.size()) == n;
+  for (size_t i = 0; valid && i < axes.size(); ++i) {
+    const int64_t a = axes[i] < 0 ? axes[i] + n : axes[i];
+    valid = a >= 0 && a < n && !seen[static_cast<size_t>(a)];
+    if (!valid) break;
+    seen[static_cast<size_t>(a)] = true;
+    t.shape_[i] = shape_[static_cast<size_t>(a)];
+    t.strides_[i] = strides_[static_cast<size_t>(a)];
+  }
+  if (!valid) {
+    std::string list;
+    for (size_t i = 0; i < axes.size(); ++i) list += (i ? ", " : "") + std::to_string(axes[i]);
+    throw ShapeError("axes [" + list + "] are not a permutation of the " + std::to_string(n) +
+                     " dimensions of a tensor of shape " + shape_str(shape_) +
+                     " (name each of 0.." + std::to_string(n - 1) + " once)");
+  }
   return t;
 }
 
