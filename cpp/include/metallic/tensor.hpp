@@ -80,8 +80,9 @@ class Tensor {
   Tensor unsqueeze(int64_t dim) const;
   /// A view with dimensions d0 and d1 swapped (no copy; usually not contiguous).
   Tensor transpose(int64_t d0, int64_t d1) const;
-  /// A view whose dimension i is this tensor's dimension dims[i] (a permutation of 0..ndim-1).
-  Tensor permute(const Shape& dims) const;
+  /// A view whose dimension i is dimension axes[i] of this one (each axis once; negative counts
+  /// from the end). No copy; usually not contiguous.
+  Tensor permute(const std::vector<int64_t>& axes) const;
 
   /// Host pointer to the first element after all pending writes to it have completed.
   const void* data_for_read() const;

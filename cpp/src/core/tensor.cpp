@@ -2,6 +2,8 @@
 
 #include <cstring>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "metallic/context.hpp"
 #include "metallic/error.hpp"
@@ -221,22 +223,25 @@ Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
   return t;
 }
 
-Tensor Tensor::permute(const Shape& dims) const {
-  bool valid = dims.size() == shape_.size();
-  uint32_t seen = 0;
-  for (int64_t d : dims) {
-    valid = valid && d >= 0 && d < static_cast<int64_t>(shape_.size()) && !(seen >> d & 1u);
-    if (valid) seen |= 1u << d;
+Tensor Tensor::permute(const std::vector<int64_t>& axes) const {
+  const int64_t n = static_cast<int64_t>(shape_.size());
+  std::vector<bool> seen(shape_.size(), false);
+  Tensor t = *this;
+  bool valid = static_cast<int64_t>(axes.size()) == n;
+  for (size_t i = 0; valid && i < axes.size(); ++i) {
+    const int64_t a = axes[i] < 0 ? axes[i] + n : axes[i];
+    valid = a >= 0 && a < n && !seen[static_cast<size_t>(a)];
+    if (!valid) break;
+    seen[static_cast<size_t>(a)] = true;
+    t.shape_[i] = shape_[static_cast<size_t>(a)];
+    t.strides_[i] = strides_[static_cast<size_t>(a)];
   }
   if (!valid) {
-    throw ShapeError("permute: " + shape_str(dims) + " is not a permutation of the " +
-                     std::to_string(shape_.size()) + " dimensions of a tensor of shape " +
-                     shape_str(shape_));
-  }
-  Tensor t = *this;
-  for (size_t i = 0; i < dims.size(); ++i) {
-    t.shape_[i] = shape_[static_cast<size_t>(dims[i])];
-    t.strides_[i] = strides_[static_cast<size_t>(dims[i])];
+    std::string list;
+    for (size_t i = 0; i < axes.size(); ++i) list += (i ? ", " : "") + std::to_string(axes[i]);
+    throw ShapeError("axes [" + list + "] are not a permutation of the " + std::to_string(n) +
+                     " dimensions of a tensor of shape " + shape_str(shape_) +
+                     " (name each of 0.." + std::to_string(n - 1) + " once)");
   }
   return t;
 }

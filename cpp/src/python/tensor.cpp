@@ -280,7 +280,7 @@ Tensor index_tensor(const Tensor& t, const py::handle& key) {
 
 /// The axes in reverse order (numpy's .T): any rank.
 Tensor reversed_axes(const Tensor& t) {
-  Shape dims;
+  std::vector<int64_t> dims;
   for (size_t i = t.ndim(); i-- > 0;) dims.push_back(static_cast<int64_t>(i));
   return t.permute(dims);
 }

@@ -1,0 +1,141 @@
+// Plans and encodes one copy-kernel dispatch: merges dimensions that are contiguous in both
+// layouts (a contiguous copy becomes 1-d, a transpose stays 2-d), then picks the vector form when
+// both sides are contiguous and aligned, the general strided form otherwise.
+#include "strided_copy.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "metallic/error.hpp"
+#include "metallic/kernel_variants.hpp"
+
+namespace metallic {
+
+namespace {
+
+const KernelVariants& copy_kernels() {
+  static const KernelVariants kernels(
+      "copy", {"v_f32", "v_f16", "v_bf16", "v_i32", "v_u32", "v_i8", "v_u8", "g_f32", "g_f16",
+               "g_bf16", "g_i32", "g_u32", "g_i8", "g_u8"});
+  return kernels;
+}
+
+struct Dim {
+  int64_t size, src_stride, dst_stride;
+};
+
+/// The dimensions of size > 1, with neighbours merged where both layouts allow; at least one.
+std::vector<Dim> merged_dims(const Tensor& src, const Tensor& dst) {
+  std::vector<Dim> dims;
+  for (size_t i = 0; i < src.ndim(); ++i) {
+    const Dim d{src.shape()[i], src.strides()[i], dst.strides()[i]};
+    if (d.size == 1) continue;
+    if (!dims.empty() && dims.back().src_stride == d.src_stride * d.size &&
+        dims.back().dst_stride == d.dst_stride * d.size) {
+      dims.back() = {dims.back().size * d.size, d.src_stride, d.dst_stride};
+    } else {
+      dims.push_back(d);
+    }
+  }
+  if (dims.empty()) dims.push_back({1, 1, 1});
+  return dims;
+}
+
+bool aligned4(const Tensor& t) { return t.offset_bytes() % (4 * dtype_size(t.dtype())) == 0; }
+
+}  // namespace
+
+bool copy_supports(DType t) { return t != DType::I64; }
+
+const char* copy_dtypes() { return "f32, f16, bf16, i32, u32, i8, u8"; }
+
+void check_copy_dtype(const char* op, const char* what, DType t) {
+  if (!copy_supports(t)) {
+    throw DTypeError(std::string(op) + ": " + what + " has dtype " + dtype_name(t) +
+                     ", which is not supported (supported: " + copy_dtypes() + ")");
+  }
+}
+
+bool may_overlap(const Tensor& a, const Tensor& b) {
+  if (a.buffer() != b.buffer() || a.numel() == 0 || b.numel() == 0) return false;
+  auto extent = [](const Tensor& t) {
+    int64_t last = 0;
+    for (size_t i = 0; i < t.ndim(); ++i) last += (t.shape()[i] - 1) * t.strides()[i];
+    return t.offset_bytes() + static_cast<size_t>(last + 1) * dtype_size(t.dtype());
+  };
+  return a.offset_bytes() < extent(b) && b.offset_bytes() < extent(a);
+}
+
+size_t normalize_axis(const char* op, int64_t axis, size_t ndim) {
+  const auto n = static_cast<int64_t>(ndim);
+  if (axis < -n || axis >= n) {
+    throw ShapeError(std::string(op) + ": axis " + std::to_string(axis) +
+                     " is out of range for " + std::to_string(ndim) + " dimensions (use -" +
+                     std::to_string(ndim) + " to " + std::to_string(n - 1) + ")");
+  }
+  return static_cast<size_t>(axis < 0 ? axis + n : axis);
+}
+
+Tensor narrow(const Tensor& t, size_t axis, int64_t start, int64_t length) {
+  Shape shape = t.shape();
+  shape[axis] = length;
+  const size_t offset =
+      t.offset_bytes() + static_cast<size_t>(start * t.strides()[axis]) * dtype_size(t.dtype());
+  return Tensor(t.storage(), t.dtype(), shape, t.strides(), offset);
+}
+
+StridedCopy StridedCopy::plan(const char* op, const Tensor& src, const Tensor& dst) {
+  check_copy_dtype(op, "the source", src.dtype());
+  check_copy_dtype(op, "the destination", dst.dtype());
+  const std::vector<Dim> dims = merged_dims(src, dst);
+  const int64_t limit = std::numeric_limits<uint32_t>::max();
+  int64_t src_last = 0, dst_last = 0;
+  for (const Dim& d : dims) {
+    src_last += (d.size - 1) * d.src_stride;
+    dst_last += (d.size - 1) * d.dst_stride;
+  }
+  if (src.numel() > limit || src_last > limit || dst_last > limit) {
+    throw ShapeError(std::string(op) + ": tensors of 2^32 elements or more are not supported");
+  }
+  StridedCopy c;
+  c.src = src;
+  c.dst = dst;
+  auto& p = c.params;
+  p.n = static_cast<uint32_t>(src.numel());
+  const Dim& inner = dims.back();
+  p.inner = static_cast<uint32_t>(inner.size);
+  p.src_inner_stride = static_cast<uint32_t>(inner.src_stride);
+  p.dst_inner_stride = static_cast<uint32_t>(inner.dst_stride);
+  p.outer_ndim = static_cast<uint32_t>(dims.size() - 1);
+  for (size_t i = 0; i + 1 < dims.size(); ++i) {
+    p.outer_shape[i] = static_cast<uint32_t>(dims[i].size);
+    p.src_outer_strides[i] = static_cast<uint32_t>(dims[i].src_stride);
+    p.dst_outer_strides[i] = static_cast<uint32_t>(dims[i].dst_stride);
+  }
+  c.vector_form = dims.size() == 1 && inner.src_stride == 1 && inner.dst_stride == 1 &&
+                  aligned4(src) && aligned4(dst);
+  const std::string form = std::string(c.vector_form ? "v_" : "g_") + dtype_name(src.dtype());
+  c.function = copy_kernels().get(form.c_str(), dst.dtype());
+  return c;
+}
+
+void StridedCopy::bind_kernel_args(ComputeKernelEncoder& e) const {
+  e.buffer(0, src).buffer(1, dst).bytes(2, params);
+}
+
+void StridedCopy::encode(ComputeKernelEncoder& e) const {
+  if (params.n == 0) return;
+  e.pipeline(function).bind_kernel(*this);
+  if (vector_form) {
+    e.dispatch_1d((params.n + 3) / 4, 256);
+    return;
+  }
+  const uint32_t groups = (params.inner + 3) / 4, rows = params.n / params.inner;
+  const uint32_t width = std::min<uint32_t>(groups, 256);
+  const uint32_t height = std::min<uint32_t>(rows, 256 / width);
+  e.dispatch_threads({groups, rows, 1}, {width, height, 1});
+}
+
+}  // namespace metallic
