@@ -5,7 +5,8 @@ of 1 token against a KV cache of 1k and 4k) and all-MiniLM-L6-v2 (12 heads, head
 of 32 sequences of 128 tokens, no mask). numpy: f32, GQA by grouping the query heads of a KV
 head (no repeated K/V), scores materialised, softmax, matmul — numpy's BLAS does the products.
 
-Reports the median time per call and, counting 4 * batch * q_heads * q_len * kv_len * head_dim
+Reports the median wall time per call, the median CPU time of the process (all threads: on a
+shared machine it shows the work when the wall time shows the queue) and, counting 4 * batch * q_heads * q_len * kv_len * head_dim
 flops (all score and output products, also the causally masked ones) and the bytes of q, k, v
 and the output read or written once: GFLOP/s and GB/s.
 
@@ -48,14 +49,16 @@ def numpy_sdpa(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool) -> np.
     return (s @ v).reshape(b, hq, lq, d)
 
 
-def median_seconds(fn: Callable[[], object], reps: int) -> float:
+def median_seconds(fn: Callable[[], object], reps: int) -> tuple[float, float]:
+    """Medians of the wall time and of the process's CPU time (all threads) per call."""
     fn()  # warm up: pipelines, pools, caches
-    times = []
+    wall, cpu = [], []
     for _ in range(reps):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def main() -> None:
@@ -69,7 +72,10 @@ def main() -> None:
     print(
         f"machine: {platform.machine()} {platform.processor()}, device {args.device}, {args.dtype}"
     )
-    header = f"{'case':28} {'mt ms':>9} {'GFLOP/s':>8} {'GB/s':>7} {'numpy ms':>9} {'GFLOP/s':>8} {'GB/s':>7}"
+    header = (
+        f"{'case':28} {'mt ms':>9} {'mt cpu ms':>9} {'GFLOP/s':>8} {'GB/s':>7} "
+        f"{'numpy ms':>9} {'np cpu ms':>9} {'GFLOP/s':>8} {'GB/s':>7}"
+    )
     print(header)
     rng = np.random.default_rng(0)
     for case in CASES:
@@ -101,13 +107,14 @@ def measure(
         ctx.synchronize()
 
     qf, kf, vf = q.astype(np.float32), k.astype(np.float32), v.astype(np.float32)
-    t_mt = median_seconds(run_mt, reps)
-    t_np = median_seconds(lambda: numpy_sdpa(qf, kf, vf, causal), reps)
+    t_mt, cpu_mt = median_seconds(run_mt, reps)
+    t_np, cpu_np = median_seconds(lambda: numpy_sdpa(qf, kf, vf, causal), reps)
     flops = 4.0 * b * hq * lq * lk * d
     nbytes = (2 * q.size + k.size + v.size) * q.itemsize
     return (
-        f"{name:28} {t_mt * 1e3:9.3f} {flops / t_mt / 1e9:8.2f} {nbytes / t_mt / 1e9:7.2f} "
-        f"{t_np * 1e3:9.3f} {flops / t_np / 1e9:8.2f} {nbytes / t_np / 1e9:7.2f}"
+        f"{name:28} {t_mt * 1e3:9.2f} {cpu_mt * 1e3:9.2f} {flops / t_mt / 1e9:8.2f} "
+        f"{nbytes / t_mt / 1e9:7.2f} {t_np * 1e3:9.2f} {cpu_np * 1e3:9.2f} "
+        f"{flops / t_np / 1e9:8.2f} {nbytes / t_np / 1e9:7.2f}"
     )
 
 
