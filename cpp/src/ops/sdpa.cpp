@@ -36,6 +36,17 @@ uint32_t u32(int64_t v) {
   return static_cast<uint32_t>(v);
 }
 
+/// Checks that the kernel's 32-bit element offsets reach every element of `t` (shape `shape`
+/// with `t`'s strides, 0 where it broadcasts).
+void check_extent(const Shape& shape, const Shape& strides) {
+  int64_t last = 0;
+  for (size_t i = 0; i < shape.size(); i++) {
+    if (shape[i] == 0) return;
+    last += (shape[i] - 1) * strides[i];
+  }
+  u32(last + 1);
+}
+
 void check_attention_tensor(const char* arg, const Tensor& t) {
   if (!t.defined()) throw ArgumentError(std::string("sdpa: ") + arg + " is undefined");
   if (t.dtype() != DType::F32 && t.dtype() != DType::F16) {
@@ -143,7 +154,11 @@ std::pair<SdpaDispatchOp::Operation, Tensor> SdpaDispatchOp::create(Context& ctx
   p.has_mask = args.mask ? 1 : 0;
   p.causal = args.causal ? 1 : 0;
   p.scale = static_cast<float>(args.scale ? *args.scale : 1.0 / std::sqrt(static_cast<double>(d)));
-  u32(batch * q_heads * q_len * d);
+  check_extent(q.shape(), q.strides());
+  check_extent(k.shape(), k.strides());
+  check_extent(v.shape(), v.strides());
+  check_extent({batch, q_heads, q_len, kv_len}, ms);
+  u32(out.numel());  // the combine kernel indexes the output with one 32-bit thread id
 
   const uint32_t row_blocks = (p.rows + kRows - 1) / kRows;
   const uint64_t groups = uint64_t(row_blocks) * p.batch * p.kv_heads;
