@@ -27,6 +27,72 @@ class _ElemwiseAddOp(OpHandle):
 add: _ElemwiseAddOp
 ElemwiseAddOp: _ElemwiseAddOp
 
+class _ArangeOp(OpHandle):
+    def __call__(self, start: float = 0.0, stop: float | None = None, step: float = 1.0, dtype: DTypeLike | None = None, *, ctx: Context | None = None) -> Tensor:
+        """numpy's arange: start, start + step, ... below stop; arange(n) is 0..n-1. dtype None: i32 when start, stop and step are whole numbers, else f32.
+
+        start: first value (the stop when stop is None)
+        stop: end, excluded
+        step: increment, not 0
+        dtype: element type (None: i32 or f32, see above)
+        """
+
+arange: _ArangeOp
+ArangeOp: _ArangeOp
+
+class _AstypeOp(OpHandle):
+    def __call__(self, x: Tensor, dtype: DTypeLike) -> Tensor:
+        """x converted to dtype (a new contiguous tensor), as numpy's astype with casting='unsafe'; float to integer truncates, NaN becomes 0 and out-of-range values saturate.
+
+        x: tensor or view to convert
+        dtype: target dtype: f32, f16, bf16, i32, u32, i8, u8
+        """
+
+astype: _AstypeOp
+AstypeOp: _AstypeOp
+
+class _ConcatenateOp(OpHandle):
+    def __call__(self, tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+        """numpy's concatenate: the tensors joined along axis (same dtype; the other dimensions equal).
+
+        tensors: the parts, in order
+        axis: the axis to join along (negative from the end)
+        """
+
+concatenate: _ConcatenateOp
+ConcatenateOp: _ConcatenateOp
+
+class _ContiguousOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """x itself if it is contiguous, else a contiguous copy of it.
+
+        x: tensor or view
+        """
+
+contiguous: _ContiguousOp
+ContiguousOp: _ContiguousOp
+
+class _CopyOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """A contiguous copy of x (any strided view, rank <= 8).
+
+        x: tensor or view to copy
+        """
+
+copy: _CopyOp
+CopyOp: _CopyOp
+
+class _CopyToOp(OpHandle):
+    def __call__(self, dst: Tensor, src: Tensor | float) -> Tensor:
+        """Writes src into dst (numpy's copyto: src broadcast to dst's shape and converted to its dtype, or a scalar); dst may be a view. Returns dst.
+
+        dst: tensor or view written
+        src: tensor broadcastable to dst, or a number
+        """
+
+copyto: _CopyToOp
+CopyToOp: _CopyToOp
+
 class _ElemwiseDivOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor) -> Tensor:
         """a / b, with b the same shape as a or broadcast over a's leading dimensions.
@@ -37,6 +103,42 @@ class _ElemwiseDivOp(OpHandle):
 
 div: _ElemwiseDivOp
 ElemwiseDivOp: _ElemwiseDivOp
+
+class _FullOp(OpHandle):
+    def __call__(self, shape: int | Sequence[int], value: float, dtype: DTypeLike = "f32", *, ctx: Context | None = None) -> Tensor:
+        """A tensor of shape filled with value (numpy's full).
+
+        shape: dimensions
+        value: fill value (must fit an integer dtype)
+        dtype: element type
+        """
+
+full: _FullOp
+FullOp: _FullOp
+
+class _KvCacheWriteOp(OpHandle):
+    def __call__(self, cache: Tensor, new_values: Tensor, position: int) -> Tensor:
+        """Writes new keys or values at positions [position, position + n) of a preallocated cache (in place); returns the view of positions [0, position + n), ready for scaled_dot_product_attention.
+
+        cache: [batch, kv_heads, max_seq, head_dim], contiguous
+        new_values: [batch, kv_heads, n, head_dim], contiguous
+        position: first position written
+        """
+
+kv_cache_write: _KvCacheWriteOp
+KvCacheWriteOp: _KvCacheWriteOp
+
+class _KvRearrangeOp(OpHandle):
+    def __call__(self, qkv: Tensor, q_heads: int, kv_heads: int) -> tuple[Tensor, ...]:
+        """Splits a fused QKV projection [batch, seq, (q_heads + 2 kv_heads) * head_dim] (q heads, then k, then v) into q [batch, q_heads, seq, head_dim], k and v [batch, kv_heads, seq, head_dim].
+
+        qkv: [batch, seq, features] or [seq, features], contiguous
+        q_heads: number of query heads
+        kv_heads: number of key/value heads
+        """
+
+kv_rearrange: _KvRearrangeOp
+KvRearrangeOp: _KvRearrangeOp
 
 class _MatmulOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor, transpose_a: bool = False, transpose_b: bool = False, alpha: float = 1.0, beta: float = 0.0, c: Tensor | None = None) -> Tensor:
@@ -92,6 +194,28 @@ class _ElemwiseMulOp(OpHandle):
 mul: _ElemwiseMulOp
 ElemwiseMulOp: _ElemwiseMulOp
 
+class _OnesOp(OpHandle):
+    def __call__(self, shape: int | Sequence[int], dtype: DTypeLike = "f32", *, ctx: Context | None = None) -> Tensor:
+        """A tensor of shape filled with 1.
+
+        shape: dimensions
+        dtype: element type
+        """
+
+ones: _OnesOp
+OnesOp: _OnesOp
+
+class _PermuteOp(OpHandle):
+    def __call__(self, x: Tensor, axes: int | Sequence[int]) -> Tensor:
+        """A contiguous tensor whose axis i is x's axis axes[i] (a copy; Tensor.transpose gives the view).
+
+        x: input
+        axes: a permutation of x's axes (negative from the end)
+        """
+
+permute: _PermuteOp
+PermuteOp: _PermuteOp
+
 class _QuantizeOp(OpHandle):
     def __call__(self, x: Tensor, dtype: Literal["q8_0", "q4_0"] = "q8_0") -> Tensor:
         """x quantized to GGUF blocks of 32 along the last axis (q8_0 or q4_0, rounded as llama.cpp's reference quantizers); a weight for matmul(x, W, transpose_b=True).
@@ -103,6 +227,114 @@ class _QuantizeOp(OpHandle):
 quantize: _QuantizeOp
 QuantizeOp: _QuantizeOp
 
+class _RandomBitsOp(OpHandle):
+    def __call__(self, shape: int | Sequence[int], seed: int = 0, *, ctx: Context | None = None) -> Tensor:
+        """Raw Philox4x32-10 output (u32): element i is word i % 4 of the block with counter (i // 4, 0, 0, 0) and key (seed % 2^32, seed // 2^32).
+
+        shape: dimensions
+        seed: non-negative; the same seed gives the same numbers
+        """
+
+random_bits: _RandomBitsOp
+RandomBitsOp: _RandomBitsOp
+
+class _RandomNormalOp(OpHandle):
+    def __call__(self, shape: int | Sequence[int], seed: int = 0, loc: float = 0.0, scale: float = 1.0, dtype: DTypeLike = "f32", *, ctx: Context | None = None) -> Tensor:
+        """Normal numbers loc + scale * z, z by Box-Muller from pairs of random_bits.
+
+        shape: dimensions
+        seed: non-negative; the same seed gives the same numbers
+        loc: mean
+        scale: standard deviation, >= 0
+        dtype: f32, f16 or bf16
+        """
+
+random_normal: _RandomNormalOp
+RandomNormalOp: _RandomNormalOp
+
+class _RandomUniformOp(OpHandle):
+    def __call__(self, shape: int | Sequence[int], seed: int = 0, low: float = 0.0, high: float = 1.0, dtype: DTypeLike = "f32", *, ctx: Context | None = None) -> Tensor:
+        """Uniform numbers in [low, high) from random_bits: low + (high - low) * (bits >> 8) / 2^24 in f32, rounded to dtype (which may reach high).
+
+        shape: dimensions
+        seed: non-negative; the same seed gives the same numbers
+        low: lower bound, included
+        high: upper bound, excluded
+        dtype: f32, f16 or bf16
+        """
+
+random_uniform: _RandomUniformOp
+RandomUniformOp: _RandomUniformOp
+
+class _RepeatKvHeadsOp(OpHandle):
+    def __call__(self, x: Tensor, repeats: int) -> Tensor:
+        """Expands [batch, kv_heads, seq, head_dim] to [batch, kv_heads * repeats, seq, head_dim] for grouped-query attention: output head h is input head h // repeats (torch.repeat_interleave over dim 1).
+
+        x: [batch, kv_heads, seq, head_dim], head_dim contiguous
+        repeats: query heads per KV head
+        """
+
+repeat_kv_heads: _RepeatKvHeadsOp
+RepeatKvHeadsOp: _RepeatKvHeadsOp
+
+class _SampleOp(OpHandle):
+    def __call__(self, logits: Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int = 0, step: int = 0) -> Tensor:
+        """One token id (i32) per row of logits [..., vocab]: argmax when temperature is 0 (or top_k is 1); otherwise keep the top_k largest logits (ties with the k-th kept), then the smallest set of them whose softmax(logits / temperature) mass reaches top_p (the crossing token included, as Hugging Face), and draw from their renormalised probabilities with Philox4x32 keyed by seed, counter (row, step): the same seed, step and logits give the same token.
+
+        logits: [..., vocab], f32/f16/bf16
+        temperature: softmax temperature; 0 is greedy
+        top_k: keep the k largest logits; 0 keeps all
+        top_p: nucleus mass in (0, 1]; 1 keeps all
+        seed: generator key (>= 0)
+        step: generator counter, e.g. the decoding step (>= 0)
+        """
+
+sample: _SampleOp
+SampleOp: _SampleOp
+
+class _SdpaDispatchOp(OpHandle):
+    def __call__(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, causal: bool = False, scale: float | None = None) -> Tensor:
+        """softmax(q kᵀ · scale + mask) v; query head h reads KV head h // (q_heads / kv_heads). k and v may be strided views (head_dim contiguous), e.g. the valid prefix kv_cache_write returns. Rows that see no key give 0.
+
+        q: queries [batch, q_heads, q_len, head_dim]
+        k: keys [batch, kv_heads, kv_len, head_dim] (q_heads % kv_heads == 0)
+        v: values, like k
+        mask: additive mask broadcast to [batch, q_heads, q_len, kv_len], q's dtype
+        causal: mask keys after each query, aligned bottom-right
+        scale: applied to q kᵀ before the mask; default 1/sqrt(head_dim)
+        """
+
+scaled_dot_product_attention: _SdpaDispatchOp
+SdpaDispatchOp: _SdpaDispatchOp
+
+class _SdpaOp(OpHandle):
+    def __call__(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, causal: bool = False, scale: float | None = None) -> Tensor:
+        """softmax(q kᵀ · scale + mask) v; query head h reads KV head h // (q_heads / kv_heads). k and v may be strided views (head_dim contiguous), e.g. the valid prefix kv_cache_write returns. Rows that see no key give 0.
+
+        q: queries [batch, q_heads, q_len, head_dim]
+        k: keys [batch, kv_heads, kv_len, head_dim] (q_heads % kv_heads == 0)
+        v: values, like k
+        mask: additive mask broadcast to [batch, q_heads, q_len, kv_len], q's dtype
+        causal: mask keys after each query, aligned bottom-right
+        scale: applied to q kᵀ before the mask; default 1/sqrt(head_dim)
+        """
+
+sdpa: _SdpaOp
+SdpaOp: _SdpaOp
+
+class _SplitOp(OpHandle):
+    def __call__(self, x: Tensor, sections: int | None = None, axis: int = 0, indices: int | Sequence[int] | None = None) -> tuple[Tensor, ...]:
+        """x cut along axis into sections equal parts, or at indices (numpy's split; each part is a new contiguous tensor).
+
+        x: input
+        sections: number of equal parts (or pass indices)
+        axis: the axis to cut (negative from the end)
+        indices: where to cut, in increasing order (or pass sections)
+        """
+
+split: _SplitOp
+SplitOp: _SplitOp
+
 class _ElemwiseSubOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor) -> Tensor:
         """a - b, with b the same shape as a or broadcast over a's leading dimensions.
@@ -113,3 +345,25 @@ class _ElemwiseSubOp(OpHandle):
 
 sub: _ElemwiseSubOp
 ElemwiseSubOp: _ElemwiseSubOp
+
+class _TransposeOp(OpHandle):
+    def __call__(self, x: Tensor, axes: int | Sequence[int] | None = None) -> Tensor:
+        """numpy's transpose, materialised: axes None reverses x's axes.
+
+        x: input
+        axes: a permutation of x's axes, or None to reverse them
+        """
+
+transpose: _TransposeOp
+TransposeOp: _TransposeOp
+
+class _ZerosOp(OpHandle):
+    def __call__(self, shape: int | Sequence[int], dtype: DTypeLike = "f32", *, ctx: Context | None = None) -> Tensor:
+        """A tensor of shape filled with 0.
+
+        shape: dimensions
+        dtype: element type
+        """
+
+zeros: _ZerosOp
+ZerosOp: _ZerosOp

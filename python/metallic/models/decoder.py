@@ -96,11 +96,9 @@ class _Block:
         q = self._heads(self.q(h), n, c.heads, start, rope=True)
         k = self._heads(self.k(h), n, c.kv_heads, start, rope=True)
         v = self._heads(self.v(h), n, c.kv_heads, start, rope=False)
-        ops.kv_cache_write(self.k_cache, k, start)
-        ops.kv_cache_write(self.v_cache, v, start)
-        end = start + n
-        keys = self.k_cache[:, :, :end, :]
-        values = self.v_cache[:, :, :end, :]
+        # The cache's filled prefix [0, start + n) as strided views, read by attention in place.
+        keys = ops.kv_cache_write(self.k_cache, k, start)
+        values = ops.kv_cache_write(self.v_cache, v, start)
         attn = ops.scaled_dot_product_attention(q, keys, values, causal=True)
         attn = attn.transpose(0, 2, 1, 3).contiguous().reshape(n, c.heads * c.head_dim)
         x = ops.add(x, self.o(attn))
