@@ -27,6 +27,33 @@ class _ElemwiseAddOp(OpHandle):
 add: _ElemwiseAddOp
 ElemwiseAddOp: _ElemwiseAddOp
 
+class _AddLayerNormOp(OpHandle):
+    def __call__(self, x: Tensor, residual: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-05) -> tuple[Tensor, ...]:
+        """(layer_norm(h, weight, bias, eps), h) with h = x + residual rounded to x's dtype (post-norm blocks such as BERT's keep h as the next residual).
+
+        x: input [..., N]
+        residual: added to x, like x
+        weight: scale [N]
+        bias: shift [N]
+        eps: added to the variance
+        """
+
+add_layer_norm: _AddLayerNormOp
+AddLayerNormOp: _AddLayerNormOp
+
+class _AddRmsNormOp(OpHandle):
+    def __call__(self, x: Tensor, residual: Tensor, weight: Tensor, eps: float = 1e-06) -> tuple[Tensor, ...]:
+        """(rms_norm(h, weight, eps), h) with h = x + residual rounded to x's dtype: the fused residual add of a transformer block, returning the new residual stream h too.
+
+        x: input [..., N]
+        residual: added to x, like x
+        weight: scale [N]
+        eps: added to the mean square
+        """
+
+add_rms_norm: _AddRmsNormOp
+AddRmsNormOp: _AddRmsNormOp
+
 class _ElemwiseDivOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor) -> Tensor:
         """a / b, with b the same shape as a or broadcast over a's leading dimensions.
@@ -37,6 +64,30 @@ class _ElemwiseDivOp(OpHandle):
 
 div: _ElemwiseDivOp
 ElemwiseDivOp: _ElemwiseDivOp
+
+class _GeluOp(OpHandle):
+    def __call__(self, x: Tensor, approximate: Literal["none", "tanh"] = "none") -> Tensor:
+        """x * Phi(x), elementwise: exact (erf) or the tanh approximation, as torch.nn.functional.gelu.
+
+        x: input
+        approximate: 'none': exact erf; 'tanh': the tanh approximation
+        """
+
+gelu: _GeluOp
+GeluOp: _GeluOp
+
+class _LayerNormOp(OpHandle):
+    def __call__(self, x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-05) -> Tensor:
+        """(x - mean) / sqrt(var + eps) * weight + bias over the last axis (biased variance, as torch; f32 accumulation, rounded once).
+
+        x: input [..., N]
+        weight: scale [N]
+        bias: shift [N]
+        eps: added to the variance
+        """
+
+layer_norm: _LayerNormOp
+LayerNormOp: _LayerNormOp
 
 class _MpsMatmulOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor, transpose_a: bool = False, transpose_b: bool = False, alpha: float = 1.0) -> Tensor:
@@ -63,6 +114,28 @@ class _ElemwiseMulOp(OpHandle):
 mul: _ElemwiseMulOp
 ElemwiseMulOp: _ElemwiseMulOp
 
+class _RmsNormOp(OpHandle):
+    def __call__(self, x: Tensor, weight: Tensor, eps: float = 1e-06) -> Tensor:
+        """x / sqrt(mean(x^2) + eps) * weight over the last axis (f32 accumulation, rounded once).
+
+        x: input [..., N]
+        weight: scale [N]
+        eps: added to the mean square
+        """
+
+rms_norm: _RmsNormOp
+RmsNormOp: _RmsNormOp
+
+class _SiluOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """x * sigmoid(x), elementwise.
+
+        x: input
+        """
+
+silu: _SiluOp
+SiluOp: _SiluOp
+
 class _ElemwiseSubOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor) -> Tensor:
         """a - b, with b the same shape as a or broadcast over a's leading dimensions.
@@ -73,3 +146,14 @@ class _ElemwiseSubOp(OpHandle):
 
 sub: _ElemwiseSubOp
 ElemwiseSubOp: _ElemwiseSubOp
+
+class _SwigluOp(OpHandle):
+    def __call__(self, gate: Tensor, up: Tensor | None = None) -> Tensor:
+        """silu(gate) * up; without up, gate is [..., 2F] = [gate | up] (gate the first half of the last axis) and the result is [..., F].
+
+        gate: [..., F], or [..., 2F] holding [gate | up]
+        up: [..., F] like gate, or None for the fused layout
+        """
+
+swiglu: _SwigluOp
+SwigluOp: _SwigluOp
