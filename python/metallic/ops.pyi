@@ -126,6 +126,21 @@ class _RmsNormOp(OpHandle):
 rms_norm: _RmsNormOp
 RmsNormOp: _RmsNormOp
 
+class _RopeOp(OpHandle):
+    def __call__(self, x: Tensor, offset: Tensor | float = 0.0, theta: float = 1e+04, style: Literal["neox", "gptj"] = "neox", rotary_dim: int | None = None, layout: Literal["bhsd", "bshd"] = "bhsd") -> Tensor:
+        """Rotary position embedding: rotates pairs of each head's first rotary_dim dims by position * theta^(-2i/rotary_dim) (NeoX: dims (i, i + rotary_dim/2), as Hugging Face Llama/Qwen2; GPT-J: dims (2i, 2i+1)); the other dims pass through.
+
+        x: [batch, heads, seq, head_dim] (layout='bhsd') or [batch, seq, heads, head_dim] (layout='bshd')
+        offset: position of the first token (an integer, e.g. the KV length in decode) or an i32 positions tensor [seq] or [batch, seq]
+        theta: frequency base
+        style: 'neox' (rotate halves) or 'gptj' (interleaved pairs)
+        rotary_dim: rotated dims per head, even (None: all of head_dim)
+        layout: 'bhsd' (attention's [batch, heads, seq, head_dim]) or 'bshd'
+        """
+
+rope: _RopeOp
+RopeOp: _RopeOp
+
 class _SiluOp(OpHandle):
     def __call__(self, x: Tensor) -> Tensor:
         """x * sigmoid(x), elementwise.
@@ -135,6 +150,19 @@ class _SiluOp(OpHandle):
 
 silu: _SiluOp
 SiluOp: _SiluOp
+
+class _SoftmaxOp(OpHandle):
+    def __call__(self, x: Tensor, scale: float = 1.0, causal: bool = False, mask: Tensor | None = None) -> Tensor:
+        """softmax(scale * x + mask) over the last axis; causal hides key k from query q when k > q + Lk - Lq (aligned bottom-right, as in decode); rows with no visible key are 0. Backends: vec (rows <= 1024), block (any length); auto picks by row length.
+
+        x: scores [..., Lk] ([..., Lq, Lk] with causal)
+        scale: multiplies x before the mask is added
+        causal: hide keys after each query (bottom-right aligned)
+        mask: additive mask broadcastable to x (x's dtype; -inf hides), or None
+        """
+
+softmax: _SoftmaxOp
+SoftmaxOp: _SoftmaxOp
 
 class _ElemwiseSubOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor) -> Tensor:
