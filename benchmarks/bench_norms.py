@@ -199,7 +199,9 @@ def cases(ctx: Any) -> list[Case]:
 
 
 def first(result: Any) -> np.ndarray:
-    return np.asarray((result[0] if isinstance(result, (tuple, list)) else result).numpy())
+    """The first output of an op (metallic tensor or numpy array) as a numpy array."""
+    out = result[0] if isinstance(result, (tuple, list)) else result
+    return np.asarray(out if isinstance(out, np.ndarray) else out.numpy())
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-// Threading: one threadgroup per row, 32..1024 threads (about 32 elements each, float4 / half4
+// Threading: one threadgroup per row (on the host device several rows in turn), 32..1024 threads (about 32 elements each, float4 / half4
 // accesses when aligned), f32 accumulation, SIMD-group reductions joined through threadgroup
 // memory. Traffic: x (and residual) read once from memory, out (and the sum) written once: the
 // minimum; the later passes over the row re-read it from cache.
@@ -12,18 +12,11 @@ using namespace metal;
 // sqrt(var + eps) * weight + bias (two passes for the variance: no cancellation). With kResidual
 // the input is x + residual, rounded to T and stored to sum_out as the model's residual stream.
 template <typename T, bool kLayer, bool kResidual>
-kernel void norm_row(device const T* x [[buffer(0)]], device const T* residual [[buffer(1)]],
-                     device const T* weight [[buffer(2)]], device const T* bias [[buffer(3)]],
-                     device T* out [[buffer(4)]], device T* sum_out [[buffer(5)]],
-                     constant NormParams& p [[buffer(6)]],
-                     uint row [[threadgroup_position_in_grid]],
-                     uint tid [[thread_position_in_threadgroup]],
-                     uint threads [[threads_per_threadgroup]],
-                     uint lane [[thread_index_in_simdgroup]],
-                     uint simd_group [[simdgroup_index_in_threadgroup]],
-                     uint simd_groups [[simdgroups_per_threadgroup]]) {
-  threadgroup float partials[32];
-  threadgroup float partials_var[32];
+inline void norm_one_row(device const T* x, device const T* residual, device const T* weight,
+                         device const T* bias, device T* out, device T* sum_out,
+                         constant NormParams& p, uint row, uint tid, uint threads, uint lane,
+                         uint simd_group, uint simd_groups, threadgroup float* partials,
+                         threadgroup float* partials_var) {
   const uint n = p.n;
   const bool whole = p.vec4 != 0;
   const ulong base = ulong(row) * n;
@@ -67,6 +60,31 @@ kernel void norm_row(device const T* x [[buffer(0)]], device const T* residual [
     const float4 y = (load4(src, i, n, whole) - mean) * inv_std * load4(weight, i, n, whole) +
                      load4(bias, i, n, whole);
     store4(out, i, n, whole, y);
+  }
+}
+
+template <typename T, bool kLayer, bool kResidual>
+kernel void norm_row(device const T* x [[buffer(0)]], device const T* residual [[buffer(1)]],
+                     device const T* weight [[buffer(2)]], device const T* bias [[buffer(3)]],
+                     device T* out [[buffer(4)]], device T* sum_out [[buffer(5)]],
+                     constant NormParams& p [[buffer(6)]],
+                     uint group [[threadgroup_position_in_grid]],
+                     uint tid [[thread_position_in_threadgroup]],
+                     uint threads [[threads_per_threadgroup]],
+                     uint lane [[thread_index_in_simdgroup]],
+                     uint simd_group [[simdgroup_index_in_threadgroup]],
+                     uint simd_groups [[simdgroups_per_threadgroup]]) {
+  threadgroup float partials[32];
+  threadgroup float partials_var[32];
+  const uint first = group * p.rows_per_group;
+  const uint end = min(p.rows, first + p.rows_per_group);
+  for (uint row = first; row < end; row++) {
+    norm_one_row<T, kLayer, kResidual>(x, residual, weight, bias, out, sum_out, p, row, tid,
+                                       threads, lane, simd_group, simd_groups, partials,
+                                       partials_var);
+    if (simd_groups > 1) {
+      threadgroup_barrier(mem_flags::mem_threadgroup);  // partials are reused by the next row
+    }
   }
 }
 

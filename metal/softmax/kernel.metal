@@ -1,5 +1,6 @@
 // Threading: vec: one SIMD group per row (4 rows per threadgroup), the row held in registers
-// (n <= 1024); block: one threadgroup of 32..1024 threads per row, an online max/sum pass then a
+// (n <= 1024); block: one threadgroup of 32..1024 threads per row (on the host device both take
+// several rows in turn), an online max/sum pass then a
 // normalising pass. Traffic: vec reads x (and mask) once and writes out once (the minimum);
 // block reads them twice (the second time from cache for rows that fit in it).
 #include <metal_stdlib>
@@ -46,16 +47,8 @@ inline void store_probs(device T* out_row, constant SoftmaxParams& p, uint i, fl
 }
 
 template <typename T>
-kernel void softmax_vec(device const T* x [[buffer(0)]], device const T* mask [[buffer(1)]],
-                        device T* out [[buffer(2)]], constant SoftmaxParams& p [[buffer(3)]],
-                        uint group [[threadgroup_position_in_grid]],
-                        uint lane [[thread_index_in_simdgroup]],
-                        uint simd_group [[simdgroup_index_in_threadgroup]],
-                        uint simd_groups [[simdgroups_per_threadgroup]]) {
-  const uint row = group * simd_groups + simd_group;
-  if (row >= p.rows) {
-    return;  // the whole SIMD group: no collective waits for it
-  }
+inline void softmax_vec_row(device const T* x, device const T* mask, device T* out,
+                            constant SoftmaxParams& p, uint row, uint lane) {
   const uint chunks = (p.n + 127) / 128;
   float4 s[kVecChunks];
   float m = -INFINITY;
@@ -82,16 +75,26 @@ kernel void softmax_vec(device const T* x [[buffer(0)]], device const T* mask [[
 }
 
 template <typename T>
-kernel void softmax_block(device const T* x [[buffer(0)]], device const T* mask [[buffer(1)]],
-                          device T* out [[buffer(2)]], constant SoftmaxParams& p [[buffer(3)]],
-                          uint row [[threadgroup_position_in_grid]],
-                          uint tid [[thread_position_in_threadgroup]],
-                          uint threads [[threads_per_threadgroup]],
-                          uint lane [[thread_index_in_simdgroup]],
-                          uint simd_group [[simdgroup_index_in_threadgroup]],
-                          uint simd_groups [[simdgroups_per_threadgroup]]) {
-  threadgroup float partials_max[32];
-  threadgroup float partials_sum[32];
+kernel void softmax_vec(device const T* x [[buffer(0)]], device const T* mask [[buffer(1)]],
+                        device T* out [[buffer(2)]], constant SoftmaxParams& p [[buffer(3)]],
+                        uint group [[threadgroup_position_in_grid]],
+                        uint lane [[thread_index_in_simdgroup]],
+                        uint simd_group [[simdgroup_index_in_threadgroup]],
+                        uint simd_groups [[simdgroups_per_threadgroup]]) {
+  for (uint t = 0; t < p.rows_per_group; t++) {
+    const uint row = (group * p.rows_per_group + t) * simd_groups + simd_group;
+    if (row >= p.rows) {
+      return;  // the whole SIMD group: no collective waits for it
+    }
+    softmax_vec_row(x, mask, out, p, row, lane);
+  }
+}
+
+template <typename T>
+inline void softmax_block_row(device const T* x, device const T* mask, device T* out,
+                              constant SoftmaxParams& p, uint row, uint tid, uint threads,
+                              uint lane, uint simd_group, uint simd_groups,
+                              threadgroup float* partials_max, threadgroup float* partials_sum) {
   const uint step = threads * 4;
   // Online max and sum: when the running max grows, rescale the sum so far.
   float m = -INFINITY, sum = 0.0f;
@@ -113,6 +116,28 @@ kernel void softmax_block(device const T* x [[buffer(0)]], device const T* mask 
   const float inv_sum = 1.0f / threadgroup_sum(mine, partials_sum, lane, simd_group, simd_groups);
   for (uint i = tid * 4; i < p.n; i += step) {
     store_probs(out + ulong(row) * p.n, p, i, scores4(x, mask, p, row, i), row_max, inv_sum);
+  }
+}
+
+template <typename T>
+kernel void softmax_block(device const T* x [[buffer(0)]], device const T* mask [[buffer(1)]],
+                          device T* out [[buffer(2)]], constant SoftmaxParams& p [[buffer(3)]],
+                          uint group [[threadgroup_position_in_grid]],
+                          uint tid [[thread_position_in_threadgroup]],
+                          uint threads [[threads_per_threadgroup]],
+                          uint lane [[thread_index_in_simdgroup]],
+                          uint simd_group [[simdgroup_index_in_threadgroup]],
+                          uint simd_groups [[simdgroups_per_threadgroup]]) {
+  threadgroup float partials_max[32];
+  threadgroup float partials_sum[32];
+  const uint first = group * p.rows_per_group;
+  const uint end = min(p.rows, first + p.rows_per_group);
+  for (uint row = first; row < end; row++) {
+    softmax_block_row(x, mask, out, p, row, tid, threads, lane, simd_group, simd_groups,
+                      partials_max, partials_sum);
+    if (simd_groups > 1) {
+      threadgroup_barrier(mem_flags::mem_threadgroup);  // partials are reused by the next row
+    }
   }
 }
 

@@ -5,6 +5,7 @@
 struct SoftmaxParams {
   uint n;         // row length (keys, Lk)
   uint rows;      // rows of x
+  uint rows_per_group;  // vec: rows per SIMD group, block: per threadgroup, in turn (1 on a GPU)
   uint lq;        // causal: queries per matrix (x's dim -2); row r is query r % lq
   uint causal;    // 1: key k is visible to query q when k <= q + n - lq (bottom-right aligned)
   uint has_mask;  // 1: mask row mask_row(r) is added after scaling

@@ -2,10 +2,12 @@
 // each throws the error that says what to change.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
 
+#include "metallic/context.hpp"
 #include "metallic/error.hpp"
 #include "metallic/tensor.hpp"
 
@@ -38,6 +40,16 @@ inline void check_same_dtype(const char* op, const char* arg, const Tensor& t, c
 /// Whether `t`'s first element is aligned for 4-element vector loads.
 inline bool vec4_aligned(const Tensor& t) {
   return t.offset_bytes() % (4 * dtype_size(t.dtype())) == 0;
+}
+
+/// Rows (or row blocks) each threadgroup of a row-wise kernel takes in turn: 1 on a GPU (one row
+/// per threadgroup fills the machine); on the host device, where each GPU thread is a fiber that
+/// costs ~100 ns to run and ~10 ns per collective, enough to leave ~16 threadgroups for the
+/// worker pool, so a fiber's cost is spread over many rows.
+inline uint32_t rows_per_threadgroup(Context& ctx, uint32_t units) {
+  if (ctx.device().kind() != DeviceKind::Host) return 1;
+  constexpr uint32_t kHostThreadgroups = 16;
+  return std::max<uint32_t>(1, (units + kHostThreadgroups - 1) / kHostThreadgroups);
 }
 
 }  // namespace metallic

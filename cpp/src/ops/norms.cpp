@@ -58,6 +58,7 @@ NormOperation make_norm(Context& ctx, const char* op, const KernelVariants& kern
   o.function = kernels.get(residual ? "add" : "", x.dtype());
   o.rows = n == 0 ? 0 : static_cast<uint32_t>(x.numel() / n);
   o.n = static_cast<uint32_t>(n);
+  o.rows_per_group = rows_per_threadgroup(ctx, o.rows);
   bool aligned = n % 4 == 0 && vec4_aligned(x) && vec4_aligned(weight);
   if (residual) aligned = aligned && vec4_aligned(*residual);
   if (bias) aligned = aligned && vec4_aligned(*bias);
@@ -70,7 +71,7 @@ NormOperation make_norm(Context& ctx, const char* op, const KernelVariants& kern
 }  // namespace
 
 void NormOperation::bind_kernel_args(ComputeKernelEncoder& e) const {
-  const NormParams params{n, vec4, eps};
+  const NormParams params{n, rows, rows_per_group, vec4, eps};
   e.buffer(0, x).buffer(2, weight).buffer(4, out).bytes(6, params);
   if (residual.defined()) e.buffer(1, residual).buffer(5, sum);
   if (bias.defined()) e.buffer(3, bias);
@@ -78,7 +79,8 @@ void NormOperation::bind_kernel_args(ComputeKernelEncoder& e) const {
 
 void NormOperation::encode(ComputeKernelEncoder& e) const {
   if (rows == 0) return;
-  e.pipeline(function).bind_kernel(*this).dispatch_custom({rows, 1, 1}, {threads, 1, 1});
+  const uint32_t groups = (rows + rows_per_group - 1) / rows_per_group;
+  e.pipeline(function).bind_kernel(*this).dispatch_custom({groups, 1, 1}, {threads, 1, 1});
 }
 
 std::pair<RmsNormOp::Operation, Tensor> RmsNormOp::create(Context& ctx, const Args& args) {

@@ -87,6 +87,9 @@ std::pair<SoftmaxOp::Operation, Tensor> SoftmaxOp::create(Context& ctx, const Ar
   op.threads = op.block
                    ? static_cast<uint32_t>(std::clamp<int64_t>((n + 1023) / 1024 * 32, 32, 1024))
                    : 32 * kVecRowsPerThreadgroup;
+  const uint32_t units =
+      op.block ? op.rows : (op.rows + kVecRowsPerThreadgroup - 1) / kVecRowsPerThreadgroup;
+  op.rows_per_group = rows_per_threadgroup(ctx, units);
   op.out = ctx.tensor(x.dtype(), x.shape());
   Tensor out = op.out;
   return {std::move(op), std::move(out)};
@@ -96,6 +99,7 @@ void SoftmaxOp::Operation::bind_kernel_args(ComputeKernelEncoder& e) const {
   SoftmaxParams p{};
   p.n = n;
   p.rows = rows;
+  p.rows_per_group = rows_per_group;
   p.lq = lq;
   p.causal = causal ? 1 : 0;
   p.has_mask = mask.defined() ? 1 : 0;
@@ -109,8 +113,9 @@ void SoftmaxOp::Operation::bind_kernel_args(ComputeKernelEncoder& e) const {
 
 void SoftmaxOp::Operation::encode(ComputeKernelEncoder& e) const {
   if (rows == 0) return;
-  const uint32_t groups =
-      block ? rows : (rows + kVecRowsPerThreadgroup - 1) / kVecRowsPerThreadgroup;
+  // vec: rows_per_group steps of kVecRowsPerThreadgroup rows; block: rows_per_group rows.
+  const uint32_t per_group = rows_per_group * (block ? 1 : kVecRowsPerThreadgroup);
+  const uint32_t groups = (rows + per_group - 1) / per_group;
   e.pipeline(function).bind_kernel(*this).dispatch_custom({groups, 1, 1}, {threads, 1, 1});
 }
 

@@ -15,7 +15,7 @@ namespace metallic {
 struct NormOperation {
   Tensor x, residual, weight, bias, out, sum;  // residual/bias/sum undefined when unused
   KernelFunction function;
-  uint32_t rows, n, vec4, threads;
+  uint32_t rows, n, vec4, threads, rows_per_group;
   float eps;
   void bind_kernel_args(ComputeKernelEncoder& e) const;
   void encode(ComputeKernelEncoder& e) const;

@@ -27,7 +27,7 @@ struct SoftmaxOp {
     Tensor x, mask, out;
     KernelFunction function;
     bool block = false, causal = false;
-    uint32_t rows, n, lq, vec4, threads;
+    uint32_t rows, n, lq, vec4, threads, rows_per_group;
     uint32_t lead[3], mask_stride[3];
     float scale;
     void bind_kernel_args(ComputeKernelEncoder& e) const;
