@@ -34,3 +34,20 @@ def to_tensor(ctx: mt.Context, x: np.ndarray, dtype: str) -> mt.Tensor:
 def read(t: mt.Tensor) -> np.ndarray:
     """The tensor's values as float64."""
     return np.asarray(t.numpy(), dtype=np.float64)
+
+
+def random_stored(
+    shape: tuple[int, ...], dtype: str, seed: int, scale: float = 1.0, shift: float = 0.0
+) -> np.ndarray:
+    """Seeded normal values * scale + shift, as a tensor of `dtype` stores them, in float64."""
+    x = np.random.default_rng(seed).standard_normal(shape) * scale + shift
+    return as_stored(x, dtype).astype(np.float64)
+
+
+def assert_close(
+    out: mt.Tensor, expected: np.ndarray, dtype: str, rtol: float, atol: float
+) -> None:
+    """out has `dtype`, expected's shape, and its values within the tolerances."""
+    assert out.dtype == dtype
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(read(out), expected, rtol=rtol, atol=atol)

@@ -7,7 +7,7 @@ import math
 import metallic as mt
 import numpy as np
 import pytest
-from _float_ref import DTYPES, as_stored, read, to_tensor
+from _float_ref import DTYPES, assert_close, random_stored, read, to_tensor
 
 # Sizes around the vector width (4) and the threadgroup width (256), odd ones, empty.
 SHAPES = [(0,), (1,), (3,), (4,), (7,), (255,), (1027,), (3, 5), (2, 3, 17), (16, 64)]
@@ -28,32 +28,20 @@ def _gelu(x: np.ndarray, approximate: str) -> np.ndarray:
     return 0.5 * x * _erfc(-x / math.sqrt(2.0))  # = 1 + erf(x / sqrt(2)), without cancellation
 
 
-def _inputs(shape: tuple[int, ...], dtype: str, seed: int) -> np.ndarray:
-    x = np.random.default_rng(seed).standard_normal(shape) * 3.0
-    return as_stored(x, dtype).astype(np.float64)
-
-
-def _check(out: mt.Tensor, expected: np.ndarray, dtype: str) -> None:
-    assert out.dtype == dtype
-    assert out.shape == expected.shape
-    rtol, atol = TOL[dtype]
-    np.testing.assert_allclose(read(out), expected, rtol=rtol, atol=atol)
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_silu(ctx: mt.Context, shape: tuple[int, ...], dtype: str) -> None:
-    x = _inputs(shape, dtype, 1)
-    _check(mt.ops.silu(to_tensor(ctx, x, dtype)), _silu(x), dtype)
+    x = random_stored(shape, dtype, 1, scale=3.0)
+    assert_close(mt.ops.silu(to_tensor(ctx, x, dtype)), _silu(x), dtype, *TOL[dtype])
 
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_gelu(ctx: mt.Context, shape: tuple[int, ...], dtype: str, approximate: str) -> None:
-    x = _inputs(shape, dtype, 2)
+    x = random_stored(shape, dtype, 2, scale=3.0)
     out = mt.ops.gelu(to_tensor(ctx, x, dtype), approximate=approximate)
-    _check(out, _gelu(x, approximate), dtype)
+    assert_close(out, _gelu(x, approximate), dtype, *TOL[dtype])
 
 
 def test_gelu_erf_is_float_accurate_over_its_range(ctx: mt.Context) -> None:
@@ -78,9 +66,9 @@ def test_silu_saturates_without_nan(ctx: mt.Context) -> None:
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_swiglu_separate(ctx: mt.Context, shape: tuple[int, ...], dtype: str) -> None:
-    gate, up = _inputs(shape, dtype, 3), _inputs(shape, dtype, 4)
+    gate, up = random_stored(shape, dtype, 3, scale=3.0), random_stored(shape, dtype, 4, scale=3.0)
     out = mt.ops.swiglu(to_tensor(ctx, gate, dtype), to_tensor(ctx, up, dtype))
-    _check(out, _silu(gate) * up, dtype)
+    assert_close(out, _silu(gate) * up, dtype, *TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -88,10 +76,10 @@ def test_swiglu_separate(ctx: mt.Context, shape: tuple[int, ...], dtype: str) ->
 def test_swiglu_fused_takes_gate_from_the_first_half(
     ctx: mt.Context, shape: tuple[int, ...], dtype: str
 ) -> None:
-    x = _inputs(shape, dtype, 5)
+    x = random_stored(shape, dtype, 5, scale=3.0)
     f = shape[-1] // 2
     out = mt.ops.swiglu(to_tensor(ctx, x, dtype))
-    _check(out, _silu(x[..., :f]) * x[..., f:], dtype)
+    assert_close(out, _silu(x[..., :f]) * x[..., f:], dtype, *TOL[dtype])
 
 
 def test_unaligned_view_takes_the_scalar_path(ctx: mt.Context) -> None:

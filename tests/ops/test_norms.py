@@ -6,7 +6,7 @@ from __future__ import annotations
 import metallic as mt
 import numpy as np
 import pytest
-from _float_ref import DTYPES, as_stored, read, to_tensor
+from _float_ref import DTYPES, as_stored, assert_close, random_stored, read, to_tensor
 
 # (rows..., N): N = 1, odd, not a multiple of 4, one and several SIMD groups, up to 16384.
 SHAPES = [(1, 1), (3, 7), (2, 4), (5, 33), (4, 384), (2, 3, 896), (1, 1030), (3, 4099), (2, 16384)]
@@ -25,24 +25,12 @@ def _layer(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarra
     return (x - mean) / np.sqrt(var + eps) * w + b
 
 
-def _data(shape: tuple[int, ...], dtype: str, seed: int, shift: float = 0.0) -> np.ndarray:
-    x = np.random.default_rng(seed).standard_normal(shape) * 2.0 + shift
-    return as_stored(x, dtype).astype(np.float64)
-
-
-def _check(out: mt.Tensor, expected: np.ndarray, dtype: str) -> None:
-    assert out.dtype == dtype
-    assert out.shape == expected.shape
-    rtol, atol = TOL[dtype]
-    np.testing.assert_allclose(read(out), expected, rtol=rtol, atol=atol)
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_rms_norm(ctx: mt.Context, shape: tuple[int, ...], dtype: str) -> None:
-    x, w = _data(shape, dtype, 1), _data(shape[-1:], dtype, 2)
+    x, w = random_stored(shape, dtype, 1, scale=2.0), random_stored(shape[-1:], dtype, 2, scale=2.0)
     out = mt.ops.rms_norm(to_tensor(ctx, x, dtype), to_tensor(ctx, w, dtype), eps=1e-5)
-    _check(out, _rms(x, w, 1e-5), dtype)
+    assert_close(out, _rms(x, w, 1e-5), dtype, *TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -50,13 +38,16 @@ def test_rms_norm(ctx: mt.Context, shape: tuple[int, ...], dtype: str) -> None:
 def test_layer_norm(ctx: mt.Context, shape: tuple[int, ...], dtype: str) -> None:
     # A large mean: a one-pass variance (E[x^2] - E[x]^2) would cancel; the kernel's two passes
     # do not.
-    x = _data(shape, dtype, 3, shift=100.0 if dtype == "f32" else 8.0)
-    w, b = _data(shape[-1:], dtype, 4), _data(shape[-1:], dtype, 5)
+    x = random_stored(shape, dtype, 3, scale=2.0, shift=100.0 if dtype == "f32" else 8.0)
+    w, b = (
+        random_stored(shape[-1:], dtype, 4, scale=2.0),
+        random_stored(shape[-1:], dtype, 5, scale=2.0),
+    )
     out = mt.ops.layer_norm(*(to_tensor(ctx, a, dtype) for a in (x, w, b)))
     if dtype == "f32":  # the f32 mean of values near 100 is good to ~1e-5: so is x - mean
         np.testing.assert_allclose(read(out), _layer(x, w, b, 1e-5), rtol=1e-5, atol=1e-4)
     else:
-        _check(out, _layer(x, w, b, 1e-5), dtype)
+        assert_close(out, _layer(x, w, b, 1e-5), dtype, *TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -64,11 +55,15 @@ def test_layer_norm(ctx: mt.Context, shape: tuple[int, ...], dtype: str) -> None
 def test_add_rms_norm_returns_normed_and_sum(
     ctx: mt.Context, shape: tuple[int, ...], dtype: str
 ) -> None:
-    x, r, w = _data(shape, dtype, 6), _data(shape, dtype, 7), _data(shape[-1:], dtype, 8)
+    x, r, w = (
+        random_stored(shape, dtype, 6, scale=2.0),
+        random_stored(shape, dtype, 7, scale=2.0),
+        random_stored(shape[-1:], dtype, 8, scale=2.0),
+    )
     normed, total = mt.ops.add_rms_norm(*(to_tensor(ctx, a, dtype) for a in (x, r, w)))
     h = as_stored(x + r, dtype).astype(np.float64)  # the sum is rounded to the storage type
     np.testing.assert_array_equal(read(total), h)
-    _check(normed, _rms(h, w, 1e-6), dtype)
+    assert_close(normed, _rms(h, w, 1e-6), dtype, *TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -76,12 +71,15 @@ def test_add_rms_norm_returns_normed_and_sum(
 def test_add_layer_norm_returns_normed_and_sum(
     ctx: mt.Context, shape: tuple[int, ...], dtype: str
 ) -> None:
-    x, r = _data(shape, dtype, 9), _data(shape, dtype, 10)
-    w, b = _data(shape[-1:], dtype, 11), _data(shape[-1:], dtype, 12)
+    x, r = random_stored(shape, dtype, 9, scale=2.0), random_stored(shape, dtype, 10, scale=2.0)
+    w, b = (
+        random_stored(shape[-1:], dtype, 11, scale=2.0),
+        random_stored(shape[-1:], dtype, 12, scale=2.0),
+    )
     normed, total = mt.ops.add_layer_norm(*(to_tensor(ctx, a, dtype) for a in (x, r, w, b)))
     h = as_stored(x + r, dtype).astype(np.float64)
     np.testing.assert_array_equal(read(total), h)
-    _check(normed, _layer(h, w, b, 1e-5), dtype)
+    assert_close(normed, _layer(h, w, b, 1e-5), dtype, *TOL[dtype])
 
 
 def test_default_eps_as_torch(ctx: mt.Context) -> None:

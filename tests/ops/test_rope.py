@@ -7,7 +7,7 @@ from __future__ import annotations
 import metallic as mt
 import numpy as np
 import pytest
-from _float_ref import DTYPES, as_stored, read, to_tensor
+from _float_ref import DTYPES, assert_close, random_stored, read, to_tensor
 
 # [batch, heads, seq, head_dim]: a single pair, odd heads and tokens, Qwen2.5's head_dim 64.
 SHAPES = [(1, 1, 1, 2), (2, 3, 5, 8), (1, 3, 7, 64), (2, 2, 3, 6), (1, 14, 9, 64)]
@@ -36,38 +36,26 @@ def _rope(
     return out
 
 
-def _data(shape: tuple[int, ...], dtype: str, seed: int) -> np.ndarray:
-    x = np.random.default_rng(seed).standard_normal(shape)
-    return as_stored(x, dtype).astype(np.float64)
-
-
-def _check(out: mt.Tensor, expected: np.ndarray, dtype: str, atol_scale: float = 1.0) -> None:
-    assert out.dtype == dtype
-    assert out.shape == expected.shape
-    rtol, atol = TOL[dtype]
-    np.testing.assert_allclose(read(out), expected, rtol=rtol, atol=atol * atol_scale)
-
-
 @pytest.mark.parametrize("style", ["neox", "gptj"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_bhsd_with_offset(ctx: mt.Context, shape: tuple[int, ...], dtype: str, style: str) -> None:
     b, _, s, d = shape
-    x = _data(shape, dtype, 1)
+    x = random_stored(shape, dtype, 1)
     out = mt.ops.rope(to_tensor(ctx, x, dtype), offset=37, style=style)
     positions = np.broadcast_to(37 + np.arange(s), (b, s))
-    _check(out, _rope(x, positions, 10000.0, style, d), dtype)
+    assert_close(out, _rope(x, positions, 10000.0, style, d), dtype, *TOL[dtype])
 
 
 @pytest.mark.parametrize("style", ["neox", "gptj"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bshd_layout_matches_bhsd(ctx: mt.Context, dtype: str, style: str) -> None:
-    x = _data((2, 3, 5, 8), dtype, 2)  # [B, H, S, D]
+    x = random_stored((2, 3, 5, 8), dtype, 2)  # [B, H, S, D]
     x_bshd = np.ascontiguousarray(x.transpose(0, 2, 1, 3))
     out = mt.ops.rope(to_tensor(ctx, x_bshd, dtype), style=style, layout="bshd", theta=500.0)
     positions = np.broadcast_to(np.arange(5), (2, 5))
     expected = _rope(x, positions, 500.0, style, 8).transpose(0, 2, 1, 3)
-    _check(out, expected, dtype)
+    assert_close(out, expected, dtype, *TOL[dtype])
 
 
 @pytest.mark.parametrize("style", ["neox", "gptj"])
@@ -75,17 +63,17 @@ def test_bshd_layout_matches_bhsd(ctx: mt.Context, dtype: str, style: str) -> No
 def test_partial_rotary_dims_pass_the_rest_through(
     ctx: mt.Context, head_dim: int, rotary_dim: int, style: str
 ) -> None:
-    x = _data((1, 3, 4, head_dim), "f32", 3)
+    x = random_stored((1, 3, 4, head_dim), "f32", 3)
     out = mt.ops.rope(ctx.tensor(x.astype(np.float32)), style=style, rotary_dim=rotary_dim)
     expected = _rope(x, np.arange(4)[None], 10000.0, style, rotary_dim)
-    _check(out, expected, "f32")
+    assert_close(out, expected, "f32", *TOL["f32"])
     np.testing.assert_array_equal(read(out)[..., rotary_dim:], x[..., rotary_dim:])
 
 
 @pytest.mark.parametrize("layout", ["bhsd", "bshd"])
 def test_positions_tensor(ctx: mt.Context, layout: str) -> None:
     rng = np.random.default_rng(4)
-    x = _data((2, 2, 6, 16), "f32", 5)
+    x = random_stored((2, 2, 6, 16), "f32", 5)
     per_batch = rng.integers(0, 2048, size=(2, 6)).astype(np.int32)
     shared = rng.integers(0, 2048, size=6).astype(np.int32)
     for positions, full in [(per_batch, per_batch), (shared, np.broadcast_to(shared, (2, 6)))]:
@@ -101,10 +89,10 @@ def test_positions_tensor(ctx: mt.Context, layout: str) -> None:
 def test_large_positions(ctx: mt.Context) -> None:
     """Near position 32k one ulp of a float32 inv_freq (pow may differ by one between libraries)
     moves the angle by ~2e-3 rad, as in Hugging Face's float32 path: 5e-3 absolute."""
-    x = _data((1, 2, 3, 64), "f32", 6)
+    x = random_stored((1, 2, 3, 64), "f32", 6)
     positions = np.array([[31997, 31998, 32767]], np.int32)
     out = mt.ops.rope(ctx.tensor(x.astype(np.float32)), ctx.tensor(positions[0]))
-    _check(out, _rope(x, positions, 10000.0, "neox", 64), "f32", atol_scale=500)
+    assert_close(out, _rope(x, positions, 10000.0, "neox", 64), "f32", 1e-5, 5e-3)
 
 
 def test_empty(ctx: mt.Context) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import metallic as mt
 import numpy as np
 import pytest
-from _float_ref import DTYPES, as_stored, read, to_tensor
+from _float_ref import DTYPES, as_stored, assert_close, random_stored, read, to_tensor
 
 BACKENDS = ["vec", "block"]
 VEC_MAX_ROW = 1024
@@ -33,18 +33,6 @@ def _softmax(
     return np.where(total > 0, e / np.where(total > 0, total, 1.0), 0.0)  # no key visible: 0
 
 
-def _data(shape: tuple[int, ...], dtype: str, seed: int) -> np.ndarray:
-    x = np.random.default_rng(seed).standard_normal(shape) * 3.0
-    return as_stored(x, dtype).astype(np.float64)
-
-
-def _check(out: mt.Tensor, expected: np.ndarray, dtype: str) -> None:
-    assert out.dtype == dtype
-    assert out.shape == expected.shape
-    rtol, atol = TOL[dtype]
-    np.testing.assert_allclose(read(out), expected, rtol=rtol, atol=atol)
-
-
 def _force(ctx: mt.Context, backend: str, row: int) -> None:
     if backend == "vec" and row > VEC_MAX_ROW:
         pytest.skip("the vec backend holds rows of up to 1024")
@@ -56,9 +44,9 @@ def _force(ctx: mt.Context, backend: str, row: int) -> None:
 @pytest.mark.parametrize("shape", SHAPES)
 def test_rows(ctx: mt.Context, shape: tuple[int, ...], dtype: str, backend: str) -> None:
     _force(ctx, backend, shape[-1])
-    x = _data(shape, dtype, 1)
+    x = random_stored(shape, dtype, 1, scale=3.0)
     out = mt.ops.softmax(to_tensor(ctx, x, dtype), scale=0.5)
-    _check(out, _softmax(x, 0.5), dtype)
+    assert_close(out, _softmax(x, 0.5), dtype, *TOL[dtype])
     assert ctx.backend_events()[-1][:2] == ("softmax", backend)
 
 
@@ -66,10 +54,10 @@ def test_rows(ctx: mt.Context, shape: tuple[int, ...], dtype: str, backend: str)
 @pytest.mark.parametrize(("lq", "lk"), [(1, 1), (5, 5), (3, 17), (1, 300), (6, 4), (7, 1030)])
 def test_causal_is_bottom_right_aligned(ctx: mt.Context, lq: int, lk: int, backend: str) -> None:
     _force(ctx, backend, lk)
-    x = _data((2, 3, lq, lk), "f32", 2)
+    x = random_stored((2, 3, lq, lk), "f32", 2, scale=3.0)
     out = mt.ops.softmax(ctx.tensor(x.astype(np.float32)), scale=0.125, causal=True)
     expected = _softmax(x, 0.125, causal=True)
-    _check(out, expected, "f32")
+    assert_close(out, expected, "f32", *TOL["f32"])
     if lq > lk:  # the first lq - lk queries see no key: their rows are 0
         assert not read(out)[..., : lq - lk, :].any()
 
@@ -95,25 +83,25 @@ def test_additive_mask_after_scale(
     backend: str,
 ) -> None:
     _force(ctx, backend, x_shape[-1])
-    x = _data(x_shape, dtype, 3)
+    x = random_stored(x_shape, dtype, 3, scale=3.0)
     rng = np.random.default_rng(4)
     mask = np.where(rng.random(mask_shape) < 0.3, -np.inf, rng.standard_normal(mask_shape))
     mask[..., 0] = 0.0  # every row keeps a visible key
     mask = as_stored(mask, dtype).astype(np.float64)
     out = mt.ops.softmax(to_tensor(ctx, x, dtype), scale=0.25, mask=to_tensor(ctx, mask, dtype))
-    _check(out, _softmax(x, 0.25, mask=mask), dtype)
+    assert_close(out, _softmax(x, 0.25, mask=mask), dtype, *TOL[dtype])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_causal_and_mask_together_and_fully_masked_rows(ctx: mt.Context, backend: str) -> None:
     ctx.set_backend("softmax", backend)
-    x = _data((2, 4, 6), "f32", 5)
+    x = random_stored((2, 4, 6), "f32", 5, scale=3.0)
     mask = np.zeros((4, 6))
     mask[1] = -np.inf  # query 1 sees nothing
     out = mt.ops.softmax(
         ctx.tensor(x.astype(np.float32)), causal=True, mask=ctx.tensor(mask.astype(np.float32))
     )
-    _check(out, _softmax(x, causal=True, mask=mask), "f32")
+    assert_close(out, _softmax(x, causal=True, mask=mask), "f32", *TOL["f32"])
     assert not read(out)[:, 1].any()
 
 
@@ -121,7 +109,9 @@ def test_large_scores_do_not_overflow(ctx: mt.Context) -> None:
     for backend in BACKENDS:
         ctx.set_backend("softmax", backend)
         x = np.array([[1e4, 1e4 - 1.0, -1e4, 0.0] * 100], np.float32)
-        _check(mt.ops.softmax(ctx.tensor(x)), _softmax(x.astype(np.float64)), "f32")
+        assert_close(
+            mt.ops.softmax(ctx.tensor(x)), _softmax(x.astype(np.float64)), "f32", *TOL["f32"]
+        )
 
 
 def test_empty(ctx: mt.Context) -> None:
@@ -145,8 +135,8 @@ def test_environment_forces_a_backend(
 ) -> None:
     monkeypatch.setenv(variable, "block")
     ctx = mt.Context(device=device)
-    x = _data((3, 10), "f32", 6)
-    _check(mt.ops.softmax(ctx.tensor(x.astype(np.float32))), _softmax(x), "f32")
+    x = random_stored((3, 10), "f32", 6, scale=3.0)
+    assert_close(mt.ops.softmax(ctx.tensor(x.astype(np.float32))), _softmax(x), "f32", *TOL["f32"])
     [(op, backend, reason)] = ctx.backend_events()
     assert (op, backend) == ("softmax", "block")
     assert variable in reason
