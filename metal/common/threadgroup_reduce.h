@@ -1,0 +1,42 @@
+// Reductions of one float per thread over a whole threadgroup, returned to every thread: a SIMD
+// group reduction, then (when there are several SIMD groups) one barrier and a read of the
+// per-SIMD-group partials from threadgroup memory. `partials` holds 32 floats; a kernel that
+// reduces twice passes a different array the second time, so no second barrier is needed.
+#pragma once
+
+#include <metal_stdlib>
+using namespace metal;
+
+inline float threadgroup_sum(float v, threadgroup float* partials, uint lane, uint simd_group,
+                             uint simd_groups) {
+  v = simd_sum(v);
+  if (simd_groups == 1) {
+    return v;
+  }
+  if (lane == 0) {
+    partials[simd_group] = v;
+  }
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  float total = 0.0f;
+  for (uint g = 0; g < simd_groups; g++) {
+    total += partials[g];
+  }
+  return total;
+}
+
+inline float threadgroup_max(float v, threadgroup float* partials, uint lane, uint simd_group,
+                             uint simd_groups) {
+  v = simd_max(v);
+  if (simd_groups == 1) {
+    return v;
+  }
+  if (lane == 0) {
+    partials[simd_group] = v;
+  }
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  float total = partials[0];
+  for (uint g = 1; g < simd_groups; g++) {
+    total = max(total, partials[g]);
+  }
+  return total;
+}
