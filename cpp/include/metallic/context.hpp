@@ -79,8 +79,11 @@ class Context : public std::enable_shared_from_this<Context> {
   uint64_t completed_sequence() const { return completed_seq_; }
 
   // --- kernels -------------------------------------------------------------------------------
+  /// A built-in library (metal/<family>), loaded once.
   LibraryPtr library(KernelLibrary lib);
-  /// A library compiled from MSL source at run time (cached by source and include dirs).
+  /// A library compiled from MSL source at run time, by the device's own compiler (Metal:
+  /// newLibraryWithSource; host: the installed HostSourceCompiler), cached by name, source and
+  /// include dirs; throws KernelCompileError.
   LibraryPtr compile_library(const std::string& source, const std::string& name,
                              const std::vector<std::string>& include_dirs);
   PipelinePtr pipeline(KernelFunction fn, const FunctionConstants& constants = {});
@@ -118,7 +121,7 @@ class Context : public std::enable_shared_from_this<Context> {
   uint64_t active_seq_ = 1;
   uint64_t completed_seq_ = 0;
   std::function<void()> interrupt_check_;
-  std::string unusable_;  // why the context can no longer be used; empty while it can
+  std::string unusable_;        // why the context can no longer be used; empty while it can
   bool env_profiling_ = false;  // METALLIC_ENABLE_PROFILING=1: records its whole life
   ProfileMark env_profile_;
   size_t max_threadgroup_memory_ = 32768;

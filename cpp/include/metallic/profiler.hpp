@@ -16,12 +16,12 @@ namespace metallic {
 
 /// One dispatch (or device-library command such as a matmul) recorded by a profile.
 struct DispatchRecord {
-  std::string label;   // the op ("elemwise_add") or custom kernel name
-  std::string scope;   // the scopes it ran in, "layer0/attn", or ""
-  std::string kernel;  // the pipeline's function, or the device command ("matmul")
-  Size3 grid{0, 0, 0};         // threads in each dimension
-  Size3 threadgroup{0, 0, 0};  // threads per threadgroup (0 for device-library commands)
-  size_t bytes = 0;            // bytes of the tensors bound
+  std::string label;            // the op ("elemwise_add") or custom kernel name
+  std::string scope;            // the scopes it ran in, "layer0/attn", or ""
+  std::string kernel;           // the pipeline's function, or the device command ("matmul")
+  Size3 grid{0, 0, 0};          // threads in each dimension
+  Size3 threadgroup{0, 0, 0};   // threads per threadgroup (0 for device-library commands)
+  size_t bytes = 0;             // bytes of the tensors bound
   uint64_t command_buffer = 0;  // sequence number of its command buffer
   double start = -1.0;    // seconds since the profile's first timed record started; -1: unknown
   double seconds = -1.0;  // duration; -1: the device timed only the whole command buffer

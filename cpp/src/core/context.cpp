@@ -83,8 +83,8 @@ void Context::check_usable() const {
 }
 
 Tensor Context::tensor(DType dtype, Shape shape, TensorInit init, StorageKind storage) {
-  const size_t nbytes = static_cast<size_t>(checked_numel(shape, dtype_size(dtype))) *
-                        dtype_size(dtype);
+  const size_t nbytes =
+      static_cast<size_t>(checked_numel(shape, dtype_size(dtype))) * dtype_size(dtype);
   auto st = std::make_shared<TensorStorage>();
   st->context = shared_from_this();
   if (storage == StorageKind::Pooled) {
@@ -225,16 +225,16 @@ LibraryPtr Context::compile_library(const std::string& source, const std::string
                                     const std::vector<std::string>& include_dirs) {
   std::string key = name + '\0' + source;
   for (const auto& d : include_dirs) key += '\0' + d;
-  auto& slot = compiled_libraries_[key];
-  if (!slot) {
-    LibrarySource src;
-    src.kind = LibrarySource::Kind::Source;
-    src.name = name;
-    src.source = source;
-    src.include_dirs = include_dirs;
-    slot = device_->load_library(src);
-  }
-  return slot;
+  const auto it = compiled_libraries_.find(key);
+  if (it != compiled_libraries_.end()) return it->second;
+  LibrarySource src;
+  src.kind = LibrarySource::Kind::Source;
+  src.name = name;
+  src.source = source;
+  src.include_dirs = include_dirs;
+  LibraryPtr lib = device_->load_library(src);  // throws KernelCompileError: nothing cached
+  compiled_libraries_.emplace(std::move(key), lib);
+  return lib;
 }
 
 PipelinePtr Context::pipeline(KernelFunction fn, const FunctionConstants& constants) {

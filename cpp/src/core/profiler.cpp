@@ -53,8 +53,9 @@ void Profiler::push_scope(std::string name) {
 
 void Profiler::pop_scope() {
   if (scopes_.empty()) {
-    throw ArgumentError("pop_scope() without a scope: every pop_scope() needs a push_scope() "
-                        "before it (or use `with ctx.scope(name):`)");
+    throw ArgumentError(
+        "pop_scope() without a scope: every pop_scope() needs a push_scope() "
+        "before it (or use `with ctx.scope(name):`)");
   }
   scopes_.pop_back();
   scope_.clear();
@@ -139,8 +140,9 @@ std::string Profile::table() const {
     }
   }
   std::vector<std::pair<std::string, Row>> sorted(rows.begin(), rows.end());
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+    return a.second.seconds > b.second.seconds;
+  });
   size_t width = 2;
   for (const auto& [label, row] : sorted) width = std::max(width, label.size());
   auto pad = [&](const std::string& s) { return s + std::string(width - s.size() + 2, ' '); };
@@ -182,12 +184,13 @@ std::string Profile::chrome_trace() const {
     next = start + seconds;
     out += first ? "" : ",\n";
     first = false;
-    out += "{\"name\": " + json_string(r.label) + ", \"cat\": " +
-           json_string(r.scope.empty() ? "op" : r.scope) +
+    out += "{\"name\": " + json_string(r.label) +
+           ", \"cat\": " + json_string(r.scope.empty() ? "op" : r.scope) +
            ", \"ph\": \"X\", \"pid\": 1, \"tid\": 1, \"ts\": " + format("%.3f", start * 1e6) +
-           ", \"dur\": " + format("%.3f", seconds * 1e6) + ", \"args\": {\"scope\": " +
-           json_string(r.scope) + ", \"kernel\": " + json_string(r.kernel) +
-           ", \"grid\": " + size3_json(r.grid) + ", \"threadgroup\": " + size3_json(r.threadgroup) +
+           ", \"dur\": " + format("%.3f", seconds * 1e6) +
+           ", \"args\": {\"scope\": " + json_string(r.scope) +
+           ", \"kernel\": " + json_string(r.kernel) + ", \"grid\": " + size3_json(r.grid) +
+           ", \"threadgroup\": " + size3_json(r.threadgroup) +
            ", \"bytes\": " + std::to_string(r.bytes) +
            ", \"command_buffer\": " + std::to_string(r.command_buffer) +
            ", \"timed\": " + (r.seconds >= 0 ? "true" : "false") + "}}";
