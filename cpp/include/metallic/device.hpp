@@ -72,9 +72,9 @@ struct KernelArgument {
   enum class Kind : uint8_t { Buffer, Threadgroup };
   Kind kind = Kind::Buffer;
   uint32_t index = 0;
-  std::string name;          // the parameter's name
-  std::string type;          // as spelled in the source ("constant float&"), or ""
-  size_t element_size = 0;   // bytes of the type it points or refers to; 0: unknown
+  std::string name;           // the parameter's name
+  std::string type;           // as spelled in the source ("constant float&"), or ""
+  size_t element_size = 0;    // bytes of the type it points or refers to; 0: unknown
   bool is_reference = false;  // T& (exactly one T) rather than T* (any number of them)
   bool optional = false;      // [[function_constant]]: may be left unbound
 };

@@ -126,7 +126,7 @@ void Context::commit() {
   std::lock_guard<std::recursive_mutex> lock(stream_mutex_);
   if (!active_) return;
   active_->commit();
-  in_flight_.emplace_back(active_seq_, std::move(active_));
+  in_flight_.push_back({active_seq_, std::move(active_), active_dispatches_});
   active_.reset();
   active_dispatches_ = 0;
   active_bytes_ = 0;
@@ -147,11 +147,13 @@ void Context::wait_for(uint64_t seq) {
   // Committed command buffers stay in in_flight_ until one waiter has seen them complete; the
   // lock is released while blocked, so other threads encode (and may wait) meanwhile.
   while (completed_seq_ < seq) {
-    if (in_flight_.empty() || in_flight_.front().first > seq) {
+    if (in_flight_.empty() || in_flight_.front().seq > seq) {
       completed_seq_ = seq;  // sequence numbers without work
       break;
     }
-    const auto [s, cb] = in_flight_.front();
+    const InFlight entry = in_flight_.front();
+    const uint64_t s = entry.seq;
+    CommandBuffer* cb = entry.cb.get();
     lock.unlock();
     bool failed = true;
     try {
@@ -159,7 +161,7 @@ void Context::wait_for(uint64_t seq) {
       failed = false;
     } catch (...) {
       lock.lock();
-      if (!in_flight_.empty() && in_flight_.front().first == s) {
+      if (!in_flight_.empty() && in_flight_.front().seq == s) {
         in_flight_.pop_front();
         completed_seq_ = std::max(completed_seq_, s);
         profiler_.failed(s);
@@ -167,10 +169,10 @@ void Context::wait_for(uint64_t seq) {
       throw;  // DeviceError if it failed; the interrupt otherwise
     }
     lock.lock();
-    if (!failed && !in_flight_.empty() && in_flight_.front().first == s) {
+    if (!failed && !in_flight_.empty() && in_flight_.front().seq == s) {
       in_flight_.pop_front();
       completed_seq_ = std::max(completed_seq_, s);
-      if (profiler_.recording()) profiler_.completed(s, cb->timings());
+      if (profiler_.recording()) profiler_.completed(s, entry.commands, cb->timings());
     }
   }
 }

@@ -99,7 +99,7 @@ void ComputeKernelEncoder::matmul(MatmulCommand command, const Tensor& a, const 
     r.kernel = "matmul (device library)";
     r.grid = {command.n, command.m, command.batch};
     r.bytes = a.nbytes() + b.nbytes() + c.nbytes();
-    ctx_.profiler().encoded(ctx_.active_sequence(), std::move(r));
+    ctx_.profiler().encoded(ctx_.active_sequence(), ctx_.active_commands(), std::move(r));
   }
   cb.encode_matmul(command);
   ctx_.dispatch_encoded();
@@ -173,7 +173,7 @@ void ComputeKernelEncoder::dispatch(Size3 grid, Size3 threadgroup, DispatchMode 
     r.grid = grid_threads;
     r.threadgroup = threadgroup;
     r.bytes = bound_bytes_;
-    ctx_.profiler().encoded(ctx_.active_sequence(), std::move(r));
+    ctx_.profiler().encoded(ctx_.active_sequence(), ctx_.active_commands(), std::move(r));
   }
   cb.encode_dispatch(std::move(command_));
   command_ = DispatchCommand{};

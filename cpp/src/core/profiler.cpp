@@ -64,14 +64,14 @@ void Profiler::pop_scope() {
 
 ProfileMark Profiler::start() {
   ++depth_;
-  return {log_start_ + log_.size(), untimed_seconds_};
+  return {next_ordinal_, untimed_seconds_};
 }
 
 Profile Profiler::stop(const ProfileMark& mark) {
   Profile p;
-  const size_t first = mark.position > log_start_ ? mark.position - log_start_ : 0;
-  p.records.assign(log_.begin() + static_cast<std::ptrdiff_t>(std::min(first, log_.size())),
-                   log_.end());
+  for (const auto& e : log_) {
+    if (e.ordinal >= mark.first) p.records.push_back(e.record);
+  }
   p.untimed_command_buffer_seconds = untimed_seconds_ - mark.untimed_seconds;
   double origin = -1.0;
   for (const auto& r : p.records) {
@@ -81,40 +81,39 @@ Profile Profiler::stop(const ProfileMark& mark) {
     if (r.start >= 0) r.start -= origin;
   }
   if (depth_ > 0 && --depth_ == 0) {
-    log_start_ += log_.size();
     log_.clear();
     pending_.clear();
   }
   return p;
 }
 
-void Profiler::encoded(uint64_t seq, DispatchRecord record) {
+void Profiler::encoded(uint64_t seq, uint32_t index, DispatchRecord record) {
   record.command_buffer = seq;
-  pending_.push_back(std::move(record));
+  pending_.push_back({next_ordinal_++, index, std::move(record)});
 }
 
-void Profiler::completed(uint64_t seq, const std::vector<DispatchTiming>& timings) {
+void Profiler::completed(uint64_t seq, uint32_t commands,
+                         const std::vector<DispatchTiming>& timings) {
   failed(seq - 1);  // nothing older can still be pending; never let it block the queue
-  size_t n = 0;
-  while (n < pending_.size() && pending_[n].command_buffer == seq) ++n;
-  if (n == 0) return;
-  const bool per_dispatch = timings.size() == n;
-  for (size_t i = 0; i < n; ++i) {
-    DispatchRecord r = std::move(pending_.front());
+  const bool per_command = timings.size() == commands;
+  bool any = false;
+  while (!pending_.empty() && pending_.front().record.command_buffer == seq) {
+    Entry e = std::move(pending_.front());
     pending_.pop_front();
-    if (per_dispatch) {
-      r.seconds = timings[i].seconds;
-      r.start = timings[i].start;
+    if (per_command && e.index < timings.size()) {
+      e.record.seconds = timings[e.index].seconds;
+      e.record.start = timings[e.index].start;
     }
-    log_.push_back(std::move(r));
+    log_.push_back(std::move(e));
+    any = true;
   }
-  if (!per_dispatch) {
+  if (any && !per_command) {
     for (const auto& t : timings) untimed_seconds_ += t.seconds;
   }
 }
 
 void Profiler::failed(uint64_t seq) {
-  while (!pending_.empty() && pending_.front().command_buffer <= seq) pending_.pop_front();
+  while (!pending_.empty() && pending_.front().record.command_buffer <= seq) pending_.pop_front();
 }
 
 std::string Profile::table() const {

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -22,23 +23,27 @@ extern const mtlh_library_fn kBuiltinCheckedLibraries[];  // debug-checked trans
 
 HostBuffer::HostBuffer(size_t length) : length_(length) {
   // The buffer ends (rounded up to 16 bytes, the largest alignment an MSL type needs) where a
-  // guard page begins, so a kernel that runs past its end faults: a DeviceError naming the
-  // kernel even without host checks (docs/host-device.md says what this does not catch).
+  // guard region begins, so a kernel that runs past its end faults: a DeviceError naming the
+  // kernel even without host checks (docs/host-device.md says what this does not catch). The
+  // guard is as large as the buffer (at least a page, at most 16 MiB): reserved address space,
+  // no memory, and it catches a grid up to twice too large.
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  if (length > SIZE_MAX / 2) {
+  if (length > SIZE_MAX / 4) {
     throw DeviceError("host device: out of memory allocating " + std::to_string(length) + " bytes");
   }
   const size_t used = ((length ? length : 1) + 15) / 16 * 16;
   const size_t data_bytes = (used + page - 1) / page * page;
-  void* base =
-      mmap(nullptr, data_bytes + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (base != MAP_FAILED && mprotect(static_cast<char*>(base) + data_bytes, page, PROT_NONE) == 0) {
+  const size_t guard_bytes = std::min(data_bytes, size_t(16) << 20);
+  void* base = mmap(nullptr, data_bytes + guard_bytes, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base != MAP_FAILED &&
+      mprotect(static_cast<char*>(base) + data_bytes, guard_bytes, PROT_NONE) == 0) {
     mapping_ = base;
-    mapping_bytes_ = data_bytes + page;
+    mapping_bytes_ = data_bytes + guard_bytes;
     data_ = static_cast<char*>(base) + data_bytes - used;
     return;
   }
-  if (base != MAP_FAILED) munmap(base, data_bytes + page);
+  if (base != MAP_FAILED) munmap(base, data_bytes + guard_bytes);
   // No mapping left (the process's limit of mappings): an unguarded allocation.
   data_ = std::aligned_alloc(64, (used + 63) / 64 * 64);
   if (!data_)
@@ -107,7 +112,7 @@ std::vector<KernelArgument> HostPipeline::arguments() const {
     const mtlh_param& p = kernel_.params[i];
     KernelArgument a;
     a.kind = p.kind == MTLH_PARAM_THREADGROUP ? KernelArgument::Kind::Threadgroup
-                                               : KernelArgument::Kind::Buffer;
+                                              : KernelArgument::Kind::Buffer;
     a.index = p.index;
     a.name = p.name ? p.name : "";
     a.type = p.type ? p.type : "";
