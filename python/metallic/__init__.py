@@ -7,21 +7,32 @@ b = mt.ops.add(a, a)                # encoded lazily
 b.numpy()                           # waits only as far as `b` needs
 """
 
-from metallic import ops, tensor_methods  # noqa: F401  (tensor_methods adds Tensor operators)
+from typing import Any
+
+from metallic import _core, ops, tensor_methods  # noqa: F401  (tensor_methods adds Tensor methods)
 from metallic._core import (
     ArgumentError,
     Context,
     DeviceError,
     DTypeError,
+    IndexError,  # noqa: A004 - also a builtins.IndexError (iteration stops on it); not in __all__
     KernelCompileError,
     MetallicError,
     ShapeError,
     Tensor,
 )
-from metallic.kernels import Function, Library, compile_library
+from metallic.kernels import Function, Library, compile_library, default_context
 from metallic.ops import backends
 
 __version__ = "0.1.0"
+
+
+def from_dlpack(source: Any, *, ctx: Context | None = None) -> Tensor:
+    """A new tensor on `ctx` (default: the default context) holding a copy of a DLPack
+    producer's data: a numpy array, a CPU torch tensor, a metallic Tensor of another context,
+    or an unused DLPack capsule. (Export is zero-copy: np.from_dlpack(t), torch.from_dlpack(t).)"""
+    return _core.from_dlpack(ctx or default_context(), source)
+
 
 __all__ = [
     "ArgumentError",
@@ -30,6 +41,8 @@ __all__ = [
     "Function",
     "Library",
     "compile_library",
+    "default_context",
+    "from_dlpack",
     "DTypeError",
     "DeviceError",
     "KernelCompileError",

@@ -57,10 +57,12 @@ def demo(ctx: mt.Context) -> None:
     x = ctx.tensor(np.arange(12, dtype=np.float32).reshape(3, 4))
     bias = ctx.tensor(np.array([0.5, 1.0, 1.5, 2.0], dtype=np.float32))
     print("broadcast add of a (4,) bias over a (3, 4) tensor:")
-    print(mt.ops.add(x, bias).numpy())
-    print("profile (label, seconds):")
-    for label, seconds in ctx.profile()[-4:]:
-        print(f"  {label}: {seconds * 1e6:.1f} us")
+    with ctx.profile() as profile:
+        print(mt.ops.add(x, bias).numpy())
+        for op in (mt.ops.sub, mt.ops.mul, mt.ops.div):
+            op(a, b)
+    print("profile of these four ops:")
+    print(profile.table(), end="")
 
 
 def embed(texts: list[str], model: str | None, out: str | None, device: str) -> int:

@@ -1,17 +1,18 @@
 """Custom kernels compiled at run time from MSL source.
 
-    lib = mt.compile_library(source)
+    lib = mt.compile_library(source, ctx=ctx)   # compiles now: KernelCompileError here
     fn = lib.function("scale", constants={"use_bias": True})
     fn(x, out, np.float32(2.0), grid=(n,), threadgroup=(256,))
 
-On the host device the source is translated to C++ and compiled with the system compiler (cached
-on disk by content hash); on Metal it is compiled by the driver (newLibraryWithSource).
+A library is compiled on the context it is given (or the default context) when it is created, as
+Metal's newLibraryWithSource does; the context keeps it cached (one cache, in the core, beside
+the built-in libraries). On the host device the source is translated to C++ and compiled with the
+system compiler (cached on disk by content hash); on Metal it is compiled by the driver.
 """
 
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,12 +24,16 @@ from metallic._msl.translate import constant_index
 _CONSTANT_DECL = re.compile(
     r"constant\s+(\w+)\s+(\w+)\s*\[\[\s*(function_constant\s*\([^\]]*\))\s*\]\]"
 )
+_GRID_LIMIT = 2**32 - 1  # Metal grids and threadgroups count in 32-bit integers
 
 
 class Library:
-    """MSL source compiled for each context it is used on (lazily, and cached)."""
+    """MSL source compiled on a context (its `context`); used on another context, it is compiled
+    there too (that context's cache keeps it)."""
 
-    def __init__(self, source: str, name: str, include_dirs: Sequence[str]) -> None:
+    def __init__(
+        self, source: str, name: str, include_dirs: Sequence[str], ctx: _core.Context
+    ) -> None:
         self.source = source
         self.name = name
         self.include_dirs = [str(d) for d in include_dirs]
@@ -38,20 +43,15 @@ class Library:
             for m in _CONSTANT_DECL.finditer(source)
             if (index := constant_index(m[3])) is not None
         }
-        # Compiled per context; weak, so a library does not keep its contexts alive.
-        self._loaded: weakref.WeakKeyDictionary[_core.Context, _core.Library] = (
-            weakref.WeakKeyDictionary()
-        )
+        self.context = ctx
+        self._compiled = self._on(ctx)
 
     def _on(self, ctx: _core.Context) -> _core.Library:
-        loaded = self._loaded.get(ctx)
-        if loaded is None:
-            loaded = self._loaded[ctx] = _load(ctx, self)
-        return loaded
+        return _core.compile_library(ctx, self.source, self.name, self.include_dirs)
 
     def function_names(self, ctx: _core.Context | None = None) -> list[str]:
-        """The kernel functions of the library (compiling it for `ctx` or a host context)."""
-        return self._on(ctx or _default_context()).function_names()
+        """The kernel functions of the library."""
+        return (self._compiled if ctx is None else self._on(ctx)).function_names()
 
     def function(self, name: str, constants: Mapping[str | int, Any] | None = None) -> Function:
         """The kernel `name`, specialised by function-constant values given by name or index."""
@@ -87,8 +87,8 @@ class Function:
         self.constants = constants
 
     def pipeline(self, ctx: _core.Context | None = None) -> _core.Pipeline:
-        """The compiled pipeline on `ctx` (max threads per threadgroup, execution width, ...)."""
-        ctx = ctx or _default_context()
+        """The compiled pipeline on `ctx` (default: the library's context)."""
+        ctx = ctx or self.library.context
         return _core.make_pipeline(ctx, self.library._on(ctx), self.name, self.constants)
 
     @property
@@ -113,10 +113,12 @@ class Function:
         ctx: _core.Context | None = None,
     ) -> None:
         """Encodes the kernel; args[i] binds [[buffer(i)]]: a Tensor binds its buffer, a numpy
-        scalar or small array (or bytes) binds inline bytes, None leaves the index unbound."""
+        scalar or small array (or bytes) binds inline bytes, None leaves the index unbound (for a
+        parameter a function constant disables). Arguments are checked against the kernel's
+        parameters where the device reflects them (the host device does)."""
         if dispatch not in ("threads", "threadgroups"):
             raise _core.ArgumentError("dispatch must be 'threads' or 'threadgroups'")
-        ctx = ctx or _context_of(args)
+        ctx = ctx or _context_of(args, self.library.context)
         bound = [_bind(i, a) for i, a in enumerate(args)]
         _core.dispatch(
             ctx,
@@ -125,18 +127,23 @@ class Function:
             _size3(grid, "grid"),
             _size3(threadgroup, "threadgroup"),
             dispatch == "threads",
-            dict(threadgroup_memory or {}),
+            _threadgroup_memory(threadgroup_memory),
         )
 
 
 def compile_library(
-    source: str, *, name: str | None = None, include_dirs: Sequence[str] = ()
+    source: str,
+    *,
+    name: str | None = None,
+    include_dirs: Sequence[str] = (),
+    ctx: _core.Context | None = None,
 ) -> Library:
-    """A kernel library from MSL source; compiled on first use on each context."""
-    lib = Library(source, name or "user_library", include_dirs)
-    if not re.fullmatch(r"[A-Za-z_]\w*", lib.name):
-        raise _core.ArgumentError(f"library name '{lib.name}' must be a C identifier")
-    return lib
+    """A kernel library from MSL source, compiled now on `ctx` (default: the default context);
+    raises KernelCompileError naming the file and line."""
+    lib_name = name or "user_library"
+    if not re.fullmatch(r"[A-Za-z_]\w*", lib_name):
+        raise _core.ArgumentError(f"library name '{lib_name}' must be a C identifier")
+    return Library(source, lib_name, include_dirs, ctx or default_context())
 
 
 def _constant_type(index: int, value: Any) -> str:
@@ -154,32 +161,30 @@ def _constant_type(index: int, value: Any) -> str:
 _default: _core.Context | None = None
 
 
-def _default_context() -> _core.Context:
+def default_context() -> _core.Context:
+    """The context used where none is given (created on first use, device "auto")."""
     global _default
     if _default is None:
         _default = _core.Context()
     return _default
 
 
-def _load(ctx: _core.Context, lib: Library) -> _core.Library:
-    if ctx.device == "host":
-        from metallic._msl.compile import CompileError, compile_host_library
+def _compile_for_host(source: str, name: str, include_dirs: list[str], checks: bool) -> str:
+    """The host device's compiler of MSL source (installed into the core by _core): the path of
+    the shared object."""
+    from metallic._msl.compile import CompileError, compile_host_library
 
-        try:
-            path = compile_host_library(
-                lib.source, lib.name, lib.include_dirs, checks=ctx.host_checks
-            )
-        except CompileError as e:
-            raise _core.KernelCompileError(str(e)) from None
-        return _core.load_host_library(ctx, str(path), lib.name)
-    return _core.compile_source_library(ctx, lib.source, lib.name, lib.include_dirs)
+    try:
+        return str(compile_host_library(source, name, include_dirs, checks=checks))
+    except CompileError as e:
+        raise _core.KernelCompileError(str(e)) from None
 
 
-def _context_of(args: Sequence[Any]) -> _core.Context:
+def _context_of(args: Sequence[Any], fallback: _core.Context) -> _core.Context:
     for a in args:
         if isinstance(a, _core.Tensor):
             return a.context
-    return _default_context()
+    return fallback
 
 
 def _bind(index: int, value: Any) -> _core.Tensor | bytes | None:
@@ -194,8 +199,31 @@ def _bind(index: int, value: Any) -> _core.Tensor | bytes | None:
 
 
 def _size3(value: Sequence[int], what: str) -> tuple[int, int, int]:
-    dims = [int(v) for v in value]
+    try:
+        dims = [int(v) for v in value]
+    except (TypeError, ValueError):
+        raise _core.ArgumentError(f"{what} must be 1 to 3 sizes, got {value!r}") from None
     if not 1 <= len(dims) <= 3 or any(d < 0 for d in dims):
         raise _core.ArgumentError(f"{what} must be 1 to 3 non-negative sizes, got {tuple(value)}")
+    if any(d > _GRID_LIMIT for d in dims):
+        raise _core.ArgumentError(
+            f"{what} {tuple(value)}: each size is at most 2^32-1 ({_GRID_LIMIT}); Metal counts "
+            f"threads and threadgroups in 32-bit integers"
+        )
     dims += [1] * (3 - len(dims))
     return dims[0], dims[1], dims[2]
+
+
+def _threadgroup_memory(value: Mapping[int, int] | None) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for index, length in (value or {}).items():
+        if not isinstance(index, int | np.integer) or not 0 <= int(index) <= 30:
+            raise _core.ArgumentError(
+                f"threadgroup_memory keys are [[threadgroup(i)]] indices 0..30, got {index!r}"
+            )
+        if not isinstance(length, int | np.integer) or not 0 <= int(length) < 2**32:
+            raise _core.ArgumentError(
+                f"threadgroup_memory[{index}] must be a number of bytes, got {length!r}"
+            )
+        out[int(index)] = int(length)
+    return out

@@ -185,9 +185,10 @@ def test_checked_reduction_is_correct(cctx: mt.Context, lib: mt.Library) -> None
 
 
 def test_constant_reference_must_fit(cctx: mt.Context, lib: mt.Library) -> None:
+    # Checked when encoded, against the parameter's type (with or without host checks).
     fn = lib.function("small_constant")
-    msg = _fault(cctx, fn, cctx.zeros(4), np.uint32(3), grid=(4,), threadgroup=(4,))
-    assert "[[buffer(1)]] holds 4 bytes" in msg and "needs 8" in msg
+    with pytest.raises(mt.ArgumentError, match=r"\[\[buffer\(1\)\]\].*takes exactly 8 bytes; got 4"):
+        fn(cctx.zeros(4), np.uint32(3), grid=(4,), threadgroup=(4,), ctx=cctx)
 
 
 def test_context_stays_usable_after_a_fault(cctx: mt.Context, lib: mt.Library) -> None:

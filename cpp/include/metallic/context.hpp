@@ -64,6 +64,8 @@ class Context : public std::enable_shared_from_this<Context> {
   CommandBuffer& active_command_buffer();
   /// Sequence number of the active command buffer (the next to be committed).
   uint64_t active_sequence() const { return active_seq_; }
+  /// Commands encoded into the active command buffer so far.
+  uint32_t active_commands() const { return active_dispatches_; }
   /// Records that the active command buffer uses `t`'s storage.
   void mark_used(const Tensor& t);
   /// Called by the encoder after each dispatch: applies the commit policy.
@@ -85,8 +87,11 @@ class Context : public std::enable_shared_from_this<Context> {
   uint64_t completed_sequence() const { return completed_seq_; }
 
   // --- kernels -------------------------------------------------------------------------------
+  /// A built-in library (metal/<family>), loaded once.
   LibraryPtr library(KernelLibrary lib);
-  /// A library compiled from MSL source at run time (cached by source and include dirs).
+  /// A library compiled from MSL source at run time, by the device's own compiler (Metal:
+  /// newLibraryWithSource; host: the installed HostSourceCompiler), cached by name, source and
+  /// include dirs; throws KernelCompileError.
   LibraryPtr compile_library(const std::string& source, const std::string& name,
                              const std::vector<std::string>& include_dirs);
   PipelinePtr pipeline(KernelFunction fn, const FunctionConstants& constants = {});
@@ -128,11 +133,16 @@ class Context : public std::enable_shared_from_this<Context> {
   uint64_t active_seq_ = 1;
   uint64_t completed_seq_ = 0;
   std::function<void()> interrupt_check_;
-  std::string unusable_;  // why the context can no longer be used; empty while it can
+  std::string unusable_;        // why the context can no longer be used; empty while it can
   bool env_profiling_ = false;  // METALLIC_ENABLE_PROFILING=1: records its whole life
   ProfileMark env_profile_;
   size_t max_threadgroup_memory_ = 32768;
-  std::deque<std::pair<uint64_t, CommandBufferPtr>> in_flight_;
+  struct InFlight {
+    uint64_t seq;
+    CommandBufferPtr cb;
+    uint32_t commands;  // dispatches and device commands encoded into it
+  };
+  std::deque<InFlight> in_flight_;
   std::map<int, LibraryPtr> libraries_;
   std::map<std::string, LibraryPtr> compiled_libraries_;
   std::map<std::tuple<const Library*, std::string, FunctionConstants>, PipelinePtr> pipelines_;

@@ -67,6 +67,18 @@ class Library {
 };
 using LibraryPtr = std::shared_ptr<Library>;
 
+/// One [[buffer(i)]] or [[threadgroup(i)]] parameter of a kernel, as its device reflects it.
+struct KernelArgument {
+  enum class Kind : uint8_t { Buffer, Threadgroup };
+  Kind kind = Kind::Buffer;
+  uint32_t index = 0;
+  std::string name;           // the parameter's name
+  std::string type;           // as spelled in the source ("constant float&"), or ""
+  size_t element_size = 0;    // bytes of the type it points or refers to; 0: unknown
+  bool is_reference = false;  // T& (exactly one T) rather than T* (any number of them)
+  bool optional = false;      // [[function_constant]]: may be left unbound
+};
+
 /// A compiled compute pipeline: one function specialised by its function-constant values.
 class Pipeline {
  public:
@@ -75,6 +87,9 @@ class Pipeline {
   virtual uint32_t max_total_threads_per_threadgroup() const = 0;
   virtual uint32_t thread_execution_width() const = 0;
   virtual size_t static_threadgroup_memory_length() const = 0;
+  /// The kernel's [[buffer]] and [[threadgroup]] parameters, where the device can reflect them
+  /// (empty: unknown, and custom-kernel arguments are then not checked).
+  virtual std::vector<KernelArgument> arguments() const { return {}; }
 };
 using PipelinePtr = std::shared_ptr<Pipeline>;
 
@@ -181,6 +196,12 @@ class Device {
 struct DeviceOptions {
   bool host_checks = false;  // host device: bounds / uninitialised-memory checks
 };
+
+/// How the host device compiles MSL source (LibrarySource::Kind::Source): the translator is a
+/// Python program (metallic._msl), so the Python module installs this at import. Returns the
+/// path of a shared object built for host checks or not; throws KernelCompileError.
+using HostSourceCompiler = std::string (*)(const LibrarySource& source, bool host_checks);
+void set_host_source_compiler(HostSourceCompiler compiler);
 
 /// The devices compiled into this build: "host" always, "metal" on Apple.
 std::vector<std::string> available_devices();

@@ -11,6 +11,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "metallic/context.hpp"
 
@@ -34,6 +35,11 @@ class ComputeKernelEncoder {
   }
   /// Sets the length of [[threadgroup(index)]] memory.
   ComputeKernelEncoder& threadgroup_memory(uint32_t index, size_t length);
+  /// For kernels from outside (custom kernels): at dispatch, check every binding against the
+  /// pipeline's reflected parameters (index, size of inline bytes, threadgroup memory and its
+  /// limit); throws ArgumentError saying what to change. `unbound` lists the buffer indices the
+  /// caller leaves unbound on purpose (parameters the kernel does not use). Call before binding.
+  ComputeKernelEncoder& check_arguments(std::vector<uint32_t> unbound = {});
   /// Lets an Operation bind its own arguments: calls op.bind_kernel_args(*this).
   template <class Operation>
   ComputeKernelEncoder& bind_kernel(const Operation& op) {
@@ -59,11 +65,16 @@ class ComputeKernelEncoder {
 
  private:
   void dispatch(Size3 grid, Size3 threadgroup, DispatchMode mode);
+  /// The checks of check_arguments (kernel_arguments.cpp).
+  void validate_arguments() const;
 
   Context& ctx_;
   const char* op_name_;
   DispatchCommand command_;
   size_t bound_bytes_ = 0;  // of the tensors bound so far (profile records)
+  bool check_arguments_ = false;
+  std::vector<uint32_t> unbound_;  // left unbound on purpose (check_arguments)
+  std::vector<std::pair<uint32_t, size_t>> tensor_extents_;  // (index, bytes), when checking
 };
 
 template <class Op>

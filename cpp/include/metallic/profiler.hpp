@@ -16,12 +16,12 @@ namespace metallic {
 
 /// One dispatch (or device-library command such as a matmul) recorded by a profile.
 struct DispatchRecord {
-  std::string label;   // the op ("elemwise_add") or custom kernel name
-  std::string scope;   // the scopes it ran in, "layer0/attn", or ""
-  std::string kernel;  // the pipeline's function, or the device command ("matmul")
-  Size3 grid{0, 0, 0};         // threads in each dimension
-  Size3 threadgroup{0, 0, 0};  // threads per threadgroup (0 for device-library commands)
-  size_t bytes = 0;            // bytes of the tensors bound
+  std::string label;            // the op ("elemwise_add") or custom kernel name
+  std::string scope;            // the scopes it ran in, "layer0/attn", or ""
+  std::string kernel;           // the pipeline's function, or the device command ("matmul")
+  Size3 grid{0, 0, 0};          // threads in each dimension
+  Size3 threadgroup{0, 0, 0};   // threads per threadgroup (0 for device-library commands)
+  size_t bytes = 0;             // bytes of the tensors bound
   uint64_t command_buffer = 0;  // sequence number of its command buffer
   double start = -1.0;    // seconds since the profile's first timed record started; -1: unknown
   double seconds = -1.0;  // duration; -1: the device timed only the whole command buffer
@@ -42,7 +42,7 @@ struct Profile {
 
 /// Where a recording started (see Profiler::start).
 struct ProfileMark {
-  size_t position = 0;
+  uint64_t first = 0;  // ordinal of the first dispatch it records
   double untimed_seconds = 0.0;
 };
 
@@ -64,10 +64,12 @@ class Profiler {
   /// first, so every record has its duration.
   Profile stop(const ProfileMark& mark);
 
-  /// A dispatch of command buffer `seq` was encoded while recording.
-  void encoded(uint64_t seq, DispatchRecord record);
-  /// Command buffer `seq` completed with these timings (one per command, or one in total).
-  void completed(uint64_t seq, const std::vector<DispatchTiming>& timings);
+  /// Command `index` (0, 1, ... in its command buffer) of command buffer `seq` was encoded while
+  /// recording.
+  void encoded(uint64_t seq, uint32_t index, DispatchRecord record);
+  /// Command buffer `seq`, of `commands` commands, completed with these timings: one per
+  /// command, or (a device that cannot split) one in total.
+  void completed(uint64_t seq, uint32_t commands, const std::vector<DispatchTiming>& timings);
   /// Command buffer `seq` failed: its records (and any older ones) are dropped.
   void failed(uint64_t seq);
 
@@ -75,10 +77,15 @@ class Profiler {
   std::vector<std::string> scopes_;
   std::string scope_;
   unsigned depth_ = 0;
-  std::deque<DispatchRecord> pending_;  // encoded, not completed; by command buffer
-  std::vector<DispatchRecord> log_;     // completed, while any recording runs
-  size_t log_start_ = 0;                // position of log_[0] (positions count every record)
-  double untimed_seconds_ = 0.0;        // of command buffers timed as a whole, ever
+  struct Entry {
+    uint64_t ordinal;  // encoding order of all recorded dispatches
+    uint32_t index;    // in its command buffer
+    DispatchRecord record;
+  };
+  std::deque<Entry> pending_;  // encoded, not completed; by command buffer
+  std::vector<Entry> log_;     // completed, while any recording runs; by ordinal
+  uint64_t next_ordinal_ = 0;
+  double untimed_seconds_ = 0.0;  // of command buffers timed as a whole, ever
 };
 
 }  // namespace metallic

@@ -145,7 +145,7 @@ void Context::commit() {
   std::lock_guard<std::recursive_mutex> lock(stream_mutex_);
   if (!active_) return;
   active_->commit();
-  in_flight_.emplace_back(active_seq_, std::move(active_));
+  in_flight_.push_back({active_seq_, std::move(active_), active_dispatches_});
   active_.reset();
   active_dispatches_ = 0;
   active_bytes_ = 0;
@@ -166,11 +166,13 @@ void Context::wait_for(uint64_t seq) {
   // Committed command buffers stay in in_flight_ until one waiter has seen them complete; the
   // lock is released while blocked, so other threads encode (and may wait) meanwhile.
   while (completed_seq_ < seq) {
-    if (in_flight_.empty() || in_flight_.front().first > seq) {
+    if (in_flight_.empty() || in_flight_.front().seq > seq) {
       completed_seq_ = seq;  // sequence numbers without work
       break;
     }
-    const auto [s, cb] = in_flight_.front();
+    const InFlight entry = in_flight_.front();
+    const uint64_t s = entry.seq;
+    CommandBuffer* cb = entry.cb.get();
     lock.unlock();
     bool failed = true;
     try {
@@ -178,7 +180,7 @@ void Context::wait_for(uint64_t seq) {
       failed = false;
     } catch (...) {
       lock.lock();
-      if (!in_flight_.empty() && in_flight_.front().first == s) {
+      if (!in_flight_.empty() && in_flight_.front().seq == s) {
         in_flight_.pop_front();
         completed_seq_ = std::max(completed_seq_, s);
         profiler_.failed(s);
@@ -186,10 +188,10 @@ void Context::wait_for(uint64_t seq) {
       throw;  // DeviceError if it failed; the interrupt otherwise
     }
     lock.lock();
-    if (!failed && !in_flight_.empty() && in_flight_.front().first == s) {
+    if (!failed && !in_flight_.empty() && in_flight_.front().seq == s) {
       in_flight_.pop_front();
       completed_seq_ = std::max(completed_seq_, s);
-      if (profiler_.recording()) profiler_.completed(s, cb->timings());
+      if (profiler_.recording()) profiler_.completed(s, entry.commands, cb->timings());
     }
   }
 }
@@ -244,16 +246,16 @@ LibraryPtr Context::compile_library(const std::string& source, const std::string
                                     const std::vector<std::string>& include_dirs) {
   std::string key = name + '\0' + source;
   for (const auto& d : include_dirs) key += '\0' + d;
-  auto& slot = compiled_libraries_[key];
-  if (!slot) {
-    LibrarySource src;
-    src.kind = LibrarySource::Kind::Source;
-    src.name = name;
-    src.source = source;
-    src.include_dirs = include_dirs;
-    slot = device_->load_library(src);
-  }
-  return slot;
+  const auto it = compiled_libraries_.find(key);
+  if (it != compiled_libraries_.end()) return it->second;
+  LibrarySource src;
+  src.kind = LibrarySource::Kind::Source;
+  src.name = name;
+  src.source = source;
+  src.include_dirs = include_dirs;
+  LibraryPtr lib = device_->load_library(src);  // throws KernelCompileError: nothing cached
+  compiled_libraries_.emplace(std::move(key), lib);
+  return lib;
 }
 
 PipelinePtr Context::pipeline(KernelFunction fn, const FunctionConstants& constants) {

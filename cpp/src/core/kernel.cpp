@@ -20,6 +20,28 @@ ComputeKernelEncoder& ComputeKernelEncoder::pipeline(PipelinePtr pipeline) {
   return *this;
 }
 
+namespace {
+
+/// Bytes a kernel may reach from the tensor's first element (a pooled buffer may be larger).
+/// Dimensions with negative strides reach below the first element, which a kernel indexing
+/// forward cannot.
+size_t tensor_extent_bytes(const Tensor& t) {
+  int64_t last = 0;
+  for (size_t d = 0; d < t.ndim(); ++d) {
+    if (t.shape()[d] == 0) return 0;
+    if (t.strides()[d] > 0) last += (t.shape()[d] - 1) * t.strides()[d];
+  }
+  return dtype_nbytes(t.dtype(), size_t(last + 1));
+}
+
+}  // namespace
+
+ComputeKernelEncoder& ComputeKernelEncoder::check_arguments(std::vector<uint32_t> unbound) {
+  check_arguments_ = true;
+  unbound_ = std::move(unbound);
+  return *this;
+}
+
 ComputeKernelEncoder& ComputeKernelEncoder::buffer(uint32_t index, const Tensor& t) {
   if (&t.context() != &ctx_) {
     throw ArgumentError(std::string(op_name_) + ": a tensor belongs to another context");
@@ -30,17 +52,8 @@ ComputeKernelEncoder& ComputeKernelEncoder::buffer(uint32_t index, const Tensor&
   b.index = index;
   b.buffer = t.buffer();
   b.offset = t.offset_bytes();
-  if (ctx_.options().host_checks) {
-    // The tensor's extent from its first element (a pooled buffer may be larger): what host
-    // checks bound accesses by. Dimensions with negative strides reach below the binding, which
-    // a kernel indexing forward cannot.
-    int64_t last = 0;
-    for (size_t d = 0; d < t.ndim(); ++d) {
-      if (t.shape()[d] == 0) last = -1;
-      if (last >= 0 && t.strides()[d] > 0) last += (t.shape()[d] - 1) * t.strides()[d];
-    }
-    b.length = last < 0 ? 0 : dtype_nbytes(t.dtype(), size_t(last + 1));
-  }
+  if (ctx_.options().host_checks) b.length = tensor_extent_bytes(t);  // what checks bound by
+  if (check_arguments_) tensor_extents_.emplace_back(index, tensor_extent_bytes(t));
   command_.bindings.push_back(std::move(b));
   return *this;
 }
@@ -86,7 +99,7 @@ void ComputeKernelEncoder::matmul(MatmulCommand command, const Tensor& a, const 
     r.kernel = "matmul (device library)";
     r.grid = {command.n, command.m, command.batch};
     r.bytes = a.nbytes() + b.nbytes() + c.nbytes();
-    ctx_.profiler().encoded(ctx_.active_sequence(), std::move(r));
+    ctx_.profiler().encoded(ctx_.active_sequence(), ctx_.active_commands(), std::move(r));
   }
   cb.encode_matmul(command);
   ctx_.dispatch_encoded();
@@ -131,17 +144,17 @@ void ComputeKernelEncoder::dispatch(Size3 grid, Size3 threadgroup, DispatchMode 
                         std::to_string(p.max_total_threads_per_threadgroup()) + " for " +
                         p.function_name());
   }
+  if (check_arguments_) validate_arguments();
   if (uint64_t(grid[0]) * grid[1] * grid[2] == 0) return;  // nothing to run
   Size3 grid_threads = grid;
   if (mode == DispatchMode::Threadgroups) {
     for (int i = 0; i < 3; ++i) {
       const uint64_t n = uint64_t(grid[i]) * threadgroup[i];
       if (n > UINT32_MAX) {
-        throw ArgumentError(std::string(op_name_) + ": " + std::to_string(grid[i]) +
-                            " threadgroups of " + std::to_string(threadgroup[i]) +
-                            " threads in dimension " + std::to_string(i) + " are " +
-                            std::to_string(n) +
-                            " threads; a grid has at most 2^32-1 in each dimension");
+        throw ArgumentError(
+            std::string(op_name_) + ": " + std::to_string(grid[i]) + " threadgroups of " +
+            std::to_string(threadgroup[i]) + " threads in dimension " + std::to_string(i) +
+            " are " + std::to_string(n) + " threads; a grid has at most 2^32-1 in each dimension");
       }
       grid_threads[i] = static_cast<uint32_t>(n);
     }
@@ -160,7 +173,7 @@ void ComputeKernelEncoder::dispatch(Size3 grid, Size3 threadgroup, DispatchMode 
     r.grid = grid_threads;
     r.threadgroup = threadgroup;
     r.bytes = bound_bytes_;
-    ctx_.profiler().encoded(ctx_.active_sequence(), std::move(r));
+    ctx_.profiler().encoded(ctx_.active_sequence(), ctx_.active_commands(), std::move(r));
   }
   cb.encode_dispatch(std::move(command_));
   command_ = DispatchCommand{};

@@ -53,8 +53,9 @@ void Profiler::push_scope(std::string name) {
 
 void Profiler::pop_scope() {
   if (scopes_.empty()) {
-    throw ArgumentError("pop_scope() without a scope: every pop_scope() needs a push_scope() "
-                        "before it (or use `with ctx.scope(name):`)");
+    throw ArgumentError(
+        "pop_scope() without a scope: every pop_scope() needs a push_scope() "
+        "before it (or use `with ctx.scope(name):`)");
   }
   scopes_.pop_back();
   scope_.clear();
@@ -63,14 +64,14 @@ void Profiler::pop_scope() {
 
 ProfileMark Profiler::start() {
   ++depth_;
-  return {log_start_ + log_.size(), untimed_seconds_};
+  return {next_ordinal_, untimed_seconds_};
 }
 
 Profile Profiler::stop(const ProfileMark& mark) {
   Profile p;
-  const size_t first = mark.position > log_start_ ? mark.position - log_start_ : 0;
-  p.records.assign(log_.begin() + static_cast<std::ptrdiff_t>(std::min(first, log_.size())),
-                   log_.end());
+  for (const auto& e : log_) {
+    if (e.ordinal >= mark.first) p.records.push_back(e.record);
+  }
   p.untimed_command_buffer_seconds = untimed_seconds_ - mark.untimed_seconds;
   double origin = -1.0;
   for (const auto& r : p.records) {
@@ -80,40 +81,39 @@ Profile Profiler::stop(const ProfileMark& mark) {
     if (r.start >= 0) r.start -= origin;
   }
   if (depth_ > 0 && --depth_ == 0) {
-    log_start_ += log_.size();
     log_.clear();
     pending_.clear();
   }
   return p;
 }
 
-void Profiler::encoded(uint64_t seq, DispatchRecord record) {
+void Profiler::encoded(uint64_t seq, uint32_t index, DispatchRecord record) {
   record.command_buffer = seq;
-  pending_.push_back(std::move(record));
+  pending_.push_back({next_ordinal_++, index, std::move(record)});
 }
 
-void Profiler::completed(uint64_t seq, const std::vector<DispatchTiming>& timings) {
+void Profiler::completed(uint64_t seq, uint32_t commands,
+                         const std::vector<DispatchTiming>& timings) {
   failed(seq - 1);  // nothing older can still be pending; never let it block the queue
-  size_t n = 0;
-  while (n < pending_.size() && pending_[n].command_buffer == seq) ++n;
-  if (n == 0) return;
-  const bool per_dispatch = timings.size() == n;
-  for (size_t i = 0; i < n; ++i) {
-    DispatchRecord r = std::move(pending_.front());
+  const bool per_command = timings.size() == commands;
+  bool any = false;
+  while (!pending_.empty() && pending_.front().record.command_buffer == seq) {
+    Entry e = std::move(pending_.front());
     pending_.pop_front();
-    if (per_dispatch) {
-      r.seconds = timings[i].seconds;
-      r.start = timings[i].start;
+    if (per_command && e.index < timings.size()) {
+      e.record.seconds = timings[e.index].seconds;
+      e.record.start = timings[e.index].start;
     }
-    log_.push_back(std::move(r));
+    log_.push_back(std::move(e));
+    any = true;
   }
-  if (!per_dispatch) {
+  if (any && !per_command) {
     for (const auto& t : timings) untimed_seconds_ += t.seconds;
   }
 }
 
 void Profiler::failed(uint64_t seq) {
-  while (!pending_.empty() && pending_.front().command_buffer <= seq) pending_.pop_front();
+  while (!pending_.empty() && pending_.front().record.command_buffer <= seq) pending_.pop_front();
 }
 
 std::string Profile::table() const {
@@ -139,8 +139,9 @@ std::string Profile::table() const {
     }
   }
   std::vector<std::pair<std::string, Row>> sorted(rows.begin(), rows.end());
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+    return a.second.seconds > b.second.seconds;
+  });
   size_t width = 2;
   for (const auto& [label, row] : sorted) width = std::max(width, label.size());
   auto pad = [&](const std::string& s) { return s + std::string(width - s.size() + 2, ' '); };
@@ -182,12 +183,13 @@ std::string Profile::chrome_trace() const {
     next = start + seconds;
     out += first ? "" : ",\n";
     first = false;
-    out += "{\"name\": " + json_string(r.label) + ", \"cat\": " +
-           json_string(r.scope.empty() ? "op" : r.scope) +
+    out += "{\"name\": " + json_string(r.label) +
+           ", \"cat\": " + json_string(r.scope.empty() ? "op" : r.scope) +
            ", \"ph\": \"X\", \"pid\": 1, \"tid\": 1, \"ts\": " + format("%.3f", start * 1e6) +
-           ", \"dur\": " + format("%.3f", seconds * 1e6) + ", \"args\": {\"scope\": " +
-           json_string(r.scope) + ", \"kernel\": " + json_string(r.kernel) +
-           ", \"grid\": " + size3_json(r.grid) + ", \"threadgroup\": " + size3_json(r.threadgroup) +
+           ", \"dur\": " + format("%.3f", seconds * 1e6) +
+           ", \"args\": {\"scope\": " + json_string(r.scope) +
+           ", \"kernel\": " + json_string(r.kernel) + ", \"grid\": " + size3_json(r.grid) +
+           ", \"threadgroup\": " + size3_json(r.threadgroup) +
            ", \"bytes\": " + std::to_string(r.bytes) +
            ", \"command_buffer\": " + std::to_string(r.command_buffer) +
            ", \"timed\": " + (r.seconds >= 0 ? "true" : "false") + "}}";

@@ -74,8 +74,9 @@ void bind_context(py::module_& m) {
           "push_scope",
           [](Context& c, std::string name) { c.profiler().push_scope(std::move(name)); },
           py::arg("name"), "Prefixes the profiler labels of later ops with `name/`.")
-      .def("pop_scope", [](Context& c) { c.profiler().pop_scope(); },
-           "Ends the innermost push_scope (prefer `with ctx.scope(name):`).")
+      .def(
+          "pop_scope", [](Context& c) { c.profiler().pop_scope(); },
+          "Ends the innermost push_scope (prefer `with ctx.scope(name):`).")
       .def("pool_stats",
            [](Context& c) {
              const auto s = c.pool().stats();

@@ -1,6 +1,6 @@
-// DLPack: Tensor.__dlpack__ / __dlpack_device__ (zero-copy export: np.from_dlpack, torch.from_dlpack)
-// and metallic.from_dlpack (import, as a copy into a new tensor). The structs below are the DLPack
-// ABI (dlpack.h, v1.0), declared here from the specification.
+// DLPack: Tensor.__dlpack__ / __dlpack_device__ (zero-copy export: np.from_dlpack,
+// torch.from_dlpack) and metallic.from_dlpack (import, as a copy into a new tensor). The structs
+// below are the DLPack ABI (dlpack.h, v1.0), declared here from the specification.
 #include <pybind11/pybind11.h>
 
 #include <cstring>
@@ -93,8 +93,8 @@ DType from_dl_dtype(const DLDataType& t) {
     if ((t.code == kDLUInt || t.code == kDLBool) && t.bits == 8) return DType::U8;
     if (t.code == kDLInt && t.bits == 64) return DType::I64;
   }
-  throw DTypeError("DLPack dtype (code " + std::to_string(t.code) + ", " +
-                   std::to_string(t.bits) + " bits, " + std::to_string(t.lanes) +
+  throw DTypeError("DLPack dtype (code " + std::to_string(t.code) + ", " + std::to_string(t.bits) +
+                   " bits, " + std::to_string(t.lanes) +
                    " lanes) has no metallic equivalent: convert to float32, float16, bfloat16, "
                    "int32, uint32, int8, uint8 or int64 first");
 }
@@ -237,9 +237,10 @@ Tensor import_dlpack(Context& ctx, const py::object& source) {
     if (py::hasattr(source, "__dlpack_device__")) {
       const auto dev = source.attr("__dlpack_device__")().cast<py::tuple>();
       if (dev[0].cast<int>() != kDLCPU) {
-        throw ArgumentError("mt.from_dlpack copies from CPU memory; this object is on DLPack "
-                            "device " + std::string(py::repr(dev)) +
-                            " (move it to the CPU first, e.g. torch's .cpu())");
+        throw ArgumentError(
+            "mt.from_dlpack copies from CPU memory; this object is on DLPack "
+            "device " +
+            std::string(py::repr(dev)) + " (move it to the CPU first, e.g. torch's .cpu())");
       }
     }
     try {
@@ -264,9 +265,10 @@ Tensor import_dlpack(Context& ctx, const py::object& source) {
     legacy = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(cap, kLegacyName));
     dl = &legacy->dl_tensor;
   } else {
-    throw ArgumentError("mt.from_dlpack takes an object with __dlpack__ (a numpy array, a torch "
-                        "tensor, ...) or an unused DLPack capsule, got " +
-                        std::string(py::repr(source)));
+    throw ArgumentError(
+        "mt.from_dlpack takes an object with __dlpack__ (a numpy array, a torch "
+        "tensor, ...) or an unused DLPack capsule, got " +
+        std::string(py::repr(source)));
   }
   // Consumed from here on: the producer's deleter runs once we have copied.
   PyCapsule_SetName(cap, versioned ? "used_dltensor_versioned" : "used_dltensor");
@@ -289,8 +291,8 @@ Tensor import_dlpack(Context& ctx, const py::object& source) {
                      " dimensions, got " + std::to_string(dl->ndim));
   }
   const Shape shape(dl->shape, dl->shape + dl->ndim);
-  const Shape strides = dl->strides ? Shape(dl->strides, dl->strides + dl->ndim)
-                                    : contiguous_strides(shape);
+  const Shape strides =
+      dl->strides ? Shape(dl->strides, dl->strides + dl->ndim) : contiguous_strides(shape);
   Tensor out = ctx.tensor(dtype, shape);
   if (out.numel() == 0) return out;
   const char* src = static_cast<const char*>(dl->data) + dl->byte_offset;

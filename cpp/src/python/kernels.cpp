@@ -11,6 +11,7 @@
 #include "metallic/context.hpp"
 #include "metallic/error.hpp"
 #include "python/bindings.hpp"
+#include "python/convert.hpp"
 
 namespace py = pybind11;
 
@@ -38,36 +39,59 @@ FunctionConstant::Type constant_type(const std::string& name) {
                       "' are not supported; use bool, int, uint, short, ushort, float or half");
 }
 
-uint64_t constant_bits(const py::handle& value, FunctionConstant::Type type) {
+/// The bits of function constant `index`'s value; ArgumentError if `value` is not a number of the
+/// constant's type (or out of its range).
+uint64_t constant_bits(uint32_t index, const std::string& type_name, const py::handle& value,
+                       FunctionConstant::Type type) {
+  const std::string what = "function constant " + std::to_string(index) + " (" + type_name + ")";
   uint64_t bits = 0;
   switch (type) {
     case FunctionConstant::Type::Bool:
+      if (!py::isinstance<py::bool_>(value) &&
+          !py::isinstance(value, py::module_::import("numpy").attr("bool_"))) {
+        throw ArgumentError(what + " takes True or False, got " + std::string(py::repr(value)));
+      }
       bits = value.cast<bool>() ? 1 : 0;
       break;
     case FunctionConstant::Type::Int:
     case FunctionConstant::Type::Short: {
-      const int64_t v = value.cast<int64_t>();
+      const int64_t limit = type == FunctionConstant::Type::Int ? INT32_MAX : INT16_MAX;
+      const int64_t v = int_arg(value, what, -limit - 1, limit);
       std::memcpy(&bits, &v, sizeof v);
       break;
     }
     case FunctionConstant::Type::UInt:
     case FunctionConstant::Type::UShort:
-      bits = value.cast<uint64_t>();
+      bits = static_cast<uint64_t>(
+          int_arg(value, what, 0, type == FunctionConstant::Type::UInt ? UINT32_MAX : UINT16_MAX));
       break;
-    case FunctionConstant::Type::Float: {
-      const float f = value.cast<float>();
-      std::memcpy(&bits, &f, sizeof f);
-      break;
-    }
+    case FunctionConstant::Type::Float:
     case FunctionConstant::Type::Half: {
-      // numpy does the float -> binary16 rounding.
-      py::module_ np = py::module_::import("numpy");
-      bits =
-          np.attr("float16")(value.cast<double>()).attr("view")(np.attr("uint16")).cast<uint16_t>();
+      if (PyFloat_Check(value.ptr()) == 0 && PyNumber_Check(value.ptr()) == 0) {
+        throw ArgumentError(what + " takes a number, got " + std::string(py::repr(value)));
+      }
+      const double d = py::float_(py::reinterpret_borrow<py::object>(value)).cast<double>();
+      if (type == FunctionConstant::Type::Float) {
+        const float f = static_cast<float>(d);
+        std::memcpy(&bits, &f, sizeof f);
+      } else {
+        // numpy does the float -> binary16 rounding.
+        py::module_ np = py::module_::import("numpy");
+        bits = np.attr("float16")(d).attr("view")(np.attr("uint16")).cast<uint16_t>();
+      }
       break;
     }
   }
   return bits;
+}
+
+/// HostSourceCompiler for the host device: the translator and compiler in metallic._msl.
+std::string compile_for_host(const LibrarySource& source, bool host_checks) {
+  py::gil_scoped_acquire gil;
+  py::object path =
+      py::module_::import("metallic.kernels")
+          .attr("_compile_for_host")(source.source, source.name, source.include_dirs, host_checks);
+  return path.cast<std::string>();
 }
 
 }  // namespace
@@ -86,26 +110,15 @@ void bind_kernels(py::module_& m) {
       .def_property_readonly("static_threadgroup_memory_length",
                              &Pipeline::static_threadgroup_memory_length);
 
+  set_host_source_compiler(&compile_for_host);
   m.def(
-      "load_host_library",
-      [](Context& ctx, const std::string& path, const std::string& name) {
-        LibrarySource src;
-        src.kind = LibrarySource::Kind::HostCompiled;
-        src.name = name;
-        src.path = path;
-        return ctx.device().load_library(src);
-      },
-      py::arg("ctx"), py::arg("path"), py::arg("name"),
-      "Loads a host kernel library compiled at run time (a shared object).");
-
-  m.def(
-      "compile_source_library",
+      "compile_library",
       [](Context& ctx, const std::string& source, const std::string& name,
          const std::vector<std::string>& include_dirs) {
         return ctx.compile_library(source, name, include_dirs);
       },
       py::arg("ctx"), py::arg("source"), py::arg("name"), py::arg("include_dirs"),
-      "Compiles MSL source on the device (Metal: newLibraryWithSource).");
+      "Compiles MSL source on ctx's device now (cached per context); raises KernelCompileError.");
 
   m.def(
       "make_pipeline",
@@ -114,7 +127,7 @@ void bind_kernels(py::module_& m) {
         FunctionConstants fc;
         for (const auto& [index, type_name, value] : constants) {
           const auto type = constant_type(type_name);
-          fc.push_back({index, type, constant_bits(value, type)});
+          fc.push_back({index, type, constant_bits(index, type_name, value, type)});
         }
         std::sort(fc.begin(), fc.end());
         return ctx.pipeline(library, function, fc);
@@ -127,7 +140,11 @@ void bind_kernels(py::module_& m) {
       [](Context& ctx, const PipelinePtr& pipeline, const py::list& args, Size3 grid,
          Size3 threadgroup, bool threads_mode, const std::map<uint32_t, size_t>& tg_memory) {
         ComputeKernelEncoder e(ctx, intern(pipeline->function_name()));
-        e.pipeline(pipeline);
+        std::vector<uint32_t> unbound;
+        for (uint32_t i = 0; i < args.size(); ++i) {
+          if (args[i].is_none()) unbound.push_back(i);
+        }
+        e.check_arguments(std::move(unbound)).pipeline(pipeline);
         for (uint32_t i = 0; i < args.size(); ++i) {
           py::handle a = args[i];
           if (a.is_none()) continue;

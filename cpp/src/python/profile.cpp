@@ -108,8 +108,8 @@ void bind_profile(py::module_& m) {
           py::arg("path"), "Writes the records as a Chrome trace (JSON; opens in Perfetto).")
       .def("__len__", [](const ProfileSession& p) { return p.profile().records.size(); });
 
-  auto context = py::reinterpret_borrow<py::class_<Context, std::shared_ptr<Context>>>(
-      m.attr("Context"));
+  auto context =
+      py::reinterpret_borrow<py::class_<Context, std::shared_ptr<Context>>>(m.attr("Context"));
   context.def(
       "profile",
       [](Context& ctx) { return std::make_unique<ProfileSession>(ctx.shared_from_this()); },

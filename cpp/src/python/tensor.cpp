@@ -164,7 +164,8 @@ Shape shape_from_python(const py::handle& shape) {
     const auto d = index_value(item, overflow);
     if (overflow) {
       throw ShapeError("dimension " + std::string(py::repr(item)) + " of shape " +
-                       std::string(py::repr(shape)) + " is larger than 2^63-1: no device can "
+                       std::string(py::repr(shape)) +
+                       " is larger than 2^63-1: no device can "
                        "hold it");
     }
     if (!d) {
@@ -241,12 +242,11 @@ Tensor index_tensor(const Tensor& t, const py::handle& key) {
     } else if (PySlice_Check(item.ptr()) || index_value(item, overflow) || overflow) {
       consumed++;
     } else if (!item.is_none()) {
-      throw ArgumentError(
-          "tensors are indexed with ints, slices, None and '...' (views); got " +
-          std::string(py::repr(item)) +
-          (py::isinstance<py::bool_>(item) || py::hasattr(item, "__len__")
-               ? ": boolean and array (advanced) indexing is not supported"
-               : ""));
+      throw ArgumentError("tensors are indexed with ints, slices, None and '...' (views); got " +
+                          std::string(py::repr(item)) +
+                          (py::isinstance<py::bool_>(item) || py::hasattr(item, "__len__")
+                               ? ": boolean and array (advanced) indexing is not supported"
+                               : ""));
     }
   }
   if (consumed > t.ndim()) {
@@ -269,8 +269,9 @@ Tensor index_tensor(const Tensor& t, const py::handle& key) {
     } else {
       const auto i = index_value(item, overflow);
       if (overflow) {
-        throw IndexError("index " + std::string(py::repr(item)) + " is out of range for dimension " +
-                         std::to_string(dim) + " of size " + std::to_string(out.dim(dim)));
+        throw IndexError("index " + std::string(py::repr(item)) +
+                         " is out of range for dimension " + std::to_string(dim) + " of size " +
+                         std::to_string(out.dim(dim)));
       }
       out = out.select(dim, *i);
     }
@@ -318,7 +319,8 @@ void bind_tensor(py::module_& m) {
            })
       .def("reshape",
            [](const Tensor& t, const py::args& args) {
-             return t.reshape(shape_from_python(args.size() == 1 ? args[0] : args));
+             const py::handle shape = args.size() == 1 ? py::handle(args[0]) : py::handle(args);
+             return t.reshape(shape_from_python(shape));
            })
       .def("slice", &Tensor::slice, py::arg("start"), py::arg("stop"),
            "A view of rows [start, stop) of the outermost dimension.")

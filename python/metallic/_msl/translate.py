@@ -101,6 +101,8 @@ class Param:
     name: str
     attribute: str  # buffer, threadgroup, or a builtin name
     index: int = 0
+    type_text: str = ""  # as spelled (for error messages from the host device's argument checks)
+    optional: bool = False  # [[function_constant(...)]]: may be left unbound
 
 
 @dataclass
@@ -262,22 +264,25 @@ class Translator:
                 elif self.text(j) in (")", "]]", ">", "]"):
                     depth -= 1
                 j += 1
-            name, attrs = "", []
+            name, attrs, name_at = "", [], start
             for q in range(start, j):
                 if self.text(q) == "[[":
                     end = self.match(q, "[", "]")
                     attrs.append("".join(self.text(x) for x in range(q + 1, end)))
                 elif self.tok(q).kind == "ident" and not attrs:
-                    name = self.text(q)
+                    name, name_at = self.text(q), q
+            type_text = " ".join(
+                self.text(q) for q in range(start, name_at) if self.tok(q).kind != "ws"
+            ).replace(" *", "*").replace(" &", "&")
             if not attrs:
                 # Metal gives device/constant (threadgroup) pointers and references without an
                 # attribute the first free [[buffer]] ([[threadgroup]]) index, in order.
                 words = {self.text(q) for q in range(start, j)}
                 declarator = words & {"*", "&"}
                 if declarator and words & {"device", "constant"}:
-                    params.append(Param(name, "buffer", -1))
+                    params.append(Param(name, "buffer", -1, type_text))
                 elif declarator and "threadgroup" in words:
-                    params.append(Param(name, "threadgroup", -1))
+                    params.append(Param(name, "threadgroup", -1, type_text))
                 else:
                     raise error(
                         self.tok(start),
@@ -298,7 +303,8 @@ class Translator:
                     )
                 raise error(self.tok(start), what)
             index = int(m.group(2)) if m and m.group(2) else 0
-            params.append(Param(name, kind, index))
+            optional = any("function_constant" in a for a in attrs)
+            params.append(Param(name, kind, index, type_text, optional))
             j += 1
         for kind in ("buffer", "threadgroup"):
             used = {p.index for p in params if p.attribute == kind and p.index >= 0}
@@ -704,13 +710,17 @@ def render_library(name: str, unit_text: str, kernels: list[Kernel]) -> str:
             f"  return ::metal_host::run_threadgroups<__mtlh_body_{i}, "
             f'{"true" if k.uses_sync else "false"}>(d, first, count, "{k.host_name}", err, len);\n}}'
         )
+    out.append(PARAM_INFO)
+    for i, k in enumerate(kernels):
+        out.append(_param_table(i, k))
     out.append("const mtlh_kernel __mtlh_kernels[] = {")
     for i, k in enumerate(kernels):
         out.append(
-            f'  {{"{k.host_name}", __mtlh_run_{i}, {int(k.uses_sync)}, {k.max_threads}, 0}},'
+            f'  {{"{k.host_name}", __mtlh_run_{i}, {int(k.uses_sync)}, {k.max_threads}, 0, '
+            f"__mtlh_params_{i}, sizeof __mtlh_params_{i} / sizeof(mtlh_param) - 1}},"
         )
     if not kernels:
-        out.append("  {nullptr, nullptr, 0, 0, 0},")
+        out.append("  {nullptr, nullptr, 0, 0, 0, nullptr, 0},")
     out.append("};")
     out.append(
         f'const mtlh_library __mtlh_library = {{METALLIC_HOST_ABI_VERSION, "{name}", '
@@ -723,6 +733,41 @@ def render_library(name: str, unit_text: str, kernels: list[Kernel]) -> str:
         "{ return &__mtlh_library; }"
     )
     return "\n".join(out) + "\n"
+
+
+# What the host device checks a dispatch's arguments against (mtlh_param): the size of what each
+# [[buffer]] / [[threadgroup]] parameter points or refers to, as the C++ compiler sees its type.
+PARAM_INFO = """\
+template <class P, class = void>
+struct __mtlh_pointee { using type = std::remove_pointer_t<P>; };
+template <class P>  // checked pointers (host checks)
+struct __mtlh_pointee<P, std::void_t<typename P::element_type>> { using type = typename P::element_type; };
+template <class P>
+constexpr uint64_t __mtlh_element_size() {
+  using Q = std::remove_cv_t<std::remove_reference_t<P>>;
+  using E = std::conditional_t<std::is_reference_v<P>, Q, typename __mtlh_pointee<Q>::type>;
+  if constexpr (std::is_void_v<E>) return 0; else return sizeof(E);
+}"""
+
+
+def _param_table(i: int, k: Kernel) -> str:
+    """mtlh_param entries of kernel `i` (one per [[buffer]] / [[threadgroup]] parameter, then a
+    terminator, so that the array is never empty)."""
+    rows = []
+    for pos, p in enumerate(k.params):
+        if p.attribute not in ("buffer", "threadgroup"):
+            continue
+        t = f"std::tuple_element_t<{pos}, __mtlh_sig_{i}>"
+        kind = "MTLH_PARAM_BUFFER" if p.attribute == "buffer" else "MTLH_PARAM_THREADGROUP"
+        rows.append(
+            f'  {{{kind}, {p.index}, __mtlh_element_size<{t}>(), std::is_reference_v<{t}>, '
+            f'{int(p.optional)}, "{p.name}", "{p.type_text}"}},'
+        )
+    rows.append("  {0, 0, 0, 0, 0, nullptr, nullptr},")
+    return (
+        f"using __mtlh_sig_{i} = ::metal_host::KernelSignature<decltype(&{k.call})>::Params;\n"
+        f"const mtlh_param __mtlh_params_{i}[] = {{\n" + "\n".join(rows) + "\n};"
+    )
 
 
 def library_symbol(name: str | None) -> str:

@@ -4,6 +4,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -12,28 +14,36 @@
 
 namespace metallic::host {
 
+namespace {
+std::atomic<HostSourceCompiler> g_source_compiler{nullptr};
+}  // namespace
+
 extern const mtlh_library_fn kBuiltinLibraries[];
 extern const mtlh_library_fn kBuiltinCheckedLibraries[];  // debug-checked translations
 
 HostBuffer::HostBuffer(size_t length) : length_(length) {
   // The buffer ends (rounded up to 16 bytes, the largest alignment an MSL type needs) where a
-  // guard page begins, so a kernel that runs past its end faults: a DeviceError naming the
-  // kernel even without host checks (docs/host-device.md says what this does not catch).
+  // guard region begins, so a kernel that runs past its end faults: a DeviceError naming the
+  // kernel even without host checks (docs/host-device.md says what this does not catch). The
+  // guard is as large as the buffer (at least a page, at most 16 MiB): reserved address space,
+  // no memory, and it catches a grid up to twice too large.
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  if (length > SIZE_MAX / 2) {
+  if (length > SIZE_MAX / 4) {
     throw DeviceError("host device: out of memory allocating " + std::to_string(length) + " bytes");
   }
   const size_t used = ((length ? length : 1) + 15) / 16 * 16;
   const size_t data_bytes = (used + page - 1) / page * page;
-  void* base = mmap(nullptr, data_bytes + page, PROT_READ | PROT_WRITE,
+  const size_t guard_bytes = std::min(data_bytes, size_t(16) << 20);
+  void* base = mmap(nullptr, data_bytes + guard_bytes, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (base != MAP_FAILED && mprotect(static_cast<char*>(base) + data_bytes, page, PROT_NONE) == 0) {
+  if (base != MAP_FAILED &&
+      mprotect(static_cast<char*>(base) + data_bytes, guard_bytes, PROT_NONE) == 0) {
     mapping_ = base;
-    mapping_bytes_ = data_bytes + page;
+    mapping_bytes_ = data_bytes + guard_bytes;
     data_ = static_cast<char*>(base) + data_bytes - used;
     return;
   }
-  if (base != MAP_FAILED) munmap(base, data_bytes + page);
+  if (base != MAP_FAILED) munmap(base, data_bytes + guard_bytes);
   // No mapping left (the process's limit of mappings): an unguarded allocation.
   data_ = std::aligned_alloc(64, (used + 63) / 64 * 64);
   if (!data_)
@@ -96,6 +106,24 @@ double host_timeout_seconds() {
 
 }  // namespace
 
+std::vector<KernelArgument> HostPipeline::arguments() const {
+  std::vector<KernelArgument> out;
+  for (uint32_t i = 0; i < kernel_.num_params; ++i) {
+    const mtlh_param& p = kernel_.params[i];
+    KernelArgument a;
+    a.kind = p.kind == MTLH_PARAM_THREADGROUP ? KernelArgument::Kind::Threadgroup
+                                              : KernelArgument::Kind::Buffer;
+    a.index = p.index;
+    a.name = p.name ? p.name : "";
+    a.type = p.type ? p.type : "";
+    a.element_size = static_cast<size_t>(p.element_size);
+    a.is_reference = p.is_reference != 0;
+    a.optional = p.optional != 0;
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
 HostDevice::HostDevice(const DeviceOptions& options)
     : options_(options), queue_(options.host_checks, host_timeout_seconds()) {}
 
@@ -147,12 +175,22 @@ LibraryPtr HostDevice::load_library(const LibrarySource& source) {
       }
       return std::make_shared<HostLibrary>(source.name, table, handle);
     }
-    case LibrarySource::Kind::Source:
-      break;
+    case LibrarySource::Kind::Source: {
+      const HostSourceCompiler compile = g_source_compiler.load();
+      if (compile == nullptr) {
+        throw KernelCompileError(
+            "the host device compiles MSL source with the translator of the Python package: "
+            "import metallic (it installs it), or load a translated shared object "
+            "(LibrarySource::Kind::HostCompiled)");
+      }
+      LibrarySource compiled;
+      compiled.kind = LibrarySource::Kind::HostCompiled;
+      compiled.name = source.name;
+      compiled.path = compile(source, options_.host_checks);
+      return load_library(compiled);
+    }
   }
-  throw KernelCompileError(
-      "the host device compiles MSL source through metallic.compile_library "
-      "(Python), which translates it first");
+  throw MetallicError("unknown kind of library source");
 }
 
 PipelinePtr HostDevice::make_pipeline(const LibraryPtr& library, const std::string& function,
@@ -165,6 +203,16 @@ PipelinePtr HostDevice::make_pipeline(const LibraryPtr& library, const std::stri
 CommandBufferPtr HostDevice::new_command_buffer() {
   return std::make_shared<HostCommandBuffer>(queue_);
 }
+
+}  // namespace metallic::host
+
+namespace metallic {
+void set_host_source_compiler(HostSourceCompiler compiler) {
+  host::g_source_compiler.store(compiler);
+}
+}  // namespace metallic
+
+namespace metallic::host {
 
 std::unique_ptr<Device> create_host_device(const DeviceOptions& options) {
   return std::make_unique<HostDevice>(options);

@@ -72,6 +72,7 @@ class HostPipeline final : public Pipeline {
   size_t static_threadgroup_memory_length() const override {
     return static_cast<size_t>(kernel_.static_threadgroup_memory);
   }
+  std::vector<KernelArgument> arguments() const override;
   const mtlh_kernel& kernel() const { return kernel_; }
   const std::vector<mtlh_constant>& constants() const { return constants_; }
 
@@ -121,10 +122,10 @@ class HostQueue {
   uint64_t run_id_ = 0;  // odd while a dispatch runs
   std::chrono::steady_clock::time_point run_since_;
   std::string run_label_;
-  bool stopping_ = false;           // stop_dispatch is signalling: no new dispatch may start
-  std::string stop_reason_;         // why the running dispatch is being stopped
+  bool stopping_ = false;    // stop_dispatch is signalling: no new dispatch may start
+  std::string stop_reason_;  // why the running dispatch is being stopped
   std::atomic<bool> stop_requested_{false};  // read by the dispatch's chunks
-  std::atomic<uint64_t> abandons_{0};         // abandon() calls: a running command buffer stops
+  std::atomic<uint64_t> abandons_{0};        // abandon() calls: a running command buffer stops
   bool watchdog_exit_ = false;
 
   std::thread thread_;

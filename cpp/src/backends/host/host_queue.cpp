@@ -83,10 +83,7 @@ void HostCommandBuffer::finish(std::vector<DispatchTiming> timings, std::string 
 }
 
 HostQueue::HostQueue(bool checks, double timeout_seconds)
-    : checks_(checks),
-      timeout_seconds_(timeout_seconds),
-      workers_(0),
-      thread_([this] { loop(); }) {
+    : checks_(checks), timeout_seconds_(timeout_seconds), workers_(0), thread_([this] { loop(); }) {
   if (timeout_seconds_ > 0) watchdog_ = std::thread([this] { watchdog_loop(); });
 }
 

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define METALLIC_HOST_ABI_VERSION 3
+#define METALLIC_HOST_ABI_VERSION 4
 
 #ifdef __cplusplus
 extern "C" {
@@ -64,12 +64,28 @@ typedef struct mtlh_dispatch {
 typedef int (*mtlh_run_fn)(const mtlh_dispatch* dispatch, uint32_t first, uint32_t count,
                            char* error, size_t error_len);
 
+/* One [[buffer(i)]] or [[threadgroup(i)]] parameter of a kernel: what the host device checks a
+ * dispatch's arguments against. */
+#define MTLH_PARAM_BUFFER 0
+#define MTLH_PARAM_THREADGROUP 1
+typedef struct mtlh_param {
+  uint32_t kind;          /* MTLH_PARAM_BUFFER or MTLH_PARAM_THREADGROUP */
+  uint32_t index;         /* i of [[buffer(i)]] / [[threadgroup(i)]] */
+  uint64_t element_size;  /* bytes of the type it points or refers to (0: void) */
+  uint32_t is_reference;  /* T& (one value), not T* (an array) */
+  uint32_t optional;      /* [[function_constant]]: may be left unbound */
+  const char* name;       /* as in the source */
+  const char* type;       /* as spelled in the source (after translation) */
+} mtlh_param;
+
 typedef struct mtlh_kernel {
   const char* name; /* the MSL function name, or its [[host_name]] */
   mtlh_run_fn run;
   uint32_t uses_sync; /* barriers or SIMD-group collectives: threads run as fibers */
   uint32_t max_total_threads_per_threadgroup;
   uint64_t static_threadgroup_memory; /* bytes of threadgroup variables declared in the body */
+  const mtlh_param* params;           /* num_params entries */
+  uint32_t num_params;
 } mtlh_kernel;
 
 typedef struct mtlh_library {

@@ -29,8 +29,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <time.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -201,7 +201,8 @@ bool install() {
   stop.sa_sigaction = &stop_handler;
   stop.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
   sigemptyset(&stop.sa_mask);
-  if (sigaction(kStopSignal, nullptr, &g_previous_stop) == 0) sigaction(kStopSignal, &stop, nullptr);
+  if (sigaction(kStopSignal, nullptr, &g_previous_stop) == 0)
+    sigaction(kStopSignal, &stop, nullptr);
   g_installed = true;
   return true;
 }

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 
@@ -92,13 +93,15 @@ void describe_fault(const State& s, const mtlh_fault_info& f, const char* kernel
     m.add("stack overflow of the worker thread (deep recursion or large local arrays)");
     return;
   }
-  // Host buffers end at a guard page: name the binding whose end the access ran past.
+  // Host buffers end at a guard region (as large as the buffer, from a page to 16 MiB): name the
+  // binding whose end the access ran past.
   const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   for (uint32_t i = 0; s.d && !checks && i < s.d->num_buffers; ++i) {
     const uintptr_t base = reinterpret_cast<uintptr_t>(s.d->buffers[i]);
     if (base == 0 || (s.d->inline_bytes_mask >> i & 1u)) continue;
     const uintptr_t end = base + s.d->buffer_lengths[i];
-    if (addr >= end && addr - end < page) {
+    const uintptr_t guard = std::max<uintptr_t>(page, std::min<uintptr_t>(end - base, 16u << 20));
+    if (addr >= end && addr - end < guard) {
       m.add(
           "access %llu bytes past the end of the buffer bound at [[buffer(%u)]] (%llu bytes from "
           "the binding's offset to the end of its buffer) \xe2\x80\x94 rerun with "
