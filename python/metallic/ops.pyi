@@ -27,6 +27,72 @@ class _ElemwiseAddOp(OpHandle):
 add: _ElemwiseAddOp
 ElemwiseAddOp: _ElemwiseAddOp
 
+class _ArangeOp(OpHandle):
+    def __call__(self, start: float = 0.0, stop: float | None = None, step: float = 1.0, dtype: DTypeLike | None = None, *, ctx: Context | None = None) -> Tensor:
+        """numpy's arange: start, start + step, ... below stop; arange(n) is 0..n-1. dtype None: i32 when start, stop and step are whole numbers, else f32.
+
+        start: first value (the stop when stop is None)
+        stop: end, excluded
+        step: increment, not 0
+        dtype: element type (None: i32 or f32, see above)
+        """
+
+arange: _ArangeOp
+ArangeOp: _ArangeOp
+
+class _AstypeOp(OpHandle):
+    def __call__(self, x: Tensor, dtype: DTypeLike) -> Tensor:
+        """x converted to dtype (a new contiguous tensor), as numpy's astype with casting='unsafe'; float to integer truncates, NaN becomes 0 and out-of-range values saturate.
+
+        x: tensor or view to convert
+        dtype: target dtype: f32, f16, bf16, i32, u32, i8, u8
+        """
+
+astype: _AstypeOp
+AstypeOp: _AstypeOp
+
+class _ConcatenateOp(OpHandle):
+    def __call__(self, tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+        """numpy's concatenate: the tensors joined along axis (same dtype; the other dimensions equal).
+
+        tensors: the parts, in order
+        axis: the axis to join along (negative from the end)
+        """
+
+concatenate: _ConcatenateOp
+ConcatenateOp: _ConcatenateOp
+
+class _ContiguousOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """x itself if it is contiguous, else a contiguous copy of it.
+
+        x: tensor or view
+        """
+
+contiguous: _ContiguousOp
+ContiguousOp: _ContiguousOp
+
+class _CopyOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """A contiguous copy of x (any strided view, rank <= 8).
+
+        x: tensor or view to copy
+        """
+
+copy: _CopyOp
+CopyOp: _CopyOp
+
+class _CopyToOp(OpHandle):
+    def __call__(self, dst: Tensor, src: Tensor | float) -> Tensor:
+        """Writes src into dst (numpy's copyto: src broadcast to dst's shape and converted to its dtype, or a scalar); dst may be a view. Returns dst.
+
+        dst: tensor or view written
+        src: tensor broadcastable to dst, or a number
+        """
+
+copyto: _CopyToOp
+CopyToOp: _CopyToOp
+
 class _ElemwiseDivOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor) -> Tensor:
         """a / b, with b the same shape as a or broadcast over a's leading dimensions.
@@ -37,6 +103,18 @@ class _ElemwiseDivOp(OpHandle):
 
 div: _ElemwiseDivOp
 ElemwiseDivOp: _ElemwiseDivOp
+
+class _FullOp(OpHandle):
+    def __call__(self, shape: int | Sequence[int], value: float, dtype: DTypeLike = "f32", *, ctx: Context | None = None) -> Tensor:
+        """A tensor of shape filled with value (numpy's full).
+
+        shape: dimensions
+        value: fill value (must fit an integer dtype)
+        dtype: element type
+        """
+
+full: _FullOp
+FullOp: _FullOp
 
 class _MpsMatmulOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor, transpose_a: bool = False, transpose_b: bool = False, alpha: float = 1.0) -> Tensor:
@@ -63,6 +141,80 @@ class _ElemwiseMulOp(OpHandle):
 mul: _ElemwiseMulOp
 ElemwiseMulOp: _ElemwiseMulOp
 
+class _OnesOp(OpHandle):
+    def __call__(self, shape: int | Sequence[int], dtype: DTypeLike = "f32", *, ctx: Context | None = None) -> Tensor:
+        """A tensor of shape filled with 1.
+
+        shape: dimensions
+        dtype: element type
+        """
+
+ones: _OnesOp
+OnesOp: _OnesOp
+
+class _PermuteOp(OpHandle):
+    def __call__(self, x: Tensor, axes: int | Sequence[int]) -> Tensor:
+        """A contiguous tensor whose axis i is x's axis axes[i] (a copy; Tensor.transpose gives the view).
+
+        x: input
+        axes: a permutation of x's axes (negative from the end)
+        """
+
+permute: _PermuteOp
+PermuteOp: _PermuteOp
+
+class _RandomBitsOp(OpHandle):
+    def __call__(self, shape: int | Sequence[int], seed: int = 0, *, ctx: Context | None = None) -> Tensor:
+        """Raw Philox4x32-10 output (u32): element i is word i % 4 of the block with counter (i // 4, 0, 0, 0) and key (seed % 2^32, seed // 2^32).
+
+        shape: dimensions
+        seed: non-negative; the same seed gives the same numbers
+        """
+
+random_bits: _RandomBitsOp
+RandomBitsOp: _RandomBitsOp
+
+class _RandomNormalOp(OpHandle):
+    def __call__(self, shape: int | Sequence[int], seed: int = 0, loc: float = 0.0, scale: float = 1.0, dtype: DTypeLike = "f32", *, ctx: Context | None = None) -> Tensor:
+        """Normal numbers loc + scale * z, z by Box-Muller from pairs of random_bits.
+
+        shape: dimensions
+        seed: non-negative; the same seed gives the same numbers
+        loc: mean
+        scale: standard deviation, >= 0
+        dtype: f32, f16 or bf16
+        """
+
+random_normal: _RandomNormalOp
+RandomNormalOp: _RandomNormalOp
+
+class _RandomUniformOp(OpHandle):
+    def __call__(self, shape: int | Sequence[int], seed: int = 0, low: float = 0.0, high: float = 1.0, dtype: DTypeLike = "f32", *, ctx: Context | None = None) -> Tensor:
+        """Uniform numbers in [low, high) from random_bits: low + (high - low) * (bits >> 8) / 2^24 in f32, rounded to dtype (which may reach high).
+
+        shape: dimensions
+        seed: non-negative; the same seed gives the same numbers
+        low: lower bound, included
+        high: upper bound, excluded
+        dtype: f32, f16 or bf16
+        """
+
+random_uniform: _RandomUniformOp
+RandomUniformOp: _RandomUniformOp
+
+class _SplitOp(OpHandle):
+    def __call__(self, x: Tensor, sections: int | None = None, axis: int = 0, indices: int | Sequence[int] | None = None) -> tuple[Tensor, ...]:
+        """x cut along axis into sections equal parts, or at indices (numpy's split; each part is a new contiguous tensor).
+
+        x: input
+        sections: number of equal parts (or pass indices)
+        axis: the axis to cut (negative from the end)
+        indices: where to cut, in increasing order (or pass sections)
+        """
+
+split: _SplitOp
+SplitOp: _SplitOp
+
 class _ElemwiseSubOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor) -> Tensor:
         """a - b, with b the same shape as a or broadcast over a's leading dimensions.
@@ -73,3 +225,25 @@ class _ElemwiseSubOp(OpHandle):
 
 sub: _ElemwiseSubOp
 ElemwiseSubOp: _ElemwiseSubOp
+
+class _TransposeOp(OpHandle):
+    def __call__(self, x: Tensor, axes: int | Sequence[int] | None = None) -> Tensor:
+        """numpy's transpose, materialised: axes None reverses x's axes.
+
+        x: input
+        axes: a permutation of x's axes, or None to reverse them
+        """
+
+transpose: _TransposeOp
+TransposeOp: _TransposeOp
+
+class _ZerosOp(OpHandle):
+    def __call__(self, shape: int | Sequence[int], dtype: DTypeLike = "f32", *, ctx: Context | None = None) -> Tensor:
+        """A tensor of shape filled with 0.
+
+        shape: dimensions
+        dtype: element type
+        """
+
+zeros: _ZerosOp
+ZerosOp: _ZerosOp
