@@ -104,7 +104,7 @@ const BufferPtr& Tensor::buffer() const {
 Tensor Tensor::reshape(Shape shape) const {
   if (!is_contiguous()) {
     throw ShapeError("reshape needs a contiguous tensor; this one has shape " + shape_str(shape_) +
-                     " and strides " + shape_str(strides_) + " (make a contiguous copy first)");
+                     " and strides " + shape_str(strides_) + " (call .contiguous() first)");
   }
   Shape known_dims;
   int64_t infer = -1;
@@ -269,7 +269,8 @@ void* Tensor::data_for_write() const {
 }
 
 void Tensor::copy_from_host(const void* data, size_t nbytes) const {
-  if (!is_contiguous()) throw ShapeError("copy_from_host needs a contiguous tensor");
+  if (!is_contiguous())
+    throw ShapeError("copy_from_host needs a contiguous tensor (call .contiguous() first)");
   if (nbytes != this->nbytes()) {
     throw ShapeError("copy_from_host: got " + std::to_string(nbytes) + " bytes for a tensor of " +
                      std::to_string(this->nbytes()) + " bytes");

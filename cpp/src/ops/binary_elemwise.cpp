@@ -42,7 +42,8 @@ std::pair<typename BinaryElemwiseOp<Derived>::Operation, Tensor> BinaryElemwiseO
   }
   if (!a.is_contiguous() || !b.is_contiguous()) {
     throw ShapeError(std::string(name) + ": inputs must be contiguous (got strides " +
-                     shape_str(a.strides()) + " and " + shape_str(b.strides()) + ")");
+                     shape_str(a.strides()) + " and " + shape_str(b.strides()) +
+                     "); call .contiguous() on a strided view first");
   }
   const bool same = a.shape() == b.shape() || (a.numel() == b.numel() && a.numel() <= 1);
   if (!same && !broadcasts_over_leading(a.shape(), b.shape())) {

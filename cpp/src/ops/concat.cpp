@@ -10,8 +10,7 @@
 
 namespace metallic {
 
-std::pair<ConcatenateOp::Operation, Tensor> ConcatenateOp::create(Context& ctx,
-                                                                  const Args& args) {
+std::pair<ConcatenateOp::Operation, Tensor> ConcatenateOp::create(Context& ctx, const Args& args) {
   const std::vector<Tensor>& ts = args.tensors;
   if (ts.empty()) throw ArgumentError("concatenate: needs at least one tensor");
   for (size_t i = 0; i < ts.size(); ++i) {
@@ -39,8 +38,8 @@ std::pair<ConcatenateOp::Operation, Tensor> ConcatenateOp::create(Context& ctx,
     expected[axis] = t.ndim() == first.ndim() ? t.shape()[axis] : 0;
     if (t.ndim() != first.ndim() || t.shape() != expected) {
       throw ShapeError("concatenate: " + which + " has shape " + shape_str(t.shape()) +
-                       ", tensors[0] " + shape_str(first.shape()) +
-                       "; all dimensions but axis " + std::to_string(axis) + " must match");
+                       ", tensors[0] " + shape_str(first.shape()) + "; all dimensions but axis " +
+                       std::to_string(axis) + " must match");
     }
     shape[axis] += t.shape()[axis];
   }
@@ -55,14 +54,14 @@ std::pair<ConcatenateOp::Operation, Tensor> ConcatenateOp::create(Context& ctx,
   return {std::move(op), std::move(out)};
 }
 
-std::pair<SplitOp::Operation, std::vector<Tensor>> SplitOp::create(Context& ctx,
-                                                                   const Args& args) {
+std::pair<SplitOp::Operation, std::vector<Tensor>> SplitOp::create(Context& ctx, const Args& args) {
   const Tensor& x = args.x;
   if (!x.defined()) throw ArgumentError("split: x is an undefined tensor");
   if (x.ndim() == 0) throw ShapeError("split: a 0-dimensional tensor has no axis");
   if (args.sections.has_value() == args.indices.has_value()) {
-    throw ArgumentError("split: pass either sections (a number of equal parts) or indices "
-                        "(where to cut), not both or neither");
+    throw ArgumentError(
+        "split: pass either sections (a number of equal parts) or indices "
+        "(where to cut), not both or neither");
   }
   const size_t axis = normalize_axis(name, args.axis, x.ndim());
   const int64_t extent = x.shape()[axis];

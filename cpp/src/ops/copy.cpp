@@ -29,8 +29,8 @@ Tensor broadcast_view(const char* op, const Tensor& src, const Shape& shape) {
     }
   }
   if (!ok) {
-    throw ShapeError(std::string(op) + ": cannot broadcast src of shape " +
-                     shape_str(src.shape()) + " to dst's shape " + shape_str(shape) +
+    throw ShapeError(std::string(op) + ": cannot broadcast src of shape " + shape_str(src.shape()) +
+                     " to dst's shape " + shape_str(shape) +
                      " (each src dimension must equal dst's or be 1)");
   }
   return Tensor(src.storage(), src.dtype(), shape, strides, src.offset_bytes());

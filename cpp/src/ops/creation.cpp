@@ -50,8 +50,9 @@ struct OutputDispatch {
   }
 };
 
-std::pair<DispatchList, Tensor> filled(const char* op, Context& ctx, const std::vector<int64_t>& dims,
-                                       double value, DType dtype) {
+std::pair<DispatchList, Tensor> filled(const char* op, Context& ctx,
+                                       const std::vector<int64_t>& dims, double value,
+                                       DType dtype) {
   check_copy_dtype(op, "dtype", dtype);
   Tensor out = ctx.tensor(dtype, checked_shape(op, dims));
   DispatchList list;
@@ -116,8 +117,8 @@ std::pair<ArangeOp::Operation, Tensor> ArangeOp::create(Context& ctx, const Args
   check_finite(name, "stop", stop);
   check_finite(name, "step", step);
   if (step == 0) throw ArgumentError("arange: step must not be 0");
-  const bool integral = std::trunc(start) == start && std::trunc(stop) == stop &&
-                        std::trunc(step) == step;
+  const bool integral =
+      std::trunc(start) == start && std::trunc(stop) == stop && std::trunc(step) == step;
   const DType dtype = args.dtype.value_or(integral ? DType::I32 : DType::F32);
   check_copy_dtype(name, "dtype", dtype);
   const double count = std::max(0.0, std::ceil((stop - start) / step));
@@ -146,8 +147,7 @@ std::pair<ArangeOp::Operation, Tensor> ArangeOp::create(Context& ctx, const Args
 
 std::pair<RandomBitsOp::Operation, Tensor> RandomBitsOp::create(Context& ctx, const Args& args) {
   static const KernelVariants kernels("random_bits", {""});
-  return random(name, kernels, ctx, args.shape, DType::U32,
-                random_params(name, args.seed, 0, 0));
+  return random(name, kernels, ctx, args.shape, DType::U32, random_params(name, args.seed, 0, 0));
 }
 
 std::pair<RandomUniformOp::Operation, Tensor> RandomUniformOp::create(Context& ctx,

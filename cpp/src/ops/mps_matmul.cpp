@@ -26,7 +26,7 @@ std::pair<MpsMatmulOp::Operation, Tensor> MpsMatmulOp::create(Context& ctx, cons
   if (!a.is_contiguous() || !b.is_contiguous()) {
     throw ShapeError(
         "mps_matmul: inputs must be contiguous (use transpose_a/transpose_b instead "
-        "of transposed views)");
+        "of transposed views, or call .contiguous() first)");
   }
   const int64_t m = args.transpose_a ? a.dim(-1) : a.dim(-2);
   const int64_t k = args.transpose_a ? a.dim(-2) : a.dim(-1);

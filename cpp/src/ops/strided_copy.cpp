@@ -43,17 +43,23 @@ std::vector<Dim> merged_dims(const Tensor& src, const Tensor& dst) {
   return dims;
 }
 
-bool aligned4(const Tensor& t) { return t.offset_bytes() % (4 * dtype_size(t.dtype())) == 0; }
+bool aligned4(const Tensor& t) {
+  return t.offset_bytes() % (4 * dtype_size(t.dtype())) == 0;
+}
 
 }  // namespace
 
-bool copy_supports(DType t) { return t != DType::I64; }
+bool copy_supports(DType t) {
+  return t != DType::I64;
+}
 
-const char* copy_dtypes() { return "f32, f16, bf16, i32, u32, i8, u8"; }
+const char* copy_dtypes() {
+  return "f32, f16, bf16, i32, u32, i8, u8";
+}
 
 void check_copy_dtype(const char* op, const char* what, DType t) {
   if (!copy_supports(t)) {
-    throw DTypeError(std::string(op) + ": " + what + " has dtype " + dtype_name(t) +
+    throw DTypeError(std::string(op) + ": " + what + " is " + dtype_name(t) +
                      ", which is not supported (supported: " + copy_dtypes() + ")");
   }
 }
@@ -71,9 +77,9 @@ bool may_overlap(const Tensor& a, const Tensor& b) {
 size_t normalize_axis(const char* op, int64_t axis, size_t ndim) {
   const auto n = static_cast<int64_t>(ndim);
   if (axis < -n || axis >= n) {
-    throw ShapeError(std::string(op) + ": axis " + std::to_string(axis) +
-                     " is out of range for " + std::to_string(ndim) + " dimensions (use -" +
-                     std::to_string(ndim) + " to " + std::to_string(n - 1) + ")");
+    throw ShapeError(std::string(op) + ": axis " + std::to_string(axis) + " is out of range for " +
+                     std::to_string(ndim) + " dimensions (use -" + std::to_string(ndim) + " to " +
+                     std::to_string(n - 1) + ")");
   }
   return static_cast<size_t>(axis < 0 ? axis + n : axis);
 }

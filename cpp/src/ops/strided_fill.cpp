@@ -74,8 +74,7 @@ StridedFill StridedFill::plan(const char* op, const Tensor& dst, double value) {
     throw ShapeError(std::string(op) + ": tensors of 2^32 elements or more are not supported");
   }
   p.n = static_cast<uint32_t>(dst.numel());
-  f.vector_form =
-      dst.is_contiguous() && dst.offset_bytes() % (4 * dtype_size(dst.dtype())) == 0;
+  f.vector_form = dst.is_contiguous() && dst.offset_bytes() % (4 * dtype_size(dst.dtype())) == 0;
   f.function = fill_kernels().get(f.vector_form ? "v" : "g", dst.dtype());
   return f;
 }

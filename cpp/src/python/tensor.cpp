@@ -192,7 +192,8 @@ py::array tensor_to_numpy(const Tensor& t, bool copy) {
   std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
   if (t.dtype() == DType::BF16) {
     if (!t.is_contiguous()) {
-      throw ShapeError("numpy() of a non-contiguous bf16 view is not supported");
+      throw ShapeError(
+          "numpy() of a non-contiguous bf16 view is not supported; call .contiguous() first");
     }
     py::array_t<float> out(shape);
     const auto* src = static_cast<const uint16_t*>(data);
@@ -324,12 +325,24 @@ void bind_tensor(py::module_& m) {
            })
       .def("slice", &Tensor::slice, py::arg("start"), py::arg("stop"),
            "A view of rows [start, stop) of the outermost dimension.")
-      .def("transpose", &Tensor::transpose, py::arg("dim0"), py::arg("dim1"),
-           "A view with two dimensions swapped (not contiguous).")
+      .def(
+          "transpose",
+          [](const Tensor& t, const py::args& args) {
+            std::vector<int64_t> axes;
+            if (args.size() == 1 && !py::isinstance<py::int_>(args[0]))
+              axes = args[0].cast<std::vector<int64_t>>();
+            else
+              for (auto a : args) axes.push_back(a.cast<int64_t>());
+            if (args.size() == 0)
+              for (size_t i = t.ndim(); i-- > 0;) axes.push_back(static_cast<int64_t>(i));
+            return t.permute(axes);
+          },
+          "numpy's transpose as a view (no copy): axis i of the result is axis axes[i]; no axes "
+          "reverses them.")
+      .def("swapaxes", &Tensor::transpose, py::arg("axis1"), py::arg("axis2"),
+           "A view with two axes swapped (no copy).")
       .def_property_readonly("T", &reversed_axes,
                              "A view with the dimensions in reverse order (numpy's .T).")
-      .def("permute", &Tensor::permute, py::arg("dims"),
-           "A view whose dimension i is this tensor's dimension dims[i].")
       .def(
           "copy_from",
           [](const Tensor& t, const py::object& data) {

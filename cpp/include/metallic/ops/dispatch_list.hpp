@@ -15,8 +15,7 @@ struct DispatchList {
   /// Appends a planned dispatch (anything with encode(ComputeKernelEncoder&) const).
   template <class Planned>
   void add(Planned planned) {
-    dispatches.emplace_back(
-        [p = std::move(planned)](ComputeKernelEncoder& e) { p.encode(e); });
+    dispatches.emplace_back([p = std::move(planned)](ComputeKernelEncoder& e) { p.encode(e); });
   }
   /// Records every dispatch, in order.
   void encode(ComputeKernelEncoder& e) const {
