@@ -110,7 +110,9 @@ def main() -> None:
         del xt, wt
 
     print("\nQ8_0 GEMV x[M,K] @ Wq[N,K]^T vs numpy's f32 x @ W.T (GB/s of weight bytes)")
-    print(f"{'M':>3} {'N':>6} {'K':>6} {'mt us':>8} {'np us':>8} {'mt GB/s':>8} {'np GB/s':>8} {'np/mt':>6}")
+    print(
+        f"{'M':>3} {'N':>6} {'K':>6} {'mt us':>8} {'np us':>8} {'mt GB/s':>8} {'np GB/s':>8} {'np/mt':>6}"
+    )
     for m, n, k in Q8_SHAPES:
         x = rng.standard_normal((m, k)).astype(np.float32)
         w = rng.standard_normal((n, k)).astype(np.float32)
