@@ -79,32 +79,32 @@ inline void gemv_column(device const uchar* w, device const T* x, device T* out,
     return;
   }
   const uint rows = min(kGemvRows, p.m - m0);
-  // Four partial sums per row (float4 lanes): independent chains the compiler can vectorise.
-  float4 acc[kGemvRows];
-  for (uint r = 0; r < kGemvRows; ++r) {
-    acc[r] = float4(0.0f);
-  }
+  // Four partial sums per row: independent chains (float4 lanes on a GPU, SIMD on a CPU).
+  float acc[kGemvRows][4] = {};
   float wv[kGemvBlock];
   for (uint k0 = 0; k0 < p.k; k0 += kGemvBlock) {
     const WeightBlock blk = Weights::block(w, p, n, k0, wv);
     for (uint r = 0; r < rows; ++r) {
       device const T* xr = x + (m0 + r) * p.k + k0;
-      float4 dot = float4(0.0f);
+      float dot[4] = {};
       if (blk.count == kGemvBlock) {
         for (uint i = 0; i < kGemvBlock; i += 4) {
-          dot += float4(wv[i], wv[i + 1], wv[i + 2], wv[i + 3]) *
-                 float4(float(xr[i]), float(xr[i + 1]), float(xr[i + 2]), float(xr[i + 3]));
+          for (uint j = 0; j < 4; ++j) {
+            dot[j] += wv[i + j] * float(xr[i + j]);
+          }
         }
       } else {  // the last, partial block of a dense weight
         for (uint i = 0; i < blk.count; ++i) {
-          dot.x += wv[i] * float(xr[i]);
+          dot[0] += wv[i] * float(xr[i]);
         }
       }
-      acc[r] += blk.scale * dot;
+      for (uint j = 0; j < 4; ++j) {
+        acc[r][j] += blk.scale * dot[j];
+      }
     }
   }
   for (uint r = 0; r < rows; ++r) {
-    const float sum = (acc[r].x + acc[r].y) + (acc[r].z + acc[r].w);
+    const float sum = (acc[r][0] + acc[r][1]) + (acc[r][2] + acc[r][3]);
     out[(m0 + r) * p.n + n] = T(p.alpha * sum);
   }
 }
