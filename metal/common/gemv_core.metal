@@ -9,60 +9,65 @@
 constant constexpr uint kGemvRows = 8;    // activation rows per thread
 constant constexpr uint kGemvBlock = 32;  // elements of W per step (a quantization block)
 
-// Weight formats: block(w, p, n, k0, out) dequantizes W(n, k0 .. k0 + 32) into out (the caller
-// guarantees k0 + 32 <= K for quantized formats; dense formats stop at K) and returns the count.
+// One step of W(n, k0 ..): `count` values (32, fewer at the end of a dense row) times `scale`.
+struct WeightBlock {
+  float scale;
+  uint count;
+};
+
+// Weight formats: block(w, p, n, k0, out) writes W(n, k0 .. k0 + 32) / scale into out (quantized
+// formats: the integer levels, so the scale multiplies the block's dot product once; the caller
+// guarantees k0 + 32 <= K for them; dense formats stop at K with scale 1).
 struct WeightsQ8_0 {
-  static uint block(device const uchar* w, constant GemvParams& p, uint n, uint k0,
-                    thread float* out) {
+  static WeightBlock block(device const uchar* w, constant GemvParams& p, uint n, uint k0,
+                           thread float* out) {
     device const BlockQ8_0& blk =
         ((device const BlockQ8_0*)w)[n * (p.k / kGemvBlock) + k0 / kGemvBlock];
-    const float d = float(blk.d);
     for (uint i = 0; i < kGemvBlock; ++i) {
-      out[i] = d * float(blk.qs[i]);
+      out[i] = float(blk.qs[i]);
     }
-    return kGemvBlock;
+    return {float(blk.d), kGemvBlock};
   }
 };
 
 struct WeightsQ4_0 {
-  static uint block(device const uchar* w, constant GemvParams& p, uint n, uint k0,
-                    thread float* out) {
+  static WeightBlock block(device const uchar* w, constant GemvParams& p, uint n, uint k0,
+                           thread float* out) {
     device const BlockQ4_0& blk =
         ((device const BlockQ4_0*)w)[n * (p.k / kGemvBlock) + k0 / kGemvBlock];
-    const float d = float(blk.d);
     for (uint i = 0; i < kGemvBlock / 2; ++i) {
-      out[i] = d * float(int(blk.qs[i] & 15) - 8);
-      out[i + kGemvBlock / 2] = d * float(int(blk.qs[i] >> 4) - 8);
+      out[i] = float(int(blk.qs[i] & 15) - 8);
+      out[i + kGemvBlock / 2] = float(int(blk.qs[i] >> 4) - 8);
     }
-    return kGemvBlock;
+    return {float(blk.d), kGemvBlock};
   }
 };
 
 // Dense W stored N x K (a Linear weight; matmul's transpose_b).
 template <typename T>
 struct WeightsRows {
-  static uint block(device const uchar* w, constant GemvParams& p, uint n, uint k0,
-                    thread float* out) {
+  static WeightBlock block(device const uchar* w, constant GemvParams& p, uint n, uint k0,
+                           thread float* out) {
     device const T* row = (device const T*)w + n * p.k + k0;
     const uint count = min(kGemvBlock, p.k - k0);
     for (uint i = 0; i < count; ++i) {
       out[i] = float(row[i]);
     }
-    return count;
+    return {1.0f, count};
   }
 };
 
 // Dense W stored K x N (matmul's b without transpose): neighbouring threads read neighbouring n.
 template <typename T>
 struct WeightsCols {
-  static uint block(device const uchar* w, constant GemvParams& p, uint n, uint k0,
-                    thread float* out) {
+  static WeightBlock block(device const uchar* w, constant GemvParams& p, uint n, uint k0,
+                           thread float* out) {
     device const T* col = (device const T*)w + k0 * p.n + n;
     const uint count = min(kGemvBlock, p.k - k0);
     for (uint i = 0; i < count; ++i) {
       out[i] = float(col[i * p.n]);
     }
-    return count;
+    return {1.0f, count};
   }
 };
 
@@ -74,20 +79,32 @@ inline void gemv_column(device const uchar* w, device const T* x, device T* out,
     return;
   }
   const uint rows = min(kGemvRows, p.m - m0);
-  float acc[kGemvRows] = {};
+  // Four partial sums per row: independent chains (float4 lanes on a GPU, SIMD on a CPU).
+  float acc[kGemvRows][4] = {};
   float wv[kGemvBlock];
   for (uint k0 = 0; k0 < p.k; k0 += kGemvBlock) {
-    const uint count = Weights::block(w, p, n, k0, wv);
+    const WeightBlock blk = Weights::block(w, p, n, k0, wv);
     for (uint r = 0; r < rows; ++r) {
       device const T* xr = x + (m0 + r) * p.k + k0;
-      float sum = 0.0f;
-      for (uint i = 0; i < count; ++i) {
-        sum += wv[i] * float(xr[i]);
+      float dot[4] = {};
+      if (blk.count == kGemvBlock) {
+        for (uint i = 0; i < kGemvBlock; i += 4) {
+          for (uint j = 0; j < 4; ++j) {
+            dot[j] += wv[i + j] * float(xr[i + j]);
+          }
+        }
+      } else {  // the last, partial block of a dense weight
+        for (uint i = 0; i < blk.count; ++i) {
+          dot[0] += wv[i] * float(xr[i]);
+        }
       }
-      acc[r] += sum;
+      for (uint j = 0; j < 4; ++j) {
+        acc[r][j] += blk.scale * dot[j];
+      }
     }
   }
   for (uint r = 0; r < rows; ++r) {
-    out[(m0 + r) * p.n + n] = T(p.alpha * acc[r]);
+    const float sum = (acc[r][0] + acc[r][1]) + (acc[r][2] + acc[r][3]);
+    out[(m0 + r) * p.n + n] = T(p.alpha * sum);
   }
 }

@@ -26,6 +26,10 @@ CASES = [
     ((9, 10), (4, 10, 3), False, False),  # shared a, batched b
     ((2, 3, 9, 8), (3, 8, 5), False, False),  # b's batch a suffix of a's
     ((1, 9, 8), (2, 8, 5), False, False),  # a broadcast over b's batch
+    # N > M: the host BLAS splits the columns (M = 1: as mat-vecs)
+    ((1, 24), (24, 67), False, False),
+    ((24, 1), (70, 24), True, True),
+    ((3, 24), (70, 24), False, True),
 ]
 
 

@@ -66,6 +66,30 @@ Shape broadcast_batch(const Shape& a, const Shape& b) {
 }
 }  // namespace
 
+MatmulDims matmul_dims(const char* op, const Tensor& a, const Tensor& b, bool transpose_a,
+                       bool transpose_b) {
+  if (a.ndim() < 2 || b.ndim() < 2) {
+    throw ShapeError(std::string(op) + ": a and b need at least 2 dimensions, got " +
+                     shape_str(a.shape()) + " and " + shape_str(b.shape()) +
+                     " (reshape a vector to [1, K] or [K, 1])");
+  }
+  if (!a.is_contiguous() || !b.is_contiguous()) {
+    throw ShapeError(std::string(op) +
+                     ": inputs must be contiguous (use transpose_a/transpose_b instead of "
+                     "transposed views)");
+  }
+  const int64_t m = transpose_a ? a.dim(-1) : a.dim(-2);
+  const int64_t k = transpose_a ? a.dim(-2) : a.dim(-1);
+  const int64_t kb = transpose_b ? b.dim(-1) : b.dim(-2);
+  const int64_t n = transpose_b ? b.dim(-2) : b.dim(-1);
+  if (k != kb) {
+    throw ShapeError(std::string(op) + ": inner dimensions differ: a " + shape_str(a.shape()) +
+                     (transpose_a ? " (transposed)" : "") + " and b " + shape_str(b.shape()) +
+                     (transpose_b ? " (transposed)" : ""));
+  }
+  return {m, n, k};
+}
+
 std::pair<MatmulOp::Operation, Tensor> MatmulOp::create(Context& ctx, const Args& args) {
   const Tensor& a = args.a;
   const Tensor& b = args.b;
@@ -79,30 +103,13 @@ std::pair<MatmulOp::Operation, Tensor> MatmulOp::create(Context& ctx, const Args
     throw DTypeError(std::string("matmul: dtypes differ (") + dtype_name(a.dtype()) + " and " +
                      dtype_name(b.dtype()) + "); convert one of them first");
   }
-  if (a.ndim() < 2 || b.ndim() < 2) {
-    throw ShapeError("matmul: a and b need at least 2 dimensions, got " + shape_str(a.shape()) +
-                     " and " + shape_str(b.shape()) + " (reshape a vector to [1, K] or [K, 1])");
-  }
-  if (!a.is_contiguous() || !b.is_contiguous()) {
-    throw ShapeError(
-        "matmul: inputs must be contiguous (use transpose_a/transpose_b instead of transposed "
-        "views)");
-  }
   if (quantized && (b.ndim() != 2 || !args.transpose_b || args.transpose_a)) {
     throw ArgumentError(
         std::string("matmul: a ") + dtype_name(b.dtype()) +
         " weight W must be 2-d [N, K] and used as matmul(x, W, transpose_b=True) (= x @ W^T), "
         "with a not transposed");
   }
-  const int64_t m = args.transpose_a ? a.dim(-1) : a.dim(-2);
-  const int64_t k = args.transpose_a ? a.dim(-2) : a.dim(-1);
-  const int64_t kb = args.transpose_b ? b.dim(-1) : b.dim(-2);
-  const int64_t n = args.transpose_b ? b.dim(-2) : b.dim(-1);
-  if (k != kb) {
-    throw ShapeError("matmul: inner dimensions differ: a " + shape_str(a.shape()) +
-                     (args.transpose_a ? " (transposed)" : "") + " and b " + shape_str(b.shape()) +
-                     (args.transpose_b ? " (transposed)" : ""));
-  }
+  const auto [m, n, k] = matmul_dims("matmul", a, b, args.transpose_a, args.transpose_b);
   const Shape a_batch(a.shape().begin(), a.shape().end() - 2);
   const Shape b_batch(b.shape().begin(), b.shape().end() - 2);
   const Shape batch_shape = broadcast_batch(a_batch, b_batch);

@@ -5,6 +5,7 @@
 
 #include "metallic/error.hpp"
 #include "metallic/op_registry.hpp"
+#include "metallic/ops/matmul.hpp"
 
 namespace metallic {
 
@@ -19,24 +20,7 @@ std::pair<MpsMatmulOp::Operation, Tensor> MpsMatmulOp::create(Context& ctx, cons
   if (a.dtype() != DType::F32 && a.dtype() != DType::F16) {
     throw DTypeError(std::string("mps_matmul: supports f32 and f16, got ") + dtype_name(a.dtype()));
   }
-  if (a.ndim() < 2 || b.ndim() < 2) {
-    throw ShapeError("mps_matmul: a and b need at least 2 dimensions, got " + shape_str(a.shape()) +
-                     " and " + shape_str(b.shape()));
-  }
-  if (!a.is_contiguous() || !b.is_contiguous()) {
-    throw ShapeError(
-        "mps_matmul: inputs must be contiguous (use transpose_a/transpose_b instead "
-        "of transposed views, or call .contiguous() first)");
-  }
-  const int64_t m = args.transpose_a ? a.dim(-1) : a.dim(-2);
-  const int64_t k = args.transpose_a ? a.dim(-2) : a.dim(-1);
-  const int64_t kb = args.transpose_b ? b.dim(-1) : b.dim(-2);
-  const int64_t n = args.transpose_b ? b.dim(-2) : b.dim(-1);
-  if (k != kb) {
-    throw ShapeError("mps_matmul: inner dimensions differ: a " + shape_str(a.shape()) +
-                     (args.transpose_a ? " (transposed)" : "") + " and b " + shape_str(b.shape()) +
-                     (args.transpose_b ? " (transposed)" : ""));
-  }
+  const auto [m, n, k] = matmul_dims("mps_matmul", a, b, args.transpose_a, args.transpose_b);
   const Shape batch_shape(a.shape().begin(), a.shape().end() - 2);
   const Shape b_batch(b.shape().begin(), b.shape().end() - 2);
   if (b.ndim() > 2 && b_batch != batch_shape) {

@@ -11,6 +11,15 @@
 
 namespace metallic {
 
+/// The sizes of op(a) (M x K) @ op(b) (K x N).
+struct MatmulDims {
+  int64_t m, n, k;
+};
+/// Checks that a and b are contiguous, at least 2-d, with equal inner sizes (errors start with
+/// `op`), and returns M, N, K.
+MatmulDims matmul_dims(const char* op, const Tensor& a, const Tensor& b, bool transpose_a,
+                       bool transpose_b);
+
 struct MatmulOp {
   static constexpr const char* name = "matmul";
   struct Args {

@@ -14,9 +14,11 @@
 #if defined(METALLIC_BLAS_ACCELERATE)
 #include <Accelerate/Accelerate.h>
 #define METALLIC_SGEMM cblas_sgemm
+#define METALLIC_SGEMV cblas_sgemv
 #else
 #include <cblas.h>  // scipy-openblas32: every symbol carries the scipy_ prefix
 #define METALLIC_SGEMM scipy_cblas_sgemm
+#define METALLIC_SGEMV scipy_cblas_sgemv
 #endif
 
 namespace metallic::host {
@@ -88,11 +90,12 @@ void HostQueue::run_matmul(const MatmulCommand& m) {
     f.c = f.c_copy.data();
   }
 
-  // Blocks of C, one per worker: split the batch, else the rows, else (decode: M small) the
-  // columns, so that every worker gets a share of the largest dimension.
+  // Blocks of C, one per worker. Each worker reads all of the operand it does not split: split
+  // the (batch x M) rows when B is the smaller operand (M >= N) or there are batches enough to
+  // go round, else the columns (decode, prefill against a wide weight such as an lm head).
   const uint32_t workers = workers_.size();
   const uint64_t rows = uint64_t(m.batch) * m.m;
-  const bool split_rows = rows >= uint64_t(workers) * 32 || m.n < workers * 64;
+  const bool split_rows = m.batch >= workers || m.m >= m.n || m.n < workers * 16;
   const auto ta = m.transpose_a ? CblasTrans : CblasNoTrans;
   const auto tb = m.transpose_b ? CblasTrans : CblasNoTrans;
   const auto alpha = float(m.alpha), beta = float(m.beta);
@@ -114,10 +117,19 @@ void HostQueue::run_matmul(const MatmulCommand& m) {
         const uint32_t j1 = uint32_t(uint64_t(m.n) * (part + 1) / workers);
         if (j1 == j0) continue;
         for (uint32_t batch = 0; batch < m.batch; ++batch) {
+          const float* a = f.a + batch * m.a_batch_stride;
           const float* b = f.b + batch * m.b_batch_stride + (m.transpose_b ? j0 * ldb : j0);
-          METALLIC_SGEMM(CblasRowMajor, ta, tb, int(m.m), int(j1 - j0), int(m.k), alpha,
-                         f.a + batch * m.a_batch_stride, int(lda), b, int(ldb), beta,
-                         f.c + batch * m.c_batch_stride + j0, int(ldc));
+          float* c = f.c + batch * m.c_batch_stride + j0;
+          if (m.m == 1) {  // decode: c = op(B)^T a as a mat-vec, which BLAS streams faster
+            const auto tv = m.transpose_b ? CblasNoTrans : CblasTrans;
+            const int rows = m.transpose_b ? int(j1 - j0) : int(m.k);
+            const int cols = m.transpose_b ? int(m.k) : int(j1 - j0);
+            METALLIC_SGEMV(CblasRowMajor, tv, rows, cols, alpha, b, int(ldb), a,
+                           m.transpose_a ? int(lda) : 1, beta, c, 1);
+          } else {
+            METALLIC_SGEMM(CblasRowMajor, ta, tb, int(m.m), int(j1 - j0), int(m.k), alpha, a,
+                           int(lda), b, int(ldb), beta, c, int(ldc));
+          }
         }
       }
     }
