@@ -30,8 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 if __package__:
+    from metallic._msl import address_spaces as _address_spaces
     from metallic._msl import checks as _checks
-else:  # run as a script (the build): checks.py next to this file
+else:  # run as a script (the build): the modules next to this file
+    import address_spaces as _address_spaces  # type: ignore[import-not-found,no-redef]
     import checks as _checks  # type: ignore[import-not-found,no-redef]
 
 STUB_INCLUDE = Path(__file__).resolve().parent / "stub_include"
@@ -748,7 +750,9 @@ def translate(
     `checks`, the debug-checked variant (checks.py): built-in ones export
     metallic_host_library_<name>_checked."""
     text = preprocess(sources, include_dirs, compiler)
-    tr = Translator(tokenize(text))
+    erased = Translator(tokenize(text))
+    _address_spaces.run(erased)
+    tr = Translator(tokenize("".join(t.text for t in erased.toks)))
     tr.run()
     seen: set[str] = set()
     for k in tr.kernels:
