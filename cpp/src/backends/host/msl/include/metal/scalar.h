@@ -1,5 +1,5 @@
-// Emulated MSL scalar types: half (= g++ _Float16, every arithmetic op rounds to binary16 like the
-// GPU), bfloat (uint16 storage, round-to-nearest-even from float), MSL integer typedefs, and the
+// Emulated MSL scalar types: half (= the compiler's _Float16, every arithmetic op rounds to binary16
+// like the GPU), bfloat (uint16 storage, round-to-nearest-even from float), MSL integer typedefs, and the
 // internal type traits the rest of the emulation is built on.
 #pragma once
 
@@ -49,12 +49,25 @@ struct bfloat {
     return r;
   }
 
+  // Conversions as in MSL: integers convert implicitly, float and half only explicitly; a
+  // bfloat converts implicitly to float, explicitly to half and the integers. (So that
+  // `c ? bf : 0` is a bfloat, and `bfloat b = 1.0f;` does not compile, as on the GPU.)
   bfloat() = default;
-  constexpr bfloat(float f) : bits(from_float(f)) {}
-  template <class U,
-            std::enable_if_t<std::is_arithmetic<U>::value || std::is_same<U, half>::value, int> = 0>
+  explicit constexpr bfloat(float f) : bits(from_float(f)) {}
+  template <class U, std::enable_if_t<std::is_floating_point<U>::value || std::is_same<U, half>::value,
+                                      int> = 0>
+  explicit constexpr bfloat(U u) : bits(from_float(float(u))) {}
+  template <class U, std::enable_if_t<std::is_integral<U>::value, int> = 0>
   constexpr bfloat(U u) : bits(from_float(float(u))) {}
-  constexpr operator float() const { return __builtin_bit_cast(float, uint32_t(bits) << 16); }
+  template <class F, std::enable_if_t<std::is_floating_point<F>::value, int> = 0>
+  constexpr operator F() const {
+    return F(__builtin_bit_cast(float, uint32_t(bits) << 16));
+  }
+  template <class U,
+            std::enable_if_t<std::is_integral<U>::value || std::is_same<U, half>::value, int> = 0>
+  explicit constexpr operator U() const {
+    return U(float(*this));
+  }
 
   constexpr bfloat operator-() const { return from_bits(uint16_t(bits ^ 0x8000u)); }
   constexpr bfloat operator+() const { return *this; }
@@ -215,4 +228,3 @@ constexpr To as_type(const From& x) {
 }  // namespace metal
 
 typedef metal::bfloat bfloat;
-using metal::as_type;
