@@ -1,22 +1,19 @@
 """The C++ tests of the emulated stdlib and the execution-model runtime (tests/msl/cpp), built
-with the system compiler against the source tree and run."""
+with the kernel compiler (clang >= 15, as translated kernels are) against the source tree and run."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from metallic._msl.compile import compiler
 
 ROOT = Path(__file__).resolve().parents[2]
 MSL = ROOT / "cpp" / "src" / "backends" / "host" / "msl"
-CXX = shutil.which("g++") or shutil.which("c++")
 
 
-@pytest.mark.skipif(
-    not CXX or not (MSL / "runtime").is_dir(), reason="needs g++ and the source tree"
-)
+@pytest.mark.skipif(not (MSL / "runtime").is_dir(), reason="needs the source tree")
 @pytest.mark.parametrize("name", ["test_stdlib", "test_runtime"])
 def test_cpp(name, tmp_path):
     exe = tmp_path / name
@@ -24,7 +21,7 @@ def test_cpp(name, tmp_path):
     if name == "test_runtime":
         sources += sorted(str(p) for p in (MSL / "runtime").glob("*.cpp"))
     cmd = [
-        CXX,
+        compiler(),
         "-std=c++17",
         "-O1",
         "-pthread",

@@ -207,7 +207,9 @@ def _threadgroup_variables(s: _Stream, names: set[str], scalars: set[str]) -> No
         if close < 0 or s.text(close + 1) != "(":
             continue
         end = s.match(close + 1, "(", ")")
-        var_id = s.joined(close + 2, end)
+        comma = next((q for q in range(close + 2, end) if s.text(q) == ","), end)
+        var_id = s.joined(close + 2, comma)
+        init = s.joined(comma, end)  # ", <initialiser>" or nothing
         # The type, then the dimensions.
         j = k + 9
         type_end = j
@@ -225,7 +227,7 @@ def _threadgroup_variables(s: _Stream, names: set[str], scalars: set[str]) -> No
         for q in range(k, end + 1):
             s.set(q, "")
         args = ", ".join([type_text, *dims])
-        s.set(k, f'auto {name} = {NS}tg_array<{args}>({var_id}, "{name}")')
+        s.set(k, f'auto {name} = {NS}tg_array<{args}>({var_id}, "{name}"{init})')
         names.add(name)
         if not dims:
             scalars.add(name)

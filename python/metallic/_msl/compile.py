@@ -1,8 +1,9 @@
-"""Compiles MSL source for the host device at run time: translate, compile with the system C++
-compiler into a shared object, cache it on disk by content hash (a second process reuses it)."""
+"""Compiles MSL source for the host device at run time: translate, compile with clang (>= 15)
+into a shared object, cache it on disk by content hash (a second process reuses it)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import platform
@@ -34,27 +35,67 @@ def cache_dir() -> Path:
     return Path(base) / "metallic" / "host-kernels"
 
 
+# The kernel compiler: clang >= 15 (see cpp/src/backends/host/msl/kernel_compiler.cmake, which
+# the build uses and searches the same names in the same order).
+KERNEL_COMPILERS = ["clang++", *(f"clang++-{v}" for v in range(21, 14, -1))]
+
+
+@functools.cache
+def _is_kernel_compiler(cxx: str) -> bool:
+    """True if `cxx` is clang >= 15 (Apple clang >= 14.0.3, which is LLVM 15)."""
+    try:
+        out = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
+    except OSError:
+        return False
+    apple = re.search(r"Apple clang version (\d+)\.(\d+)\.(\d+)", out)
+    if apple:
+        return tuple(int(x) for x in apple.groups()) >= (14, 0, 3)
+    llvm = re.search(r"clang version (\d+)", out)
+    return llvm is not None and int(llvm.group(1)) >= 15
+
+
 def compiler() -> str:
-    cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
-    if not cxx:
-        raise CompileError(
-            "no C++ compiler found for the host device: install g++ (or set CXX) to compile "
-            "kernels at run time"
-        )
-    return cxx
+    """The clang++ that compiles kernels: $METALLIC_KERNEL_CXX, else the first of clang++,
+    clang++-21 ... clang++-15 that is clang >= 15."""
+    env = os.environ.get("METALLIC_KERNEL_CXX")
+    if env:
+        if not _is_kernel_compiler(env):
+            raise CompileError(f"METALLIC_KERNEL_CXX={env} is not clang >= 15")
+        return env
+    for name in KERNEL_COMPILERS:
+        path = shutil.which(name)
+        if path and _is_kernel_compiler(path):
+            return path
+    raise CompileError(
+        "compiling kernels for the host device needs clang >= 15, and none was found "
+        f"(tried {', '.join(KERNEL_COMPILERS)}): install one (Debian 12: apt-get install "
+        "clang-16; Debian 13 / Ubuntu 24.04: apt-get install clang; macOS: the Xcode command "
+        "line tools) or set METALLIC_KERNEL_CXX"
+    )
 
 
 def kernel_flags() -> list[str]:
-    """The flags the build uses for translated kernels (see CMakeLists.txt)."""
+    """The flags the build gives translated kernels (METALLIC_HOST_KERNEL_FLAGS in
+    kernel_compiler.cmake); the warnings turned off are about what MSL allows."""
+    flags = [
+        "-std=c++17",
+        "-fPIC",
+        "-fno-strict-aliasing",
+        "-Wno-unknown-attributes",
+        "-Wno-unknown-pragmas",
+        "-Wno-duplicate-decl-specifier",
+        "-Wno-c99-designator",
+    ]
     machine = platform.machine().lower()
     # Big stack frames probe their pages in order, so a large local array overflowing a fiber
     # stack hits its guard (a DeviceError) instead of writing over a neighbouring mapping.
     # (macOS probes big frames already.)
-    flags = ["-fstack-clash-protection"] if sys.platform.startswith("linux") else []
+    if sys.platform.startswith("linux"):
+        flags.append("-fstack-clash-protection")
     if machine in ("x86_64", "amd64"):
-        return [*flags, "-mf16c"]
-    if machine in ("aarch64", "arm64"):
-        return [*flags, "-fsigned-char"]
+        flags.append("-mf16c")  # half arithmetic in a few instructions
+    elif machine in ("aarch64", "arm64"):
+        flags.append("-fsigned-char")  # MSL's char is signed
     return flags
 
 
@@ -84,15 +125,10 @@ def compile_host_library(
         except TranslateError as e:
             raise CompileError(_user_paths(str(e), str(src_dir), name)) from None
         flags = [
-            "-std=c++17",
             *(["-O0", "-g"] if debug else ["-O2"]),
             "-shared",
-            "-fPIC",
             "-fvisibility=hidden",
             "-pthread",
-            "-Wno-attributes",
-            "-Wno-unknown-pragmas",
-            "-fno-strict-aliasing",
             *kernel_flags(),
         ]
         key = hashlib.sha256(

@@ -30,8 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 if __package__:
+    from metallic._msl import address_spaces as _address_spaces
     from metallic._msl import checks as _checks
-else:  # run as a script (the build): checks.py next to this file
+else:  # run as a script (the build): the modules next to this file
+    import address_spaces as _address_spaces  # type: ignore[import-not-found,no-redef]
     import checks as _checks  # type: ignore[import-not-found,no-redef]
 
 STUB_INCLUDE = Path(__file__).resolve().parent / "stub_include"
@@ -61,13 +63,16 @@ BUILTINS = {
 
 # Identifiers whose use means the threads of a threadgroup must run as fibers.
 SYNC_PATTERN = re.compile(
-    r"^(threadgroup_barrier|simdgroup_barrier|simd_\w+|quad_\w+|simdgroup_multiply\w*)$"
+    r"^(threadgroup_barrier|simdgroup_barrier|(__metal_)?(simd|quad)_\w+|simdgroup_multiply\w*)$"
 )
 
 SWIZZLE = re.compile(r"^([xyzw]{2,4}|[rgba]{2,4})$")
 SWIZZLE_INDEX = {c: i for i, c in enumerate("xyzw")} | {c: i for i, c in enumerate("rgba")}
 FLOAT_LITERAL = re.compile(r"^((\d+\.\d*|\.\d+)([eE][+-]?\d+)?|\d+[eE][+-]?\d+)$")
 ASSIGN_OPS = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="}
+UNROLL_PRAGMA = re.compile(r"#\s*pragma\s+unroll\s*\((.*)\)\s*$", re.DOTALL)
+# Identifiers after which a name starts an expression, not a declaration (`return n;`).
+EXPRESSION_KEYWORDS = {"return", "case", "else", "do", "throw", "sizeof", "delete", "new"}
 HALF_LITERAL = re.compile(r"^(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)[hH]$")
 
 TOKEN = re.compile(
@@ -96,13 +101,23 @@ class Tok:
     line: int = 0
 
 
+# Kernel functions are renamed (the launcher names them, nothing else may): a kernel may be
+# called `max`, `exp` or `transpose`, as a metal:: function, or `select`, as a C library one.
+KERNEL_PREFIX = "__mtlh_kernel_"
+
+
 @dataclass
 class Param:
     name: str
     attribute: str  # buffer, threadgroup, or a builtin name
     index: int = 0
     type_text: str = ""  # as spelled (for error messages from the host device's argument checks)
-    optional: bool = False  # [[function_constant(...)]]: may be left unbound
+    guard: str | None = None  # C++ condition of [[function_constant(c)]]: bound only while true
+
+    @property
+    def optional(self) -> bool:
+        """A [[function_constant(...)]] parameter: may be left unbound."""
+        return self.guard is not None
 
 
 @dataclass
@@ -187,12 +202,22 @@ class Translator:
 
     # -- passes ---------------------------------------------------------------------------------
     def run(self) -> None:
+        self.unroll_pragmas()
         self.literals_and_swizzles()
         self.scan_top_level()
         self.rewrite_function_constants()
         self.rewrite_threadgroup_variables()
         self.mark_sync()
         self.strip_attributes_and_keywords()
+
+    def unroll_pragmas(self) -> None:
+        """`#pragma unroll(MIN(N, 4))`: the preprocessor does not expand pragma arguments, so the
+        count names macros that are gone by the time the compiler reads it; such a pragma
+        becomes `#pragma unroll` (a hint either way). Literal counts stay."""
+        for t in self.toks:
+            m = UNROLL_PRAGMA.match(t.text) if t.kind == "pp" else None
+            if m and not m.group(1).strip().isdigit():
+                t.text = "#pragma unroll"
 
     def literals_and_swizzles(self) -> None:
         for k in range(len(self.sig)):
@@ -268,26 +293,30 @@ class Translator:
             for q in range(start, j):
                 if self.text(q) == "[[":
                     end = self.match(q, "[", "]")
-                    attrs.append("".join(self.text(x) for x in range(q + 1, end)))
+                    attrs += _split_attributes("".join(self.text(x) for x in range(q + 1, end)))
                 elif self.tok(q).kind == "ident" and not attrs:
                     name, name_at = self.text(q), q
             type_text = " ".join(
                 self.text(q) for q in range(start, name_at) if self.tok(q).kind != "ws"
             ).replace(" *", "*").replace(" &", "&")
+            guards = [a for a in attrs if a.startswith("function_constant")]
+            attrs = [a for a in attrs if not a.startswith("function_constant")]
+            guard = self.guard(guards[0], start) if guards else None
             if not attrs:
-                # Metal gives device/constant (threadgroup) pointers and references without an
-                # attribute the first free [[buffer]] ([[threadgroup]]) index, in order.
+                # Metal gives device/constant (threadgroup) pointers, references and arrays
+                # without an attribute the first free [[buffer]] ([[threadgroup]]) index, in
+                # order (a [[function_constant(c)]] alone does not count as one).
                 words = {self.text(q) for q in range(start, j)}
-                declarator = words & {"*", "&"}
+                declarator = words & {"*", "&", "["}
                 if declarator and words & {"device", "constant"}:
-                    params.append(Param(name, "buffer", -1, type_text))
+                    params.append(Param(name, "buffer", -1, type_text, guard))
                 elif declarator and "threadgroup" in words:
-                    params.append(Param(name, "threadgroup", -1, type_text))
+                    params.append(Param(name, "threadgroup", -1, type_text, guard))
                 else:
                     raise error(
                         self.tok(start),
                         f"kernel parameter '{name}' has no attribute and is not a device, "
-                        "constant or threadgroup pointer or reference ([[stage_in]] and "
+                        "constant or threadgroup pointer, reference or array ([[stage_in]] and "
                         "textures are not supported on the host device)",
                     )
                 j += 1
@@ -303,8 +332,7 @@ class Translator:
                     )
                 raise error(self.tok(start), what)
             index = int(m.group(2)) if m and m.group(2) else 0
-            optional = any("function_constant" in a for a in attrs)
-            params.append(Param(name, kind, index, type_text, optional))
+            params.append(Param(name, kind, index, type_text, guard))
             j += 1
         for kind in ("buffer", "threadgroup"):
             used = {p.index for p in params if p.attribute == kind and p.index >= 0}
@@ -313,6 +341,15 @@ class Translator:
                     p.index = next(i for i in range(len(params) + len(used) + 1) if i not in used)
                     used.add(p.index)
         return params
+
+    def guard(self, attribute: str, at: int) -> str:
+        """The C++ condition of a parameter's [[function_constant(name)]]."""
+        name = attribute[len("function_constant(") : -1].strip()
+        if name in self.constants:
+            return f"::metal_host::function_constant<bool>({self.constants[name][1]})"
+        if name in self.derived:
+            return f"{self.derived[name]}()"
+        raise error(self.tok(at), f"[[{attribute}]]: '{name}' is not a function constant")
 
     def function_definition(self, start: int, brace: int, end: int) -> None:
         head = [self.text(j) for j in range(start, brace)]
@@ -329,17 +366,17 @@ class Translator:
         params = self.parse_params(open_, close) if is_kernel else None
         attributes = self.attributes_in(start, open_)
         limits = [a for a in attributes if a.startswith("max_total_threads_per_threadgroup")]
-        max_threads = int(re.findall(r"\d+", limits[0])[0]) if limits else 1024
+        max_threads = _max_threads(limits[0]) if limits else 1024
         fn = FunctionDef(name, params, is_kernel, (brace, end), is_template, max_threads)
         self.functions.setdefault(name, fn)
         if is_kernel:
             self.functions[name] = fn
+            self.set(open_ - 1, KERNEL_PREFIX + name)
             if not is_template:
                 host_names = [a for a in attributes if a.startswith("host_name")]
                 host = _host_name(host_names[0]) if host_names else name
-                self.kernels.append(
-                    Kernel(host, self.qualified(name), params or [], max_threads=max_threads)
-                )
+                call = self.qualified(KERNEL_PREFIX + name)
+                self.kernels.append(Kernel(host, call, params or [], max_threads=max_threads))
 
     def attributes_in(self, start: int, stop: int) -> list[str]:
         out = []
@@ -347,7 +384,7 @@ class Translator:
         while k < stop:
             if self.text(k) == "[[":
                 end = self.match(k, "[", "]")
-                out.append("".join(self.text(j) for j in range(k + 1, end)))
+                out += _split_attributes("".join(self.text(j) for j in range(k + 1, end)))
                 k = end
             k += 1
         return out
@@ -365,10 +402,11 @@ class Translator:
 
     def declaration(self, start: int, semi: int) -> None:
         """Top-level declarations: function constants and [[host_name]] instantiations."""
+        self.rename_kernel_references(start, semi)
         words = [self.text(j) for j in range(start, semi)]
         attrs = self.attributes_in(start, semi)
         fc = [a for a in attrs if a.startswith("function_constant")]
-        if fc:
+        if fc and words[:1] != ["template"]:  # (an instantiation's parameters may have them)
             index = constant_index(fc[0])
             if index is None:
                 raise error(
@@ -412,7 +450,7 @@ class Translator:
                     while self.text(q0 - 1) == "::" and self.tok(q0 - 2).kind == "ident":
                         q0 -= 2
                     call = "".join(self.text(q) for q in range(q0, end + 1))
-                    base = self.text(j)
+                    base = self.text(j).removeprefix(KERNEL_PREFIX)
                     j = end
                 j += 1
             if call is not None and "::" not in call.split("<")[0]:
@@ -427,6 +465,14 @@ class Translator:
             self.kernels.append(
                 Kernel(host, call, list(template.params or []), max_threads=template.max_threads)
             )
+
+    def rename_kernel_references(self, start: int, stop: int) -> None:
+        """`kern<...>` of a kernel template in a declaration (an explicit instantiation,
+        `typedef decltype(kern<float>) kern_t;`) names the renamed kernel."""
+        for q in range(start, stop):
+            fn = self.functions.get(self.text(q))
+            if fn and fn.is_kernel and fn.is_template and self.text(q + 1) == "<":
+                self.set(q, KERNEL_PREFIX + fn.name)
 
     def last_paren(self, brace: int) -> int:
         close = brace - 1
@@ -522,21 +568,93 @@ class Translator:
     def rewrite_function_constants(self) -> None:
         if not self.constants:
             return
+        local = self.local_declarations(set(self.constants) | set(self.derived))
         for k in range(len(self.sig)):
             t = self.text(k)
-            if t in self.derived and self.text(k - 1) not in (".", "->", "::"):
-                self.set(k, f"{self.derived[t]}()")
+            if k in local or self.text(k - 1) in (".", "->", "::"):
                 continue
-            if t == "is_function_constant_defined" and self.text(k + 1) == "(":
+            if t in self.derived:
+                self.set(k, f"{self.derived[t]}()")
+            elif t == "is_function_constant_defined" and self.text(k + 1) == "(":
                 name = self.text(k + 2)
                 if name not in self.constants:
                     raise error(self.tok(k), f"'{name}' is not a function constant")
                 self.set(k, f"::metal_host::function_constant_defined({self.constants[name][1]})")
                 for q in (k + 1, k + 2, k + 3):
                     self.set(q, "")
-            elif t in self.constants and self.text(k - 1) not in (".", "->", "::"):
+            elif t in self.constants:
                 type_text, index = self.constants[t]
                 self.set(k, f"(::metal_host::function_constant<{type_text}>({index}))")
+
+    def local_declarations(self, names: set[str]) -> set[int]:
+        """Positions where one of `names` (program-scope constants) is a local name instead: its
+        declaration as a parameter or variable, and its uses in that scope (MLX's sdpa_vector
+        declares `const int blocks = ...` beside the function constant `blocks`)."""
+        out: set[int] = set()
+        scopes: list[set[str]] = [set()]  # names declared in each enclosing block
+        params: set[str] = set()  # declared in a parameter list whose body comes next
+        for k in range(len(self.sig)):
+            t = self.text(k)
+            if t == "{":
+                scopes.append(params)
+                params = set()
+            elif t == "}":
+                if len(scopes) > 1:
+                    scopes.pop()
+            elif t == ";" and params and not self.inside_parentheses(k):
+                params = set()  # a declaration without a body
+            elif t in names and self.text(k - 1) not in (".", "->", "::"):
+                if self.declares(k):
+                    out.add(k)
+                    (params if self.inside_parentheses(k) else scopes[-1]).add(t)
+                elif any(t in sc for sc in scopes):
+                    out.add(k)
+        return out
+
+    def inside_parentheses(self, k: int) -> bool:
+        """True if token k is inside (...) of the current statement (a parameter list or a
+        for-statement's header)."""
+        depth = 0
+        for j in range(k - 1, -1, -1):
+            t = self.text(j)
+            if t in (")", "]"):
+                depth += 1
+            elif t in ("(", "["):
+                if depth == 0:
+                    return t == "("
+                depth -= 1
+            elif t in (";", "{", "}") and depth == 0:
+                return False
+        return False
+
+    def declares(self, k: int) -> bool:
+        """True if the identifier at k is being declared: `int n = `, `constant int& n [[...]]`,
+        `T n,` in a parameter list."""
+        prev, nxt = self.text(k - 1), self.text(k + 1)
+        if self.tok(k - 1).kind == "ident" and prev not in EXPRESSION_KEYWORDS:
+            return nxt in ("=", ";", ",", ")", "[", "[[", "{", ":")
+        if prev in ("*", "&", "&&", ">"):
+            if nxt in ("=", "[["):
+                return True
+            if nxt in (",", ")") and self.inside_parentheses(k):
+                return self.is_parameter_list(k)
+        return False
+
+    def is_parameter_list(self, k: int) -> bool:
+        """True if token k is in the parameter list of a function definition."""
+        depth = 0
+        for j in range(k, len(self.sig)):
+            t = self.text(j)
+            if t == "(":
+                depth += 1
+            elif t == ")":
+                if depth == 0:
+                    q = j + 1
+                    while self.text(q) in ("const", "noexcept"):
+                        q += 1
+                    return self.text(q) in ("{", ":")
+                depth -= 1
+        return False
 
     def rewrite_threadgroup_variables(self) -> None:
         """`threadgroup T name[N];` in a function body -> storage of the current threadgroup."""
@@ -569,7 +687,11 @@ class Translator:
                 angle -= 2
             elif angle <= 0 and t in ("*", "&", "&&", "(", "="):
                 return
-            elif angle <= 0 and self.tok(j).kind == "ident" and self.text(j + 1) in ("[", ",", ";"):
+            elif (
+                angle <= 0
+                and self.tok(j).kind == "ident"
+                and self.text(j + 1) in ("[", ",", ";", "=")
+            ):
                 break
             j += 1
         if j >= semi:
@@ -586,8 +708,23 @@ class Translator:
                 j = end + 1
             vid = self.threadgroup_ids
             self.threadgroup_ids += 1
+            init = ""
+            if self.text(j) == "=":
+                # MLX: `threadgroup float buf[32] = {0};`, applied once per threadgroup.
+                start, depth = j + 1, 0
+                while j + 1 < semi and not (depth == 0 and self.text(j + 1) == ","):
+                    j += 1
+                    depth += {"(": 1, "{": 1, "[": 1, ")": -1, "}": -1, "]": -1}.get(
+                        self.text(j), 0
+                    )
+                value = " ".join(self.text(q) for q in range(start, j + 1))
+                init = (
+                    f", [&](void* __p) {{ {type_text} __init{dims} = {value}; "
+                    "__builtin_memcpy(__p, &__init, sizeof __init); }"
+                )
+                j += 1
             pieces.append(
-                f"auto& {name} = ::metal_host::threadgroup_variable<{type_text}{dims}>({vid})"
+                f"auto& {name} = ::metal_host::threadgroup_variable<{type_text}{dims}>({vid}{init})"
             )
             if self.text(j) == ",":
                 j += 1
@@ -642,6 +779,35 @@ def constant_index(attribute: str) -> int | None:
     return int(eval(expr, {"__builtins__": {}}))  # noqa: S307 - digits and operators only
 
 
+def _split_attributes(text: str) -> list[str]:
+    """`buffer(2),function_constant(c)` -> the attributes, split at commas outside parentheses
+    and string literals."""
+    parts, cur, depth, quoted, escaped = [], "", 0, False, False
+    for ch in text:
+        if quoted:
+            quoted = escaped or ch != '"'
+            escaped = not escaped and ch == "\\"
+        elif ch == '"':
+            quoted = True
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
+        elif ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+            continue
+        cur += ch
+    return [p.strip() for p in [*parts, cur] if p.strip()]
+
+
+def _max_threads(attribute: str) -> int:
+    """max_total_threads_per_threadgroup(n); an expression of template parameters (MLX's
+    `WM * WN * 32`) cannot be evaluated here: the device limit, 1024, is a safe bound."""
+    value = constant_index(
+        attribute.replace("max_total_threads_per_threadgroup", "function_constant", 1)
+    )
+    return value if value is not None else 1024
+
+
 def _host_name(attr: str) -> str:
     parts = re.findall(r'"((?:\\.|[^"\\])*)"', attr)  # adjacent literals concatenate
     if not parts:
@@ -664,6 +830,7 @@ def preprocess(sources: list[Path], include_dirs: list[Path], compiler: str) -> 
         f"-D__METAL_VERSION__={METAL_VERSION}",
         "-D__METAL__=1",
         "-D__HAVE_NATIVE_FAST_MATH__=1",
+        "-D__HAVE_BFLOAT__=1",  # as on Apple GPUs with MSL >= 3.1: a bfloat type
         "-DMETALLIC_HOST_DEVICE=1",
         "-isystem",
         str(STUB_INCLUDE),
@@ -694,7 +861,12 @@ def render_library(name: str, unit_text: str, kernels: list[Kernel]) -> str:
     for i, k in enumerate(kernels):
         specs = []
         for p in k.params:
-            if p.attribute == "buffer":
+            if p.attribute == "buffer" and p.guard:
+                specs.append(
+                    f"::metal_host::guarded<::metal_host::BufferArg<{p.index}>, {p.index}>("
+                    f"[] {{ return bool({p.guard}); }})"
+                )
+            elif p.attribute == "buffer":
                 specs.append(f"::metal_host::BufferArg<{p.index}>{{}}")
             elif p.attribute == "threadgroup":
                 specs.append(f"::metal_host::ThreadgroupArg<{p.index}>{{}}")
@@ -793,7 +965,9 @@ def translate(
     `checks`, the debug-checked variant (checks.py): built-in ones export
     metallic_host_library_<name>_checked."""
     text = preprocess(sources, include_dirs, compiler)
-    tr = Translator(tokenize(text))
+    erased = Translator(tokenize(text))
+    _address_spaces.run(erased)
+    tr = Translator(tokenize("".join(t.text for t in erased.toks)))
     tr.run()
     seen: set[str] = set()
     for k in tr.kernels:

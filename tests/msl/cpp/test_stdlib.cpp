@@ -1,6 +1,6 @@
 // Tests of the emulated metal_stdlib (cpp/src/backends/host/msl/include).
 // Build & run:
-//   g++ -std=c++17 -O2 -Wall -Wextra -pthread -I cpp/src/backends/host/msl/include
+//   clang++ -std=c++17 -O2 -Wall -Wextra -pthread -I cpp/src/backends/host/msl/include
 //       tests/msl/cpp/test_stdlib.cpp -o /tmp/test_stdlib && /tmp/test_stdlib
 #include <math.h>  // the libstdc++ wrapper puts std::exp(float) ... at global scope: must not clash
 #include <stdlib.h>
@@ -33,8 +33,10 @@ static int g_failures = 0;
 #define SAME(T, ...) \
   static_assert(std::is_same<T, decltype(__VA_ARGS__)>::value, #T " != decltype(" #__VA_ARGS__ ")")
 
-// ---- unqualified calls BEFORE any `using namespace metal;` (global visibility) ---------------
-static float global_visibility(float x, float4 v, half h, int i, uint u) {
+using namespace metal;
+
+// ---- unqualified calls with `using namespace metal;` (the C library's math must not clash) ----
+static float unqualified_calls(float x, float4 v, half h, int i, uint u) {
   SAME(float, exp(x));
   SAME(float, max(x, 0.0f));
   SAME(float, max(x, 0.0));  // unsuffixed literal: MSL treats it as float
@@ -56,8 +58,6 @@ static float global_visibility(float x, float4 v, half h, int i, uint u) {
   SAME(float, dot(v, v));
   return exp(x) + max(x, 0.0f) + float(exp(h));
 }
-
-using namespace metal;
 
 // ---- compile-only checks ----------------------------------------------------------------------
 static_assert(sizeof(half) == 2 && sizeof(bfloat) == 2, "");
@@ -314,7 +314,7 @@ static void test_bfloat() {
   CHECK(bfloat(1.01171875f).bits == 0x3f82);  // tie -> even (up)
   CHECK(bfloat(1.0079f).bits == 0x3f81);
   CHECK(float(bfloat(3.0f)) == 3.0f);
-  bfloat x = 2.0f;
+  bfloat x = bfloat(2.0f);  // float -> bfloat is explicit in MSL
   bfloat y = x * x + 1;
   SAME(bfloat, x * x + 1);
   SAME(float, x * 1.5f);
@@ -327,8 +327,12 @@ static void test_bfloat() {
   CHECK(float(bv.w) == 8.0f);
   float4 fv = float4(bv);
   CHECK(fv.z == 6.0f);
-  half hb = x;  // via float
-  CHECK(float(hb) == 2.0f);
+  float fx = x;  // bfloat -> float is implicit, to half explicit
+  half hb = half(x);
+  CHECK(fx == 2.0f && float(hb) == 2.0f);
+  bfloat z = true ? x : 0;  // the integer converts to bfloat, not the bfloat to int
+  SAME(bfloat, true ? x : 0);
+  CHECK(float(z) == 2.0f);
 }
 
 static void test_vectors() {
@@ -635,7 +639,7 @@ static void test_sample_kernel() {
 }
 
 int main() {
-  (void)global_visibility(1.0f, float4(1.0f), half(1.0), 1, 1u);
+  (void)unqualified_calls(1.0f, float4(1.0f), half(1.0), 1, 1u);
   compile_spellings();
   test_half();
   test_half_vectors();

@@ -39,6 +39,30 @@ struct ThreadgroupArg {
   }
 };
 
+/// [[buffer(I), function_constant(c)]]: `Spec` (BufferArg<I>, or CheckedBufferArg<I> with host
+/// checks) while enabled() (the constant) is true, else bound to rt::unbound_buffer.
+template <class Spec, uint32_t I, class Enabled>
+struct GuardedArg {
+  Enabled enabled;
+  template <class P>
+  P get(const mtlh_dispatch* d, const ThreadIds& ids, ThreadgroupState& g) const {
+    if (enabled()) return Spec{}.template get<P>(d, ids, g);
+    void* buffers[I + 1] = {};
+    uint64_t lengths[I + 1] = {};
+    buffers[I] = const_cast<void*>(rt::unbound_buffer(&lengths[I]));
+    mtlh_dispatch unbound = *d;
+    unbound.buffers = buffers;
+    unbound.buffer_lengths = lengths;
+    unbound.num_buffers = I + 1;
+    unbound.inline_bytes_mask = 0;
+    return Spec{}.template get<P>(&unbound, ids, g);
+  }
+};
+template <class Spec, uint32_t I, class Enabled>
+inline GuardedArg<Spec, I, Enabled> guarded(Enabled enabled) {
+  return {enabled};
+}
+
 /// A builtin attribute value, converted to the parameter's type (uint, ushort2, uint3, ...).
 template <class V>
 struct BuiltinArg {

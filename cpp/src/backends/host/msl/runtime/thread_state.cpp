@@ -101,7 +101,7 @@ void fault(const char* message) {
   throw k;
 }
 
-void* threadgroup_variable(uint32_t id, size_t size, size_t align) {
+void* threadgroup_variable(uint32_t id, size_t size, size_t align, bool* fresh) {
   State& s = state();
   if (__builtin_expect(s.mode == kNone, 0)) fault("threadgroup variable used outside a kernel");
   if (id >= s.vars.size()) {
@@ -111,12 +111,14 @@ void* threadgroup_variable(uint32_t id, size_t size, size_t align) {
   TgVar& v = s.vars[id];
   // A declaration in a template has one id for all its instantiations: a larger instantiation
   // (threadgroup T buf[N] with a bigger T or N) gets its own, larger storage.
-  if (v.epoch != s.epoch || __builtin_expect(v.size < size, 0)) {
+  const bool allocate = v.epoch != s.epoch || __builtin_expect(v.size < size, 0);
+  if (allocate) {
     Disarm disarmed(s);
     v.ptr = s.arena.alloc(size, align);
     v.size = size;
     v.epoch = s.epoch;
   }
+  if (fresh) *fresh = allocate;
   return v.ptr;
 }
 

@@ -155,32 +155,9 @@ inline void atomic_thread_fence(Rest...) {
 
 }  // namespace metal
 
-using metal::atomic;
 using metal::atomic_bool;
-using metal::atomic_compare_exchange_strong_explicit;
-using metal::atomic_compare_exchange_weak_explicit;
-using metal::atomic_exchange_explicit;
-using metal::atomic_fetch_add_explicit;
-using metal::atomic_fetch_and_explicit;
-using metal::atomic_fetch_max_explicit;
-using metal::atomic_fetch_min_explicit;
-using metal::atomic_fetch_or_explicit;
-using metal::atomic_fetch_sub_explicit;
-using metal::atomic_fetch_xor_explicit;
 using metal::atomic_float;
-using metal::atomic_init;
 using metal::atomic_int;
-using metal::atomic_load_explicit;
 using metal::atomic_long;
-using metal::atomic_max_explicit;
-using metal::atomic_min_explicit;
-using metal::atomic_store_explicit;
-using metal::atomic_thread_fence;
 using metal::atomic_uint;
 using metal::atomic_ulong;
-using metal::memory_order;
-using metal::memory_order_acq_rel;
-using metal::memory_order_acquire;
-using metal::memory_order_relaxed;
-using metal::memory_order_release;
-using metal::memory_order_seq_cst;

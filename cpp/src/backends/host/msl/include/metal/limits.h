@@ -3,15 +3,18 @@
 
 #include <cfloat>
 #include <climits>
-#include <cmath>
 #include <limits>
 
 #include "metal/scalar.h"
 
 namespace metal {
 
+// As in Metal's header, numeric_limits<T> derives from _numeric_limits_impl<T>, which kernels
+// specialise for their own types (candle's indexed<T>).
 template <class T>
-struct numeric_limits : std::numeric_limits<T> {};
+struct _numeric_limits_impl : std::numeric_limits<T> {};
+template <class T>
+struct numeric_limits : _numeric_limits_impl<T> {};
 
 namespace detail {
 // What half and bfloat share: binary floating point with infinities and NaNs.
@@ -28,7 +31,7 @@ struct binary_float_limits {
 }  // namespace detail
 
 template <>
-struct numeric_limits<half> : detail::binary_float_limits {
+struct _numeric_limits_impl<half> : detail::binary_float_limits {
   static constexpr bool is_iec559 = true;
   static constexpr int digits = 11;
   static constexpr int digits10 = 3;
@@ -49,7 +52,7 @@ struct numeric_limits<half> : detail::binary_float_limits {
 };
 
 template <>
-struct numeric_limits<bfloat> : detail::binary_float_limits {
+struct _numeric_limits_impl<bfloat> : detail::binary_float_limits {
   static constexpr bool is_iec559 = false;
   static constexpr int digits = 8;
   static constexpr int digits10 = 2;
@@ -70,8 +73,6 @@ struct numeric_limits<bfloat> : detail::binary_float_limits {
 };
 
 }  // namespace metal
-
-using metal::numeric_limits;
 
 // ---- MSL constants ------------------------------------------------------------------------------
 #ifndef MAXFLOAT

@@ -4,15 +4,15 @@
 // ones.  Half/bfloat inputs are computed in float and rounded back (results can be slightly
 // more accurate than the GPU's native half code).
 //
-// precise:: and fast:: name the same host implementations (libm float functions): the host does
-// not model the reduced accuracy of Metal's fast-math.
+// precise:: and fast:: name the same host implementations (the compiler's float builtins): the
+// host does not model the reduced accuracy of Metal's fast-math. They are using-declarations, so
+// a library that adds its own overloads to metal::fast (MLX's bfloat ones) still sees these.
 //
-// Being templates, these functions never conflict with the C library's global double versions
-// (::exp(double), ::abs(int)) or with user functions of the same name: overload resolution picks
-// the exact match (float -> metal::exp<float>, a user's non-template wins a tie).
+// Only MSL's names: nothing here is visible outside namespace metal, and the C library's math
+// (::exp(double), ::log1p) is not included. Being templates, these functions lose a tie to a
+// user's non-template overload of the same name.
 #pragma once
 
-#include <cmath>
 #include <limits>
 
 #include "metal/vector.h"
@@ -125,6 +125,16 @@ using fp_same_t =
 template <class A, class T>
 using with_elem_t = std::conditional_t<vt<A>::any, vec<T, vt<A>::n>, T>;
 
+// The condition type of select for N components (0: a scalar).
+template <int N>
+struct bool_of {
+  using type = vec<bool, N>;
+};
+template <>
+struct bool_of<0> {
+  using type = bool;
+};
+
 }  // namespace detail
 
 // All functions live in an inline namespace so fast:: / precise:: and the global scope can
@@ -159,7 +169,6 @@ METAL_FP1(log2, __builtin_log2f(x))
 METAL_FP1(log10, __builtin_log10f(x))
 METAL_FP1(sqrt, __builtin_sqrtf(x))
 METAL_FP1(rsqrt, 1.0f / __builtin_sqrtf(x))
-METAL_FP1(recip, 1.0f / x)
 METAL_FP1(sin, __builtin_sinf(x))
 METAL_FP1(cos, __builtin_cosf(x))
 METAL_FP1(tan, __builtin_tanf(x))
@@ -455,19 +464,17 @@ inline bool any(const A& v) {
     return v;
   }
 }
-// select(a, b, c): c ? b : a, component-wise when c is a bool vector
-template <
-    class A, class B, class C, METAL_SHAPE(A, B),
-    std::enable_if_t<
-        (detail::vt<C>::any && detail::vt<C>::n == S::n) || std::is_same<C, bool>::value, int> = 0>
-inline auto select(const A& a, const B& b, const C& c) {
+// select(a, b, c): c ? b : a, component-wise for vectors. As in Metal, c is not deduced: it is
+// bool (boolN for N-vectors), so an integer condition converts (select(1, -1, bits & mask)).
+template <class A, class B, METAL_SHAPE(A, B)>
+inline auto select(const A& a, const B& b, typename detail::bool_of<S::n>::type c) {
   using E = typename S::elem;
   if constexpr (S::n == 0) {
     return c ? E(b) : E(a);
   } else {
     vec<E, S::n> r;
     for (int i = 0; i < S::n; ++i)
-      r.elems[i] = bool(detail::vget(c, i)) ? E(detail::vget(b, i)) : E(detail::vget(a, i));
+      r.elems[i] = c.elems[i] ? E(detail::vget(b, i)) : E(detail::vget(a, i));
     return r;
   }
 }
@@ -677,17 +684,23 @@ inline auto insert_bits(const A& base, const B& ins, uint offset, uint bits) {
 #undef METAL_SHAPE
 }  // namespace mathfn
 
-// fast:: and precise:: variants are the same host functions.
+// The floating-point functions, also in fast:: and precise:: (the same host functions).
+#define METAL_FAST_PRECISE(X)                                                                   \
+  X(abs) X(acos) X(acosh) X(asin) X(asinh) X(atan) X(atan2) X(atanh) X(ceil) X(clamp)          \
+  X(copysign) X(cos) X(cosh) X(cospi) X(distance) X(divide) X(exp) X(exp10) X(exp2) X(fabs)    \
+  X(fdim) X(floor) X(fma) X(fmax) X(fmax3) X(fmedian3) X(fmin) X(fmin3) X(fmod) X(fract)       \
+  X(frexp) X(ilogb) X(ldexp) X(length) X(log) X(log10) X(log2) X(logb) X(max) X(max3)         \
+  X(maxmag) X(median3) X(min) X(min3) X(minmag) X(modf) X(nextafter) X(normalize) X(pow)       \
+  X(powr) X(rint) X(round) X(rsqrt) X(saturate) X(sign) X(sin) X(sincos) X(sinh) X(sinpi)      \
+  X(smoothstep) X(sqrt) X(step) X(tan) X(tanh) X(tanpi) X(trunc)
+#define METAL_USING(NAME) using ::metal::mathfn::NAME;
 namespace fast {
-using namespace ::metal::mathfn;
+METAL_FAST_PRECISE(METAL_USING)
 }
 namespace precise {
-using namespace ::metal::mathfn;
+METAL_FAST_PRECISE(METAL_USING)
 }
+#undef METAL_USING
+#undef METAL_FAST_PRECISE
 
 }  // namespace metal
-
-// Make metal::abs, metal::max, metal::exp, ... visible without `metal::` / `using namespace metal`.
-using namespace metal::mathfn;
-namespace fast = metal::fast;
-namespace precise = metal::precise;

@@ -167,9 +167,6 @@ static_assert(sizeof(float3x3) == 48 && sizeof(float4x4) == 64 && sizeof(half2x2
 
 }  // namespace metal
 
-using metal::determinant;
-using metal::matrix;
-using metal::transpose;
 #define METAL_MAT_GLOBAL(T) \
   using metal::T##2x2;      \
   using metal::T##2x3;      \

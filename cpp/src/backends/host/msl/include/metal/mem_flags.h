@@ -29,9 +29,3 @@ enum thread_scope : unsigned {
 
 }  // namespace metal
 
-using metal::mem_flags;
-using metal::thread_scope;
-using metal::thread_scope_device;
-using metal::thread_scope_simdgroup;
-using metal::thread_scope_thread;
-using metal::thread_scope_threadgroup;

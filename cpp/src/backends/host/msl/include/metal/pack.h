@@ -99,19 +99,3 @@ inline half2 unpack_snorm2x16_to_half(uint x) {
 
 }  // namespace metal
 
-using metal::pack_float_to_snorm2x16;
-using metal::pack_float_to_snorm4x8;
-using metal::pack_float_to_unorm2x16;
-using metal::pack_float_to_unorm4x8;
-using metal::pack_half_to_snorm2x16;
-using metal::pack_half_to_snorm4x8;
-using metal::pack_half_to_unorm2x16;
-using metal::pack_half_to_unorm4x8;
-using metal::unpack_snorm2x16_to_float;
-using metal::unpack_snorm2x16_to_half;
-using metal::unpack_snorm4x8_to_float;
-using metal::unpack_snorm4x8_to_half;
-using metal::unpack_unorm2x16_to_float;
-using metal::unpack_unorm2x16_to_half;
-using metal::unpack_unorm4x8_to_float;
-using metal::unpack_unorm4x8_to_half;

@@ -1,5 +1,5 @@
-// Emulated MSL scalar types: half (= g++ _Float16, every arithmetic op rounds to binary16 like the
-// GPU), bfloat (uint16 storage, round-to-nearest-even from float), MSL integer typedefs, and the
+// Emulated MSL scalar types: half (= the compiler's _Float16, every arithmetic op rounds to binary16
+// like the GPU), bfloat (uint16 storage, round-to-nearest-even from float), MSL integer typedefs, and the
 // internal type traits the rest of the emulation is built on.
 #pragma once
 
@@ -49,12 +49,30 @@ struct bfloat {
     return r;
   }
 
+  // Conversions as in MSL: integers convert implicitly, float and half only explicitly; a
+  // bfloat converts implicitly to float and bool, explicitly to half, double and the integers. (So that
+  // `c ? bf : 0` is a bfloat, and `bfloat b = 1.0f;` does not compile, as on the GPU.)
   bfloat() = default;
-  constexpr bfloat(float f) : bits(from_float(f)) {}
-  template <class U,
-            std::enable_if_t<std::is_arithmetic<U>::value || std::is_same<U, half>::value, int> = 0>
+  explicit constexpr bfloat(float f) : bits(from_float(f)) {}
+  template <class U, std::enable_if_t<std::is_floating_point<U>::value || std::is_same<U, half>::value,
+                                      int> = 0>
+  explicit constexpr bfloat(U u) : bits(from_float(float(u))) {}
+  template <class U, std::enable_if_t<std::is_integral<U>::value, int> = 0>
   constexpr bfloat(U u) : bits(from_float(float(u))) {}
-  constexpr operator float() const { return __builtin_bit_cast(float, uint32_t(bits) << 16); }
+  // One conversion template to float and bool: its argument is deduced from the target, so no
+  // conversion sequence goes through bool (or float) to int or double.
+  template <class F,
+            std::enable_if_t<std::is_same<F, float>::value || std::is_same<F, bool>::value, int> = 0>
+  constexpr operator F() const {
+    return F(__builtin_bit_cast(float, uint32_t(bits) << 16));
+  }
+  template <class U, std::enable_if_t<(std::is_arithmetic<U>::value || std::is_same<U, half>::value) &&
+                                          !std::is_same<U, float>::value &&
+                                          !std::is_same<U, bool>::value,
+                                      int> = 0>
+  explicit constexpr operator U() const {
+    return U(float(*this));
+  }
 
   constexpr bfloat operator-() const { return from_bits(uint16_t(bits ^ 0x8000u)); }
   constexpr bfloat operator+() const { return *this; }
@@ -160,19 +178,19 @@ struct bf_arith {
 
 // bfloat binary operators (bfloat op bfloat|integer -> bfloat; op float/half -> float).
 #define METAL_BF_BINOP(OP)                                                                      \
-  inline bfloat operator OP(bfloat a, bfloat b) {                                               \
+  constexpr bfloat operator OP(bfloat a, bfloat b) {                                               \
     return bfloat(float(a) OP float(b));                                                        \
   }                                                                                             \
   template <class U,                                                                            \
             std::enable_if_t<detail::is_mscalar_v<U> && !detail::is_bfloat<U>::value, int> = 0> \
-  inline typename detail::bf_arith<U>::type operator OP(bfloat a, U b) {                        \
+  constexpr typename detail::bf_arith<U>::type operator OP(bfloat a, U b) {                        \
     using R = typename detail::bf_arith<U>::type;                                               \
     using C = std::conditional_t<std::is_same<R, double>::value, double, float>;                \
     return R(C(a) OP C(b));                                                                     \
   }                                                                                             \
   template <class U,                                                                            \
             std::enable_if_t<detail::is_mscalar_v<U> && !detail::is_bfloat<U>::value, int> = 0> \
-  inline typename detail::bf_arith<U>::type operator OP(U a, bfloat b) {                        \
+  constexpr typename detail::bf_arith<U>::type operator OP(U a, bfloat b) {                        \
     using R = typename detail::bf_arith<U>::type;                                               \
     using C = std::conditional_t<std::is_same<R, double>::value, double, float>;                \
     return R(C(a) OP C(b));                                                                     \
@@ -184,17 +202,17 @@ METAL_BF_BINOP(/)
 #undef METAL_BF_BINOP
 
 #define METAL_BF_CMP(OP)                                                                        \
-  inline bool operator OP(bfloat a, bfloat b) {                                                 \
+  constexpr bool operator OP(bfloat a, bfloat b) {                                                 \
     return float(a) OP float(b);                                                                \
   }                                                                                             \
   template <class U,                                                                            \
             std::enable_if_t<detail::is_mscalar_v<U> && !detail::is_bfloat<U>::value, int> = 0> \
-  inline bool operator OP(bfloat a, U b) {                                                      \
+  constexpr bool operator OP(bfloat a, U b) {                                                      \
     return float(a) OP b;                                                                       \
   }                                                                                             \
   template <class U,                                                                            \
             std::enable_if_t<detail::is_mscalar_v<U> && !detail::is_bfloat<U>::value, int> = 0> \
-  inline bool operator OP(U a, bfloat b) {                                                      \
+  constexpr bool operator OP(U a, bfloat b) {                                                      \
     return a OP float(b);                                                                       \
   }
 METAL_BF_CMP(==)
@@ -215,4 +233,3 @@ constexpr To as_type(const From& x) {
 }  // namespace metal
 
 typedef metal::bfloat bfloat;
-using metal::as_type;

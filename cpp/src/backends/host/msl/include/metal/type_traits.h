@@ -1,6 +1,8 @@
-// Emulated MSL metal_type_traits: std traits re-exported in namespace metal, with the
-// arithmetic/floating-point traits extended to half and bfloat, plus the MSL vector traits.
-// (Kept in namespace metal only: reach them with metal:: or `using namespace metal;`.)
+// Emulated MSL metal_type_traits: the std traits Metal's header has, re-exported in namespace
+// metal, with the arithmetic/floating-point traits extended to half and bfloat, the MSL vector
+// traits and remove_addrspace. (Kept in namespace metal only: reach them with metal:: or
+// `using namespace metal;`.) Not here, because Metal lacks them and libraries define their own
+// in namespace metal (MLX's steel/utils/type_traits.h): is_empty, void_t, make_void.
 #pragma once
 
 #include <type_traits>
@@ -32,15 +34,12 @@ using std::is_base_of;
 using std::is_class;
 using std::is_const;
 using std::is_convertible;
-using std::is_empty;
 using std::is_enum;
 using std::is_function;
 using std::is_integral;
-using std::is_integral_v;
 using std::is_pointer;
 using std::is_reference;
 using std::is_same;
-using std::is_same_v;
 using std::is_trivially_copyable;
 using std::is_void;
 using std::is_volatile;
@@ -63,7 +62,37 @@ using std::remove_reference_t;
 using std::remove_volatile;
 using std::true_type;
 using std::underlying_type;
-using std::void_t;
+
+// The _v variable templates of the re-exported traits.
+template <class T, class U>
+constexpr bool is_same_v = std::is_same<T, U>::value;
+template <class From, class To>
+constexpr bool is_convertible_v = std::is_convertible<From, To>::value;
+template <class Base, class Derived>
+constexpr bool is_base_of_v = std::is_base_of<Base, Derived>::value;
+#define METAL_TRAIT_V(NAME) \
+  template <class T>        \
+  constexpr bool NAME##_v = std::NAME<T>::value;
+METAL_TRAIT_V(is_array)
+METAL_TRAIT_V(is_class)
+METAL_TRAIT_V(is_const)
+METAL_TRAIT_V(is_enum)
+METAL_TRAIT_V(is_function)
+METAL_TRAIT_V(is_integral)
+METAL_TRAIT_V(is_pointer)
+METAL_TRAIT_V(is_reference)
+METAL_TRAIT_V(is_trivially_copyable)
+METAL_TRAIT_V(is_void)
+METAL_TRAIT_V(is_volatile)
+#undef METAL_TRAIT_V
+
+// One memory on the host: a type has no address space to remove (see address_spaces.py).
+template <class T>
+struct remove_addrspace {
+  using type = T;
+};
+template <class T>
+using remove_addrspace_t = typename remove_addrspace<T>::type;
 
 template <class T>
 struct is_floating_point : std::integral_constant<bool, detail::is_mfloat_v<std::remove_cv_t<T>>> {

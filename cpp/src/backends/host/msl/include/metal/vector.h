@@ -458,8 +458,6 @@ static_assert(std::is_trivially_copyable<float4>::value && std::is_trivial<float
 
 }  // namespace metal
 
-using metal::packed_vec;
-using metal::vec;
 #define METAL_VEC_GLOBAL(T)   \
   using metal::T##2;          \
   using metal::T##3;          \

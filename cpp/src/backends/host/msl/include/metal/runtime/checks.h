@@ -316,12 +316,23 @@ class tg_array : public checked_ptr<T> {
   static constexpr size_t kRank = sizeof...(Dims);
   static constexpr size_t kCount = (size_t(1) * ... * Dims);
 
-  tg_array(uint32_t id, const char* name) {
+  tg_array(uint32_t id, const char* name) : tg_array(id, name, nullptr) {}
+  /// With an initialiser (`threadgroup float a[32] = {0};`): init(storage) runs once per
+  /// threadgroup, and what it wrote counts as written.
+  template <class Init>
+  tg_array(uint32_t id, const char* name, Init init) {
     const size_t bytes = sizeof(T) * kCount;
-    char* p = static_cast<char*>(rt::threadgroup_variable(id, 2 * bytes, alignof(T)));
+    bool fresh = false;
+    char* p = static_cast<char*>(rt::threadgroup_variable(id, 2 * bytes, alignof(T), &fresh));
     this->cur_ = p;
     this->region_ = checks::Region{p,    bytes, reinterpret_cast<unsigned char*>(p + bytes),
                                    name, 0,     checks::kThreadgroupVariable};
+    if constexpr (!std::is_same_v<Init, std::nullptr_t>) {
+      if (fresh) {
+        init(p);
+        std::memset(p + bytes, 0, bytes);
+      }
+    }
   }
 
   /// Flat index of the leading subscripts (checked against their dimensions).

@@ -74,8 +74,13 @@ const char* current_kernel();
 MTLH_NORETURN void fault(const char* message);
 
 /// Storage of threadgroup variable `id` for the current threadgroup (0xCD-filled when first
-/// used in a threadgroup).
-void* threadgroup_variable(uint32_t id, size_t size, size_t align);
+/// used in a threadgroup, which sets *fresh).
+void* threadgroup_variable(uint32_t id, size_t size, size_t align, bool* fresh = nullptr);
+
+/// What a [[buffer(i), function_constant(c)]] parameter binds while c is false (Metal removes
+/// the parameter, and the code the compiler then proves dead, such as MLX's unconditional read
+/// of addmm_params): 64 KiB of read-only zeros; *bytes is their size.
+const void* unbound_buffer(uint64_t* bytes);
 
 /// Function-constant values of the current dispatch. The `const` attribute lets the compiler
 /// hoist them out of loops: they do not change during a dispatch.

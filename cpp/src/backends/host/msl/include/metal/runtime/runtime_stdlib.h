@@ -38,6 +38,15 @@ template <class T>
 inline T& threadgroup_variable(uint32_t id) {
   return *static_cast<T*>(rt::threadgroup_variable(id, sizeof(T), alignof(T)));
 }
+/// `threadgroup T name[N] = {...};`: init(storage) writes the initial value, once per
+/// threadgroup, when the first thread reaches the declaration.
+template <class T, class Init>
+inline T& threadgroup_variable(uint32_t id, Init init) {
+  bool fresh = false;
+  void* p = rt::threadgroup_variable(id, sizeof(T), alignof(T), &fresh);
+  if (fresh) init(p);
+  return *static_cast<T*>(p);
+}
 
 /// A use of `constant T name [[function_constant(i)]]` becomes function_constant<T>(i); an
 /// undefined constant reads as zero / false.
@@ -217,22 +226,34 @@ struct Max {
     return emax(a, b);
   }
 };
+// simd_and/or/xor of a floating-point value combine its bits (MLX's bfloat simd_xor calls the
+// builtin with a float).
+template <class T, class F>
+inline T bitwise(const T& a, const T& b, F f) {
+  if constexpr (::metal::detail::is_mfloat_v<T>) {
+    using Bits = std::conditional_t<sizeof(T) == 2, uint16_t,
+                                    std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>;
+    return __builtin_bit_cast(T, Bits(f(__builtin_bit_cast(Bits, a), __builtin_bit_cast(Bits, b))));
+  } else {
+    return T(f(a, b));
+  }
+}
 struct And {
   template <class T>
   T operator()(const T& a, const T& b) const {
-    return T(a & b);
+    return bitwise(a, b, [](const auto& x, const auto& y) { return x & y; });
   }
 };
 struct Or {
   template <class T>
   T operator()(const T& a, const T& b) const {
-    return T(a | b);
+    return bitwise(a, b, [](const auto& x, const auto& y) { return x | y; });
   }
 };
 struct Xor {
   template <class T>
   T operator()(const T& a, const T& b) const {
-    return T(a ^ b);
+    return bitwise(a, b, [](const auto& x, const auto& y) { return x ^ y; });
   }
 };
 
@@ -527,7 +548,7 @@ using simdgroup_float8x8 = simdgroup_matrix<float, 8, 8>;
 using simdgroup_half8x8 = simdgroup_matrix<half, 8, 8>;
 using simdgroup_bfloat8x8 = simdgroup_matrix<bfloat, 8, 8>;
 
-template <class T, int Cols, int Rows>
+template <class T, int Cols, int Rows = Cols>
 inline simdgroup_matrix<T, Cols, Rows> make_filled_simdgroup_matrix(const T value) {
   simdgroup_matrix<T, Cols, Rows> m;
   m.elements_[0] = value;
