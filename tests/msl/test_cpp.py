@@ -1,8 +1,11 @@
 """The C++ tests of the emulated stdlib and the execution-model runtime (tests/msl/cpp), built
-with the kernel compiler (clang >= 15, as translated kernels are) against the source tree and run."""
+with the kernel compiler (clang >= 15, as translated kernels are) against the source tree and run.
+METALLIC_TEST_CXXFLAGS adds compiler flags (tools/sanitized sets the sanitizers there)."""
 
 from __future__ import annotations
 
+import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -25,6 +28,7 @@ def test_cpp(name, tmp_path):
         "-std=c++17",
         "-O1",
         "-pthread",
+        *shlex.split(os.environ.get("METALLIC_TEST_CXXFLAGS", "")),
         "-I",
         str(MSL / "include"),
         *sources,

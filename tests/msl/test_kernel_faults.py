@@ -219,6 +219,10 @@ _OUTSIDE = textwrap.dedent(
 )
 
 
+@pytest.mark.skipif(
+    "libasan" in os.environ.get("LD_PRELOAD", ""),
+    reason="under AddressSanitizer (tools/sanitized) its SEGV handler is the previous disposition",
+)
 @pytest.mark.parametrize("mode", ["default", "faulthandler"])
 def test_faults_outside_kernels_are_untouched(mode):
     env = dict(os.environ)

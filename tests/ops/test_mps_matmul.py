@@ -19,6 +19,7 @@ CASES = [
 ]
 
 
+@pytest.mark.mps
 @pytest.mark.parametrize(("a_shape", "b_shape", "ta", "tb"), CASES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 def test_matches_numpy(
@@ -55,3 +56,13 @@ def test_bad_input(ctx: mt.Context) -> None:
         mt.ops.mps_matmul(
             ctx.tensor(np.ones((2, 4, 5), np.float32)), ctx.tensor(np.ones((3, 5, 2), np.float32))
         )
+
+
+def test_device_without_mps_raises(ctx: mt.Context) -> None:
+    """Where MPS is missing (a virtual machine's GPU) the op fails loudly, never leaving C as
+    it was."""
+    if ctx.device_info().get("mps") != "no":
+        pytest.skip("only on a Metal device without MPS")
+    a = ctx.tensor(np.ones((4, 4), np.float32))
+    with pytest.raises(mt.DeviceError, match="does not support Metal Performance Shaders"):
+        mt.ops.mps_matmul(a, a).numpy()

@@ -1,6 +1,8 @@
 // The Metal device: the system default MTLDevice, one command queue, shared-storage buffers.
 // Libraries, pipelines, command buffers and profiling live in their own files.
 
+#import <MetalPerformanceShaders/MetalPerformanceShaders.h>
+
 #include <cstdlib>
 #include <sstream>
 
@@ -95,9 +97,10 @@ class MetalDevice final : public Device {
       std::map<std::string, std::string> out;
       out["device"] = "metal";
       out["name"] = to_std(d.name);
-      if (@available(macOS 14.0, *)) out["architecture"] = to_std(d.architecture.name);
+      out["architecture"] = to_std(d.architecture.name);  // macOS 14+, the minimum
       out["gpu_family"] = apple_family(d);
       out["metal3"] = [d supportsFamily:MTLGPUFamilyMetal3] ? "yes" : "no";
+      out["mps"] = state_->mps ? "yes" : "no";
       out["max_threads_per_threadgroup"] = size3(d.maxThreadsPerThreadgroup);
       out["max_threadgroup_memory_length"] = std::to_string(d.maxThreadgroupMemoryLength);
       out["max_buffer_length"] = std::to_string(d.maxBufferLength);
@@ -171,6 +174,7 @@ std::unique_ptr<Device> create_metal_device(const DeviceOptions& /*options*/) {
     state->queue.label = @"metallic";
     state->non_uniform_threadgroups = [state->device supportsFamily:MTLGPUFamilyApple4] ||
                                       [state->device supportsFamily:MTLGPUFamilyMac2];
+    state->mps = MPSSupportsMTLDevice(state->device);
     state->error_detail = metal::env("METALLIC_METAL_DEBUG") == "1";
     state->timestamps = metal::choose_timestamps(*state);
     state->mps_kernels = [NSMutableDictionary dictionary];

@@ -36,6 +36,7 @@ struct DeviceState {
   id<MTLDevice> device = nil;
   id<MTLCommandQueue> queue = nil;
   bool non_uniform_threadgroups = false;  // dispatchThreads: Apple4+/Mac2
+  bool mps = false;                       // MPSSupportsMTLDevice (NO in virtual machines)
   bool error_detail = false;              // METALLIC_METAL_DEBUG=1: per-encoder error status
   TimestampMode timestamps = TimestampMode::CommandBuffer;
   id<MTLCounterSet> timestamp_counters = nil;

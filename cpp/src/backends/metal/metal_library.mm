@@ -97,11 +97,15 @@ id<MTLLibrary> compile(DeviceState& state, const std::string& name, const std::s
   MTLCompileOptions* options = [[MTLCompileOptions alloc] init];
   // Same language and math as the precompiled metallib (-std=metal3.1 -fno-fast-math): the
   // host device emulates precise metal:: math, and kernels opt into metal::fast explicitly.
+  // From macOS 15 fastMathEnabled is replaced by two settings: mathMode (no reassociation or
+  // finite-math assumptions) and mathFloatingPointFunctions, which decides what the plain
+  // metal:: functions (sin, exp, ...) are; its default is Fast, so it must be set too.
   options.languageVersion = MTLLanguageVersion3_1;
 #if defined(__MAC_15_0) && __MAC_OS_X_VERSION_MAX_ALLOWED >= __MAC_15_0
   if (@available(macOS 15.0, *)) {
     options.languageVersion = MTLLanguageVersion3_2;
     options.mathMode = MTLMathModeSafe;
+    options.mathFloatingPointFunctions = MTLMathFloatingPointFunctionsPrecise;
   } else
 #endif
   {

@@ -62,14 +62,18 @@ PipelinePtr make_metal_pipeline(DeviceState& state, const LibraryPtr& library,
       throw ArgumentError("Metal library '" + lib->name() + "' has no function '" + function +
                           "' (it has: " + names + ")");
     }
-    MTLFunctionConstantValues* values = [[MTLFunctionConstantValues alloc] init];
-    for (const FunctionConstant& c : constants) set_constant(values, c);
-
     NSError* error = nil;
-    // Always the constantValues variant: it also reports constants a function needs but lacks.
-    id<MTLFunction> fn = [lib->mtl() newFunctionWithName:to_ns(function)
-                                          constantValues:values
-                                                   error:&error];
+    // Without constants the plain lookup returns the compiled function (the specialising call
+    // compiles it again, synchronously). A function that declares constants must still be
+    // specialised, even with none given: Metal then applies the defaults or names the
+    // required constants that are missing.
+    id<MTLFunction> fn = nil;
+    if (constants.empty()) fn = [lib->mtl() newFunctionWithName:to_ns(function)];
+    if (!fn || fn.functionConstantsDictionary.count != 0) {
+      MTLFunctionConstantValues* values = [[MTLFunctionConstantValues alloc] init];
+      for (const FunctionConstant& c : constants) set_constant(values, c);
+      fn = [lib->mtl() newFunctionWithName:to_ns(function) constantValues:values error:&error];
+    }
     if (!fn) {
       throw KernelCompileError("cannot specialise " + describe(lib->name(), function) +
                                " with its function constants: " + error_text(error));

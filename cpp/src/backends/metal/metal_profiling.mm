@@ -21,9 +21,13 @@ constexpr uint32_t kSamplesPerChunk = 128;  // 64 dispatches: the default commit
 
 TimestampRecorder::TimestampRecorder(std::shared_ptr<DeviceState> state)
     : state_(std::move(state)), mode_(state_->timestamps) {
-  chunks_ = [NSMutableArray array];
-  if (mode_ != TimestampMode::CommandBuffer) {
-    [state_->device sampleTimestamps:&cpu0_ gpuTimestamp:&gpu0_];
+  // Its own pool: the recorder is built before the body (and pool) of its command buffer's
+  // constructor runs.
+  @autoreleasepool {
+    chunks_ = [[NSMutableArray alloc] init];
+    if (mode_ != TimestampMode::CommandBuffer) {
+      [state_->device sampleTimestamps:&cpu0_ gpuTimestamp:&gpu0_];
+    }
   }
 }
 

@@ -20,6 +20,8 @@ void Scheduler::fiber_main(void* arg) {
   Fiber* f = static_cast<Fiber*>(arg);
   State& s = *t_state;
   Scheduler* sc = s.sched;
+  const AsanStack from = asan_finish_switch(nullptr);
+  if (sc->main_stack.size == 0) sc->main_stack = from;  // the first fiber comes from the OS thread
   try {
     sc->body(sc->d, f->ids, sc->group);
   } catch (const std::exception& e) {
@@ -108,7 +110,10 @@ int Scheduler::run(State& s, const mtlh_dispatch* disp, uint32_t first, uint32_t
     Fiber* f0 = &fibers[pop()];
     s.fiber = f0;
     s.ids = &f0->ids;
+    asan_start_switch(&main_asan_fake, fiber_stack(f0->index));
     mtlh_fiber_switch(&main_sp, f0->sp);
+    asan_finish_switch(main_asan_fake);
+    asan_release_stacks();
     s.fiber = nullptr;
     s.ids = nullptr;
     if (failed) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "asan_fibers.h"
 #include "fiber_stacks.h"
 #include "message.h"
 #include "metal/runtime/exec.h"
@@ -32,6 +33,7 @@ struct Fiber {
   const void* site = nullptr;       // what identifies the sync point (tag or call site)
   const void* call_site = nullptr;  // return address into the kernel (for messages)
   const char* what = nullptr;
+  void* asan_fake = nullptr;  // ASan builds: this fiber's fake stack while it is switched out
 };
 
 struct alignas(64) SimdGroup {
@@ -63,6 +65,8 @@ struct Scheduler {
 
   uint32_t n = 0, ngroups = 0, done = 0, tg_arrived = 0;
   void* main_sp = nullptr;
+  void* main_asan_fake = nullptr;  // ASan builds: the OS thread's fake stack during a run
+  AsanStack main_stack;            // ASan builds: the OS thread's stack (learnt on first entry)
   BodyFn body = nullptr;
   const mtlh_dispatch* d = nullptr;
   ThreadgroupState group{};
@@ -105,26 +109,64 @@ struct Scheduler {
   /// fibers do not all map to the same cache sets (the stacks are page-aligned).
   void* stack_top(uint32_t i) const { return static_cast<char*>(stacks.top(i)) - (i % 64) * 64; }
 
+  /// ASan builds: the usable region of fiber i's stack (nothing to compute otherwise).
+  AsanStack fiber_stack(uint32_t i) const {
+#ifdef MTLH_ASAN
+    char* bottom = static_cast<char*>(stacks.bottom(i));
+    return {bottom, size_t(static_cast<char*>(stacks.top(i)) - bottom)};
+#else
+    (void)i;
+    return {};
+#endif
+  }
+
+  /// Switches from fiber `self` to the OS thread's stack, for good (run() takes over).
+  [[noreturn]] void leave_to_main(Fiber* self) {
+    asan_start_switch(nullptr, main_stack);
+    mtlh_fiber_switch(&self->sp, main_sp);
+    __builtin_unreachable();
+  }
+
   /// Switches away from `self` (which must not be runnable unless queued) to the next
   /// runnable fiber; returns when `self` is resumed. Never returns on a fault.
   void yield_from(Fiber* self) {
     const uint32_t next = pop();
     if (__builtin_expect(next == kNoFiber, 0)) {
       diagnose();
-      mtlh_fiber_switch(&self->sp, main_sp);
-      __builtin_unreachable();
+      leave_to_main(self);
     }
     Fiber* nf = &fibers[next];
     if (nf == self) return;
     st->fiber = nf;
     st->ids = &nf->ids;
+    asan_start_switch(&self->asan_fake, fiber_stack(nf->index));
     mtlh_fiber_switch_fast(&self->sp, nf->sp);
+    asan_finish_switch(self->asan_fake);
   }
 
   [[noreturn]] void fail_from(Fiber* self) {
     failed = true;
-    mtlh_fiber_switch(&self->sp, main_sp);
-    __builtin_unreachable();
+    leave_to_main(self);
+  }
+
+  /// ASan builds, back on the OS thread's stack after a threadgroup: clears the poison of the
+  /// frames its fibers abandoned (each fiber's stack above its last saved stack pointer).
+  void asan_release_stacks() {
+#ifdef MTLH_ASAN
+    for (uint32_t i = 0; i < n; ++i) asan_unpoison(fibers[i].sp, stacks.top(i));
+#endif
+  }
+
+  /// ASan builds, after a fault in kernel code jumped back to the OS thread's stack
+  /// (run_guarded): ASan still takes the faulting fiber's stack for the current one, and every
+  /// fiber of the threadgroup was abandoned mid-frame.
+  void asan_recovered_from_fault() {
+#ifdef MTLH_ASAN
+    if (main_stack.size == 0) return;  // no fiber ever ran on this thread
+    asan_start_switch(nullptr, main_stack);
+    asan_finish_switch(nullptr);
+    for (uint32_t i = 0; i < n; ++i) asan_unpoison(stacks.bottom(i), stacks.top(i));
+#endif
   }
 
   void release_group(SimdGroup& g) {
@@ -172,10 +214,7 @@ struct Scheduler {
     ++g.done;
     g.active_mask &= ~(uint64_t(1) << f->lane);
     try_complete(g);
-    if (done == n) {
-      mtlh_fiber_switch(&f->sp, main_sp);
-      __builtin_unreachable();
-    }
+    if (done == n) leave_to_main(f);
     yield_from(f);  // a finished fiber is never queued again
     __builtin_unreachable();
   }

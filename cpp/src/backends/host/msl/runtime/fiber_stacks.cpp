@@ -68,6 +68,10 @@ bool StackPool::ensure(uint32_t n) {
   return true;
 }
 
+void* StackPool::bottom(uint32_t i) const {
+  return static_cast<char*>(stacks[i].base) + guard_size();
+}
+
 bool StackPool::overflowed(uint32_t i, uintptr_t addr, uintptr_t sp) const {
   if (i >= stacks.size()) return false;
   const uintptr_t base = reinterpret_cast<uintptr_t>(stacks[i].base);

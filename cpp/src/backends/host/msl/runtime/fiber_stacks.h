@@ -29,6 +29,8 @@ struct StackPool {
   /// Makes sure there are at least n stacks; false if mmap fails.
   bool ensure(uint32_t n);
   void* top(uint32_t i) const { return static_cast<char*>(stacks[i].base) + stacks[i].bytes; }
+  /// The lowest usable address of stack i (just above its guard).
+  void* bottom(uint32_t i) const;
   /// True if a fault at `addr` with stack pointer `sp` is fiber i overflowing its stack: the
   /// address is in its guard region, or the stack pointer went below its usable part.
   bool overflowed(uint32_t i, uintptr_t addr, uintptr_t sp) const;

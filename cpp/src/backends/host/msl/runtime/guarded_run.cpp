@@ -141,6 +141,7 @@ int run_guarded(const mtlh_dispatch* d, const char* kernel, int (*fn)(void*), vo
     // the process), so unblock it.
     *slot = nullptr;
     s.fault_slot = nullptr;
+    if (s.mode == kFibers && s.sched) s.sched->asan_recovered_from_fault();
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, frame.info.signo);
