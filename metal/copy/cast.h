@@ -27,12 +27,15 @@ struct CastOp<bfloat, bfloat> {
 
 // Float -> integer truncates toward zero (as numpy); NaN becomes 0 and values beyond the target's
 // range saturate to its min/max (numpy leaves both undefined; this makes them the same everywhere).
+// NaN is recognised by its bits: Metal compiles with fast math, which may fold isnan() to false.
 #define METALLIC_FLOAT_TO_INT(To, From, lowest, bound, highest) \
   template <>                                                   \
   struct CastOp<To, From> {                                     \
     To operator()(From v) const {                               \
       const float x = float(v);                                 \
-      if (isnan(x)) return To(0);                               \
+      if ((as_type<uint>(x) & 0x7fffffffu) > 0x7f800000u) {     \
+        return To(0);                                           \
+      }                                                         \
       if (x <= (lowest)) return To(lowest);                     \
       if (x >= (bound)) return To(highest);                     \
       return To(x);                                             \

@@ -61,7 +61,7 @@ def setitem(self: _core.Tensor, index: Any, value: Any) -> None:
         ops.copyto(view, float(value))
 
 
-_core.Tensor.contiguous = contiguous  # type: ignore[attr-defined]
-_core.Tensor.astype = astype  # type: ignore[attr-defined]
+_core.Tensor.contiguous = contiguous  # type: ignore[method-assign]
+_core.Tensor.astype = astype  # type: ignore[method-assign]
 _core.Tensor.reshape = reshape  # type: ignore[method-assign]
-_core.Tensor.__setitem__ = setitem  # type: ignore[attr-defined]
+_core.Tensor.__setitem__ = setitem  # type: ignore[method-assign]

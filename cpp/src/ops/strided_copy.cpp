@@ -1,6 +1,7 @@
 // Plans and encodes one copy-kernel dispatch: merges dimensions that are contiguous in both
 // layouts (a contiguous copy becomes 1-d, a transpose stays 2-d), then picks the vector form when
-// both sides are contiguous and aligned, the general strided form otherwise.
+// both sides are contiguous and aligned, the 4x4-tile form for transposes (the innermost
+// dimension strided in src, the one before it contiguous), the general strided form otherwise.
 #include "strided_copy.hpp"
 
 #include <algorithm>
@@ -17,8 +18,9 @@ namespace {
 
 const KernelVariants& copy_kernels() {
   static const KernelVariants kernels(
-      "copy", {"v_f32", "v_f16", "v_bf16", "v_i32", "v_u32", "v_i8", "v_u8", "g_f32", "g_f16",
-               "g_bf16", "g_i32", "g_u32", "g_i8", "g_u8"});
+      "copy", {"v_f32", "v_f16", "v_bf16", "v_i32", "v_u32", "v_i8", "v_u8",
+               "g_f32", "g_f16", "g_bf16", "g_i32", "g_u32", "g_i8", "g_u8",
+               "t_f32", "t_f16", "t_bf16", "t_i32", "t_u32", "t_i8", "t_u8"});
   return kernels;
 }
 
@@ -122,7 +124,11 @@ StridedCopy StridedCopy::plan(const char* op, const Tensor& src, const Tensor& d
   }
   c.vector_form = dims.size() == 1 && inner.src_stride == 1 && inner.dst_stride == 1 &&
                   aligned4(src) && aligned4(dst);
-  const std::string form = std::string(c.vector_form ? "v_" : "g_") + dtype_name(src.dtype());
+  // A transpose: the innermost dimension is strided in src, the one before it contiguous.
+  c.tile_form = !c.vector_form && dims.size() >= 2 && inner.src_stride != 1 &&
+                dims[dims.size() - 2].src_stride == 1;
+  const char* kind = c.vector_form ? "v_" : c.tile_form ? "t_" : "g_";
+  const std::string form = std::string(kind) + dtype_name(src.dtype());
   c.function = copy_kernels().get(form.c_str(), dst.dtype());
   return c;
 }
@@ -136,6 +142,15 @@ void StridedCopy::encode(ComputeKernelEncoder& e) const {
   e.pipeline(function).bind_kernel(*this);
   if (vector_form) {
     e.dispatch_1d((params.n + 3) / 4, 256);
+    return;
+  }
+  if (tile_form) {
+    const uint32_t extent = params.outer_shape[params.outer_ndim - 1];
+    const uint32_t k_groups = (extent + 3) / 4, j_groups = (params.inner + 3) / 4;
+    const uint32_t rows = params.n / (params.inner * extent);
+    const uint32_t width = std::min<uint32_t>(k_groups, 16);
+    const uint32_t height = std::min<uint32_t>(j_groups, 256 / width);
+    e.dispatch_threads({k_groups, j_groups, rows}, {width, height, 1});
     return;
   }
   const uint32_t groups = (params.inner + 3) / 4, rows = params.n / params.inner;

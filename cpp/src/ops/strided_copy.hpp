@@ -18,7 +18,8 @@ struct StridedCopy {
   Tensor src, dst;
   KernelFunction function{};
   copy_kernel::CopyParams params{};
-  bool vector_form = false;
+  bool vector_form = false;  // copy_v: both contiguous and aligned
+  bool tile_form = false;    // copy_t: a transpose of the two innermost (merged) dimensions
 
   /// Plans src -> dst (same shape, same context; dst must not overlap src). `op` names the
   /// caller in errors (unsupported dtype, offsets beyond 2^32 elements).

@@ -22,22 +22,22 @@ struct FullOp {
   static std::pair<Operation, Tensor> create(Context& ctx, const Args& args);
 };
 
+/// The parameters of zeros and ones.
+struct ShapeDTypeArgs {
+  std::vector<int64_t> shape;
+  DType dtype = DType::F32;
+};
+
 struct ZerosOp {
   static constexpr const char* name = "zeros";
-  struct Args {
-    std::vector<int64_t> shape;
-    DType dtype = DType::F32;
-  };
+  using Args = ShapeDTypeArgs;
   using Operation = DispatchList;
   static std::pair<Operation, Tensor> create(Context& ctx, const Args& args);
 };
 
 struct OnesOp {
   static constexpr const char* name = "ones";
-  struct Args {
-    std::vector<int64_t> shape;
-    DType dtype = DType::F32;
-  };
+  using Args = ShapeDTypeArgs;
   using Operation = DispatchList;
   static std::pair<Operation, Tensor> create(Context& ctx, const Args& args);
 };
