@@ -6,7 +6,7 @@ Every layer is x [M, K] @ W^T with W [N, K] as nn.Linear and GGUF store it: meta
 `mt.ops.matmul(x, W, transpose_b=True)` (auto backend: the vendor BLAS on the host device, MPS
 or the MSL GEMV on Metal) and, for the Q8_0 rows, `matmul(x, quantize(W, "q8_0"),
 transpose_b=True)`; numpy runs `x @ W.T` in f32 in the same process. Times are medians of
-lazily encoded loops with one synchronisation at the end; GFLOP/s counts 2*M*N*K, GB/s the
+lazily encoded loops with one synchronisation at the end (--stat min: minima); GFLOP/s counts 2*M*N*K, GB/s the
 weight bytes (4 per f32 element, 34 per 32 for Q8_0).
 
 numpy's OpenBLAS reads OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when it loads: to compare against
@@ -45,8 +45,9 @@ QUICK_SHAPES = [s for s in SHAPES if s[1] != "lm head" and s[2] <= 128]
 Q8_SHAPES = [(1, 4864, 896), (1, 896, 4864), (4, 4864, 896), (8, 4864, 896)]
 
 
-def median_seconds(run: Callable[[int], None], budget: float, reps: int) -> float:
-    """Median over `reps` of the seconds per call of run(n), n sized to about `budget` s."""
+def seconds_per_call(run: Callable[[int], None], budget: float, reps: int, stat: str) -> float:
+    """Median (or minimum) over `reps` of the seconds per call of run(n), n sized to about
+    `budget` s. The minimum says what a quiet machine does when other work shares the cores."""
     run(1)  # warm up: pools, pipelines, caches
     start = time.perf_counter()
     run(1)
@@ -57,7 +58,7 @@ def median_seconds(run: Callable[[int], None], budget: float, reps: int) -> floa
         start = time.perf_counter()
         run(n)
         times.append((time.perf_counter() - start) / n)
-    return statistics.median(times)
+    return min(times) if stat == "min" else statistics.median(times)
 
 
 def metallic_loop(ctx: mt.Context, x: mt.Tensor, w: mt.Tensor) -> Callable[[int], None]:
@@ -83,6 +84,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--budget", type=float, default=0.3, help="seconds per repetition")
+    parser.add_argument("--stat", choices=("median", "min"), default="median")
     args = parser.parse_args()
     budget = 0.05 if args.quick else args.budget
 
@@ -91,6 +93,9 @@ def main() -> None:
     env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs")
     print(f"device: {ctx.device}; numpy {np.__version__}; OpenBLAS env for numpy: {env or 'unset'}")
+    print(
+        f"{args.stat} of {args.reps} repetitions of about {budget} s; load average {os.getloadavg()}"
+    )
 
     print("\nf32 matmul x[M,K] @ W[N,K]^T (metallic auto backend vs numpy x @ W.T)")
     header = f"{'model':13} {'layer':11} {'M':>5} {'N':>7} {'K':>5} {'backend':>8}"
@@ -99,9 +104,9 @@ def main() -> None:
         x = rng.standard_normal((m, k)).astype(np.float32)
         w = rng.standard_normal((n, k)).astype(np.float32)
         xt, wt = ctx.tensor(x), ctx.tensor(w)
-        t_mt = median_seconds(metallic_loop(ctx, xt, wt), budget, args.reps)
+        t_mt = seconds_per_call(metallic_loop(ctx, xt, wt), budget, args.reps, args.stat)
         backend = ctx.backend_events(clear=True)[-1][1]
-        t_np = median_seconds(numpy_loop(x, w), budget, args.reps)
+        t_np = seconds_per_call(numpy_loop(x, w), budget, args.reps, args.stat)
         flops = 2.0 * m * n * k
         print(
             f"{model:13} {layer:11} {m:5} {n:7} {k:5} {backend:>8}"
@@ -117,8 +122,8 @@ def main() -> None:
         x = rng.standard_normal((m, k)).astype(np.float32)
         w = rng.standard_normal((n, k)).astype(np.float32)
         wq = mt.ops.quantize(ctx.tensor(w), "q8_0")
-        t_mt = median_seconds(metallic_loop(ctx, ctx.tensor(x), wq), budget, args.reps)
-        t_np = median_seconds(numpy_loop(x, w), budget, args.reps)
+        t_mt = seconds_per_call(metallic_loop(ctx, ctx.tensor(x), wq), budget, args.reps, args.stat)
+        t_np = seconds_per_call(numpy_loop(x, w), budget, args.reps, args.stat)
         print(
             f"{m:3} {n:6} {k:6} {t_mt * 1e6:8.1f} {t_np * 1e6:8.1f}"
             f" {wq.nbytes / t_mt / 1e9:8.2f} {w.nbytes / t_np / 1e9:8.2f} {t_np / t_mt:6.2f}"
