@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from metallic import _core
-from metallic.kernels import _default_context
+from metallic.kernels import default_context
 
 
 class OpHandle:
@@ -30,7 +30,7 @@ class OpHandle:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.needs_context:  # no tensor argument: ctx= or the default context
-            ctx = kwargs.pop("ctx", None) or _default_context()
+            ctx = kwargs.pop("ctx", None) or default_context()
             return _core.call_op(ctx, self.index, args, kwargs)
         # The context is the first Tensor argument's (found in C++: this is the hot path).
         return _core.call_op(None, self.index, args, kwargs)
@@ -47,7 +47,7 @@ def backends(ctx: _core.Context | None = None) -> dict[str, list[str]]:
     """{op: [backends]} for the ops with several implementations, as available on `ctx`'s device
     (default context if None). Force one with ctx.set_backend(op, name) or
     METALLIC_FORCE_<OP>_BACKEND; ctx.backend_events() lists the choices made."""
-    return dict(_core.backends(ctx or _default_context()))
+    return dict(_core.backends(ctx or default_context()))
 
 
 @contextlib.contextmanager

@@ -27,6 +27,33 @@ class _ElemwiseAddOp(OpHandle):
 add: _ElemwiseAddOp
 ElemwiseAddOp: _ElemwiseAddOp
 
+class _AddLayerNormOp(OpHandle):
+    def __call__(self, x: Tensor, residual: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-05) -> tuple[Tensor, ...]:
+        """(layer_norm(h, weight, bias, eps), h) with h = x + residual rounded to x's dtype (post-norm blocks such as BERT's keep h as the next residual).
+
+        x: input [..., N]
+        residual: added to x, like x
+        weight: scale [N]
+        bias: shift [N]
+        eps: added to the variance
+        """
+
+add_layer_norm: _AddLayerNormOp
+AddLayerNormOp: _AddLayerNormOp
+
+class _AddRmsNormOp(OpHandle):
+    def __call__(self, x: Tensor, residual: Tensor, weight: Tensor, eps: float = 1e-06) -> tuple[Tensor, ...]:
+        """(rms_norm(h, weight, eps), h) with h = x + residual rounded to x's dtype: the fused residual add of a transformer block, returning the new residual stream h too.
+
+        x: input [..., N]
+        residual: added to x, like x
+        weight: scale [N]
+        eps: added to the mean square
+        """
+
+add_rms_norm: _AddRmsNormOp
+AddRmsNormOp: _AddRmsNormOp
+
 class _ArangeOp(OpHandle):
     def __call__(self, start: float = 0.0, stop: float | None = None, step: float = 1.0, dtype: DTypeLike | None = None, *, ctx: Context | None = None) -> Tensor:
         """numpy's arange: start, start + step, ... below stop; arange(n) is 0..n-1. dtype None: i32 when start, stop and step are whole numbers, else f32.
@@ -116,6 +143,17 @@ class _FullOp(OpHandle):
 full: _FullOp
 FullOp: _FullOp
 
+class _GeluOp(OpHandle):
+    def __call__(self, x: Tensor, approximate: Literal["none", "tanh"] = "none") -> Tensor:
+        """x * Phi(x), elementwise: exact (erf) or the tanh approximation, as torch.nn.functional.gelu.
+
+        x: input
+        approximate: 'none': exact erf; 'tanh': the tanh approximation
+        """
+
+gelu: _GeluOp
+GeluOp: _GeluOp
+
 class _KvCacheWriteOp(OpHandle):
     def __call__(self, cache: Tensor, new_values: Tensor, position: int) -> Tensor:
         """Writes new keys or values at positions [position, position + n) of a preallocated cache (in place); returns the view of positions [0, position + n), ready for scaled_dot_product_attention.
@@ -139,6 +177,19 @@ class _KvRearrangeOp(OpHandle):
 
 kv_rearrange: _KvRearrangeOp
 KvRearrangeOp: _KvRearrangeOp
+
+class _LayerNormOp(OpHandle):
+    def __call__(self, x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-05) -> Tensor:
+        """(x - mean) / sqrt(var + eps) * weight + bias over the last axis (biased variance, as torch; f32 accumulation, rounded once).
+
+        x: input [..., N]
+        weight: scale [N]
+        bias: shift [N]
+        eps: added to the variance
+        """
+
+layer_norm: _LayerNormOp
+LayerNormOp: _LayerNormOp
 
 class _MatmulOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor, transpose_a: bool = False, transpose_b: bool = False, alpha: float = 1.0, beta: float = 0.0, c: Tensor | None = None) -> Tensor:
@@ -277,6 +328,33 @@ class _RepeatKvHeadsOp(OpHandle):
 repeat_kv_heads: _RepeatKvHeadsOp
 RepeatKvHeadsOp: _RepeatKvHeadsOp
 
+class _RmsNormOp(OpHandle):
+    def __call__(self, x: Tensor, weight: Tensor, eps: float = 1e-06) -> Tensor:
+        """x / sqrt(mean(x^2) + eps) * weight over the last axis (f32 accumulation, rounded once).
+
+        x: input [..., N]
+        weight: scale [N]
+        eps: added to the mean square
+        """
+
+rms_norm: _RmsNormOp
+RmsNormOp: _RmsNormOp
+
+class _RopeOp(OpHandle):
+    def __call__(self, x: Tensor, offset: Tensor | float = 0.0, theta: float = 1e+04, style: Literal["neox", "gptj"] = "neox", rotary_dim: int | None = None, layout: Literal["bhsd", "bshd"] = "bhsd") -> Tensor:
+        """Rotary position embedding: rotates pairs of each head's first rotary_dim dims by position * theta^(-2i/rotary_dim) (NeoX: dims (i, i + rotary_dim/2), as Hugging Face Llama/Qwen2; GPT-J: dims (2i, 2i+1)); the other dims pass through.
+
+        x: [batch, heads, seq, head_dim] (layout='bhsd') or [batch, seq, heads, head_dim] (layout='bshd')
+        offset: position of the first token (an integer, e.g. the KV length in decode) or an i32 positions tensor [seq] or [batch, seq]
+        theta: frequency base
+        style: 'neox' (rotate halves) or 'gptj' (interleaved pairs)
+        rotary_dim: rotated dims per head, even (None: all of head_dim)
+        layout: 'bhsd' (attention's [batch, heads, seq, head_dim]) or 'bshd'
+        """
+
+rope: _RopeOp
+RopeOp: _RopeOp
+
 class _SampleOp(OpHandle):
     def __call__(self, logits: Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int = 0, step: int = 0) -> Tensor:
         """One token id (i32) per row of logits [..., vocab]: argmax when temperature is 0 (or top_k is 1); otherwise keep the top_k largest logits (ties with the k-th kept), then the smallest set of them whose softmax(logits / temperature) mass reaches top_p (the crossing token included, as Hugging Face), and draw from their renormalised probabilities with Philox4x32 keyed by seed, counter (row, step): the same seed, step and logits give the same token.
@@ -322,6 +400,29 @@ class _SdpaOp(OpHandle):
 sdpa: _SdpaOp
 SdpaOp: _SdpaOp
 
+class _SiluOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """x * sigmoid(x), elementwise.
+
+        x: input
+        """
+
+silu: _SiluOp
+SiluOp: _SiluOp
+
+class _SoftmaxOp(OpHandle):
+    def __call__(self, x: Tensor, scale: float = 1.0, causal: bool = False, mask: Tensor | None = None) -> Tensor:
+        """softmax(scale * x + mask) over the last axis; causal hides key k from query q when k > q + Lk - Lq (aligned bottom-right, as in decode); rows with no visible key are 0. Backends: vec (rows <= 1024), block (any length); auto picks by row length.
+
+        x: scores [..., Lk] ([..., Lq, Lk] with causal)
+        scale: multiplies x before the mask is added
+        causal: hide keys after each query (bottom-right aligned)
+        mask: additive mask broadcastable to x (x's dtype; -inf hides), or None
+        """
+
+softmax: _SoftmaxOp
+SoftmaxOp: _SoftmaxOp
+
 class _SplitOp(OpHandle):
     def __call__(self, x: Tensor, sections: int | None = None, axis: int = 0, indices: int | Sequence[int] | None = None) -> tuple[Tensor, ...]:
         """x cut along axis into sections equal parts, or at indices (numpy's split; each part is a new contiguous tensor).
@@ -345,6 +446,17 @@ class _ElemwiseSubOp(OpHandle):
 
 sub: _ElemwiseSubOp
 ElemwiseSubOp: _ElemwiseSubOp
+
+class _SwigluOp(OpHandle):
+    def __call__(self, gate: Tensor, up: Tensor | None = None) -> Tensor:
+        """silu(gate) * up; without up, gate is [..., 2F] = [gate | up] (gate the first half of the last axis) and the result is [..., F].
+
+        gate: [..., F], or [..., 2F] holding [gate | up]
+        up: [..., F] like gate, or None for the fused layout
+        """
+
+swiglu: _SwigluOp
+SwigluOp: _SwigluOp
 
 class _TransposeOp(OpHandle):
     def __call__(self, x: Tensor, axes: int | Sequence[int] | None = None) -> Tensor:
