@@ -7,7 +7,7 @@ b = mt.ops.add(a, a)                # encoded lazily
 b.numpy()                           # waits only as far as `b` needs
 """
 
-from metallic import ops
+from metallic import ops, tensor_methods  # noqa: F401 - tensor_methods adds Tensor methods
 from metallic._core import (
     ArgumentError,
     Context,
