@@ -1,5 +1,5 @@
-// Threads: one per 4-element run of a gathered row; the index is read once per run (from cache).
-// Traffic: the minimum (each gathered row read once, out written once, indices read once per run).
+// Threads: rows16: 32 per gathered row, 16 bytes per copy; otherwise one per 4-element run of a row.
+// Traffic: the minimum (each gathered row read once, out written once; indices re-read from cache).
 #include <metal_stdlib>
 #include "gather/params.h"
 using namespace metal;
@@ -32,6 +32,29 @@ template <typename T, typename I>
     dst[c] = src[past ? 0 : c];
   }
 }
+
+// rows16: rows of a multiple of 16 bytes, 16-byte aligned, copied as uint4 whatever the element
+// type (x, out and GatherParams counted in uint4); a SIMD-group-wide row of threads per output row.
+template <typename I>
+[[kernel]] void gather_rows16(device const uint4* x [[buffer(0)]],
+                              device const I* indices [[buffer(1)]], device uint4* out [[buffer(2)]],
+                              constant GatherParams& p [[buffer(3)]],
+                              uint2 pos [[thread_position_in_grid]],
+                              uint2 grid [[threads_per_grid]]) {
+  const uint o = pos.y / p.count, k = pos.y % p.count;
+  const uint row = gather_row(indices[k], p.n);
+  const bool past = row >= p.n;  // read just past x, as above
+  device const uint4* src = x + (past ? p.x_numel : (o * p.n + row) * p.inner);
+  device uint4* dst = out + pos.y * p.inner;
+  for (uint c = pos.x; c < p.inner; c += grid.x) {
+    dst[c] = src[past ? 0 : c];
+  }
+}
+
+template [[host_name("gather_rows16_i32")]] [[kernel]] decltype(gather_rows16<int>)
+    gather_rows16<int>;
+template [[host_name("gather_rows16_u32")]] [[kernel]] decltype(gather_rows16<uint>)
+    gather_rows16<uint>;
 
 #define METALLIC_GATHER_INSTANCE(T, tname, I, iname)                                 \
   template [[host_name("gather_" #iname "_" #tname)]] [[kernel]] decltype(gather<T, I>) \

@@ -185,7 +185,7 @@ template <typename T, typename A, typename R>
   const uint base = kept_offset(p, m);
   const uint inner = p.red_shape[p.red_ndim - 1], step = p.red_strides[p.red_ndim - 1];
   A acc = R::identity();
-  for (uint o = 0; o < p.red_n / inner; ++o) {
+  for (uint o = 0; inner > 0 && o < p.red_n / inner; ++o) {  // inner 0: nothing to reduce
     device const T* row = x + base + reduced_row_offset(p, o);
     for (uint j = 0; j < inner; ++j) {
       acc = R::combine(acc, A(row[j * step]));
@@ -253,7 +253,7 @@ template <typename T, typename A, typename R>
   const uint base = kept_offset(p, m);
   const uint inner = p.red_shape[p.red_ndim - 1], step = p.red_strides[p.red_ndim - 1];
   ArgState<A> s = {R::identity(), UINT_MAX};
-  for (uint o = 0; o < p.red_n / inner; ++o) {
+  for (uint o = 0; inner > 0 && o < p.red_n / inner; ++o) {  // inner 0: nothing to reduce
     device const T* row = x + base + reduced_row_offset(p, o);
     for (uint j = 0; j < inner; ++j) {
       arg_update<A, R>(s, A(row[j * step]), o * inner + j);

@@ -16,9 +16,19 @@ class OpHandle:
     class_name: str
     def call(self, ctx: Context, *args: Any, **kwargs: Any) -> Any: ...
 
+class _AbsOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """|x| elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+abs: _AbsOp
+AbsOp: _AbsOp
+
 class _ElemwiseAddOp(OpHandle):
-    def __call__(self, a: Tensor, b: Tensor) -> Tensor:
-        """a + b, with b the same shape as a or broadcast over a's leading dimensions.
+    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+        """a + b. Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
         b: right operand
@@ -27,9 +37,43 @@ class _ElemwiseAddOp(OpHandle):
 add: _ElemwiseAddOp
 ElemwiseAddOp: _ElemwiseAddOp
 
+class _ArgmaxOp(OpHandle):
+    def __call__(self, x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        """i32 index of the first maximum along an axis (a NaN counts as one).
+
+        x: input (any layout)
+        axis: axis (None: index into the flattened tensor)
+        keepdims: keep reduced axes as size-1 dimensions
+        """
+
+argmax: _ArgmaxOp
+ArgmaxOp: _ArgmaxOp
+
+class _ArgminOp(OpHandle):
+    def __call__(self, x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        """i32 index of the first minimum along an axis (a NaN counts as one).
+
+        x: input (any layout)
+        axis: axis (None: index into the flattened tensor)
+        keepdims: keep reduced axes as size-1 dimensions
+        """
+
+argmin: _ArgminOp
+ArgminOp: _ArgminOp
+
+class _CosOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """Cosine elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+cos: _CosOp
+CosOp: _CosOp
+
 class _ElemwiseDivOp(OpHandle):
-    def __call__(self, a: Tensor, b: Tensor) -> Tensor:
-        """a / b, with b the same shape as a or broadcast over a's leading dimensions.
+    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+        """a / b (float dtypes). Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
         b: right operand
@@ -37,6 +81,150 @@ class _ElemwiseDivOp(OpHandle):
 
 div: _ElemwiseDivOp
 ElemwiseDivOp: _ElemwiseDivOp
+
+class _EmbeddingOp(OpHandle):
+    def __call__(self, table: Tensor, ids: Tensor) -> Tensor:
+        """Rows table[ids]: shape ids.shape + [dim] (take along axis 0).
+
+        table: [vocab, dim] (contiguous)
+        ids: i32 or u32 token ids, any shape
+        """
+
+embedding: _EmbeddingOp
+EmbeddingOp: _EmbeddingOp
+
+class _EqualOp(OpHandle):
+    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+        """a == b as u8 (1 or 0). Numpy broadcasting; a or b may be a scalar.
+
+        a: left operand
+        b: right operand
+        """
+
+equal: _EqualOp
+EqualOp: _EqualOp
+
+class _ExpOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """e**x elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+exp: _ExpOp
+ExpOp: _ExpOp
+
+class _GreaterOp(OpHandle):
+    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+        """a > b as u8 (1 or 0). Numpy broadcasting; a or b may be a scalar.
+
+        a: left operand
+        b: right operand
+        """
+
+greater: _GreaterOp
+GreaterOp: _GreaterOp
+
+class _GreaterEqualOp(OpHandle):
+    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+        """a >= b as u8 (1 or 0). Numpy broadcasting; a or b may be a scalar.
+
+        a: left operand
+        b: right operand
+        """
+
+greater_equal: _GreaterEqualOp
+GreaterEqualOp: _GreaterEqualOp
+
+class _LessOp(OpHandle):
+    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+        """a < b as u8 (1 or 0). Numpy broadcasting; a or b may be a scalar.
+
+        a: left operand
+        b: right operand
+        """
+
+less: _LessOp
+LessOp: _LessOp
+
+class _LessEqualOp(OpHandle):
+    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+        """a <= b as u8 (1 or 0). Numpy broadcasting; a or b may be a scalar.
+
+        a: left operand
+        b: right operand
+        """
+
+less_equal: _LessEqualOp
+LessEqualOp: _LessEqualOp
+
+class _LogOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """Natural logarithm elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+log: _LogOp
+LogOp: _LogOp
+
+class _MaxOp(OpHandle):
+    def __call__(self, x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        """Maximum over axes (NaN if any element is NaN).
+
+        x: input (any layout)
+        axis: axis or axes to reduce (None: all)
+        keepdims: keep reduced axes as size-1 dimensions
+        """
+
+max: _MaxOp
+MaxOp: _MaxOp
+
+class _ElemwiseMaximumOp(OpHandle):
+    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+        """The larger of a and b (NaN if either is). Numpy broadcasting; a or b may be a scalar.
+
+        a: left operand
+        b: right operand
+        """
+
+maximum: _ElemwiseMaximumOp
+ElemwiseMaximumOp: _ElemwiseMaximumOp
+
+class _MeanOp(OpHandle):
+    def __call__(self, x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        """Mean over axes (f16/bf16 accumulate in f32).
+
+        x: input (any layout)
+        axis: axis or axes to reduce (None: all)
+        keepdims: keep reduced axes as size-1 dimensions
+        """
+
+mean: _MeanOp
+MeanOp: _MeanOp
+
+class _MinOp(OpHandle):
+    def __call__(self, x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        """Minimum over axes (NaN if any element is NaN).
+
+        x: input (any layout)
+        axis: axis or axes to reduce (None: all)
+        keepdims: keep reduced axes as size-1 dimensions
+        """
+
+min: _MinOp
+MinOp: _MinOp
+
+class _ElemwiseMinimumOp(OpHandle):
+    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+        """The smaller of a and b (NaN if either is). Numpy broadcasting; a or b may be a scalar.
+
+        a: left operand
+        b: right operand
+        """
+
+minimum: _ElemwiseMinimumOp
+ElemwiseMinimumOp: _ElemwiseMinimumOp
 
 class _MpsMatmulOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor, transpose_a: bool = False, transpose_b: bool = False, alpha: float = 1.0) -> Tensor:
@@ -53,8 +241,8 @@ mps_matmul: _MpsMatmulOp
 MpsMatmulOp: _MpsMatmulOp
 
 class _ElemwiseMulOp(OpHandle):
-    def __call__(self, a: Tensor, b: Tensor) -> Tensor:
-        """a * b, with b the same shape as a or broadcast over a's leading dimensions.
+    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+        """a * b. Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
         b: right operand
@@ -63,9 +251,91 @@ class _ElemwiseMulOp(OpHandle):
 mul: _ElemwiseMulOp
 ElemwiseMulOp: _ElemwiseMulOp
 
+class _NegOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """-x elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+neg: _NegOp
+NegOp: _NegOp
+
+class _NotEqualOp(OpHandle):
+    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+        """a != b as u8 (1 or 0). Numpy broadcasting; a or b may be a scalar.
+
+        a: left operand
+        b: right operand
+        """
+
+not_equal: _NotEqualOp
+NotEqualOp: _NotEqualOp
+
+class _ElemwisePowOp(OpHandle):
+    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+        """a ** b, computed in f32 (float dtypes). Numpy broadcasting; a or b may be a scalar.
+
+        a: left operand
+        b: right operand
+        """
+
+pow: _ElemwisePowOp
+ElemwisePowOp: _ElemwisePowOp
+
+class _RsqrtOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """1 / sqrt(x) elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+rsqrt: _RsqrtOp
+RsqrtOp: _RsqrtOp
+
+class _SigmoidOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """1 / (1 + exp(-x)) elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+sigmoid: _SigmoidOp
+SigmoidOp: _SigmoidOp
+
+class _SinOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """Sine elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+sin: _SinOp
+SinOp: _SinOp
+
+class _SqrtOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """Square root elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+sqrt: _SqrtOp
+SqrtOp: _SqrtOp
+
+class _SquareOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """x * x elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+square: _SquareOp
+SquareOp: _SquareOp
+
 class _ElemwiseSubOp(OpHandle):
-    def __call__(self, a: Tensor, b: Tensor) -> Tensor:
-        """a - b, with b the same shape as a or broadcast over a's leading dimensions.
+    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+        """a - b. Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
         b: right operand
@@ -73,3 +343,49 @@ class _ElemwiseSubOp(OpHandle):
 
 sub: _ElemwiseSubOp
 ElemwiseSubOp: _ElemwiseSubOp
+
+class _SumOp(OpHandle):
+    def __call__(self, x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        """Sum over axes (f16/bf16 accumulate in f32).
+
+        x: input (any layout)
+        axis: axis or axes to reduce (None: all)
+        keepdims: keep reduced axes as size-1 dimensions
+        """
+
+sum: _SumOp
+SumOp: _SumOp
+
+class _TakeOp(OpHandle):
+    def __call__(self, x: Tensor, indices: Tensor, axis: int = 0) -> Tensor:
+        """Elements of x at `indices` along `axis` (numpy's take; negative i32 indices count from the end). Out-of-range indices: an error on the host device with METALLIC_HOST_CHECKS=1, unspecified values otherwise.
+
+        x: source (contiguous)
+        indices: i32 or u32 indices, any shape
+        axis: axis of x to index
+        """
+
+take: _TakeOp
+TakeOp: _TakeOp
+
+class _TanhOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """Hyperbolic tangent elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+tanh: _TanhOp
+TanhOp: _TanhOp
+
+class _WhereOp(OpHandle):
+    def __call__(self, condition: Tensor, x: Tensor | float = None, y: Tensor | float = None) -> Tensor:
+        """condition != 0 ? x : y elementwise, numpy-broadcast; x or y may be a scalar.
+
+        condition: u8 mask (nonzero selects x)
+        x: values where the condition holds
+        y: values elsewhere
+        """
+
+where: _WhereOp
+WhereOp: _WhereOp

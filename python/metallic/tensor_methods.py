@@ -14,6 +14,7 @@ from metallic._core import Tensor
 # --- elementwise, comparison and reduction operators and methods -------------------------------
 # (binary_elemwise, compare, unary and reduce ops; scalars go to the kernels as values)
 
+
 def _is_operand(other: object) -> bool:
     return isinstance(other, (Tensor, int, float)) and not isinstance(other, bool)
 
@@ -96,4 +97,4 @@ _ELEMENTWISE: dict[str, Any] = {
 for _name, _method in _ELEMENTWISE.items():
     setattr(_core.Tensor, _name, _method)
 # __eq__ would otherwise make Tensor unhashable; tensors hash by identity, as before.
-_core.Tensor.__hash__ = object.__hash__  # type: ignore[assignment]
+_core.Tensor.__hash__ = object.__hash__  # type: ignore[method-assign]

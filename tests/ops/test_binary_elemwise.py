@@ -68,7 +68,9 @@ def test_broadcast(
 
 
 @pytest.mark.parametrize("name", ARITHMETIC)
-@pytest.mark.parametrize(("a_shape", "b_shape"), [((257,), (257,)), ((3, 33), (33,)), ((5, 1), (1, 3))])
+@pytest.mark.parametrize(
+    ("a_shape", "b_shape"), [((257,), (257,)), ((3, 33), (33,)), ((5, 1), (1, 3))]
+)
 def test_bfloat16(
     ctx: mt.Context, name: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...]
 ) -> None:
@@ -106,7 +108,9 @@ def test_scalar_operands(ctx: mt.Context, name: str, dtype: type, shape: tuple[i
     # numpy casts a Python scalar to the array's dtype (NEP 50), as metallic does.
     np.testing.assert_array_equal(getattr(mt.ops, name)(t, 2.5).numpy(), f(a, dtype(2.5)))
     np.testing.assert_array_equal(getattr(mt.ops, name)(-1.25, t).numpy(), f(dtype(-1.25), a))
-    np.testing.assert_array_equal(getattr(mt.ops, name)(t.T, 3).numpy(), f(a.T, dtype(3)))
+    if len(shape) >= 2:  # a strided view
+        view = getattr(mt.ops, name)(t.transpose(0, 1), 3).numpy()
+        np.testing.assert_array_equal(view, f(a.swapaxes(0, 1), dtype(3)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
@@ -165,8 +169,6 @@ def test_operators(ctx: mt.Context) -> None:
     np.testing.assert_array_equal(abs(-a).numpy(), x)
     with pytest.raises(TypeError):
         a + "1"  # noqa: B018 - not a number: Python's own TypeError
-    with pytest.raises(TypeError):
-        a + np.ones(3, np.float32)  # noqa: B018 - numpy arrays need ctx.tensor
 
 
 def test_division_by_zero_gives_ieee_results(ctx: mt.Context) -> None:

@@ -64,7 +64,12 @@ def test_comparison_operators(ctx: mt.Context) -> None:
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int32, np.uint8])
 @pytest.mark.parametrize(
     ("c_shape", "x_shape", "y_shape"),
-    [((257,), (257,), (257,)), ((3, 1), (1, 4), (4,)), ((2, 3, 5), (5,), (3, 1)), ((0, 2), (2,), (2,))],
+    [
+        ((257,), (257,), (257,)),
+        ((3, 1), (1, 4), (4,)),
+        ((2, 3, 5), (5,), (3, 1)),
+        ((0, 2), (2,), (2,)),
+    ],
 )
 def test_where(
     ctx: mt.Context,

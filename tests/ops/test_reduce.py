@@ -70,7 +70,15 @@ def test_values(
 @pytest.mark.parametrize("dtype", ["f32", "f16", "bf16", "i32", "u32"])
 @pytest.mark.parametrize(
     ("shape", "axis"),
-    [((7,), None), ((33, 129), 1), ((33, 129), 0), ((4, 5, 6), 1), ((3, 70001), 1), ((200003,), None), ((5, 6), None)],
+    [
+        ((7,), None),
+        ((33, 129), 1),
+        ((33, 129), 0),
+        ((4, 5, 6), 1),
+        ((3, 70001), 1),
+        ((200003,), None),
+        ((5, 6), None),
+    ],
 )
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_arg(
@@ -78,7 +86,9 @@ def test_arg(
 ) -> None:
     rng = np.random.default_rng(19)
     # Few distinct values: ties everywhere, and numpy returns the first.
-    x = rng.integers(0, 50, shape).astype({"i32": np.int32, "u32": np.uint32}.get(dtype, np.float32))
+    x = rng.integers(0, 50, shape).astype(
+        {"i32": np.int32, "u32": np.uint32}.get(dtype, np.float32)
+    )
     out = getattr(mt.ops, name)(ctx.tensor(x, dtype=dtype), axis=axis, keepdims=keepdims)
     expected = ARG_OPS[name](x, axis=axis, keepdims=keepdims)
     assert out.dtype == "i32" and out.shape == np.shape(expected)
@@ -102,9 +112,13 @@ def test_nan(ctx: mt.Context, shape: tuple[int, ...]) -> None:
     x[..., 3] = np.nan
     t = ctx.tensor(x)
     for name in ("max", "min"):
-        np.testing.assert_array_equal(getattr(mt.ops, name)(t, axis=-1).numpy(), VALUE_OPS[name](x, axis=-1))
+        np.testing.assert_array_equal(
+            getattr(mt.ops, name)(t, axis=-1).numpy(), VALUE_OPS[name](x, axis=-1)
+        )
     for name in ("argmax", "argmin"):  # the first NaN
-        np.testing.assert_array_equal(getattr(mt.ops, name)(t, axis=-1).numpy(), ARG_OPS[name](x, axis=-1))
+        np.testing.assert_array_equal(
+            getattr(mt.ops, name)(t, axis=-1).numpy(), ARG_OPS[name](x, axis=-1)
+        )
 
 
 def test_empty(ctx: mt.Context) -> None:
@@ -120,7 +134,9 @@ def test_views(ctx: mt.Context) -> None:
     x = np.arange(6 * 200, dtype=np.float32).reshape(6, 200) / 7
     t = ctx.tensor(x)
     np.testing.assert_allclose(mt.ops.sum(t.T, axis=0).numpy(), x.T.sum(axis=0), rtol=1e-5)
-    np.testing.assert_allclose(mt.ops.sum(t.slice(2, 5), axis=1).numpy(), x[2:5].sum(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(
+        mt.ops.sum(t.slice(2, 5), axis=1).numpy(), x[2:5].sum(axis=1), rtol=1e-5
+    )
     np.testing.assert_array_equal(mt.ops.argmax(t.T, axis=1).numpy(), x.T.argmax(axis=1))
 
 

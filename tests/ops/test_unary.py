@@ -50,11 +50,19 @@ def _input(shape: tuple[int, ...], positive: bool) -> np.ndarray:
 def test_unary(ctx: mt.Context, name: str, dtype: str, shape: tuple[int, ...]) -> None:
     ref, positive = OPS[name]
     x = _input(shape, positive).astype(np.float32)
-    x = bf16(x) if dtype == "bf16" else x.astype(np.float16).astype(np.float32) if dtype == "f16" else x
+    x = (
+        bf16(x)
+        if dtype == "bf16"
+        else x.astype(np.float16).astype(np.float32)
+        if dtype == "f16"
+        else x
+    )
     out = getattr(mt.ops, name)(ctx.tensor(x, dtype=dtype))
     assert out.dtype == dtype and out.shape == shape
     expected = ref(x.astype(np.float64))
-    np.testing.assert_allclose(out.numpy().astype(np.float64), expected, rtol=RTOL[dtype], atol=1e-6)
+    np.testing.assert_allclose(
+        out.numpy().astype(np.float64), expected, rtol=RTOL[dtype], atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("name", ["exp", "square", "neg"])

@@ -24,8 +24,8 @@ std::pair<typename BinaryElemwiseOp<Derived>::Operation, Tensor> BinaryElemwiseO
   }
   const DType dtype = a ? a->dtype() : b->dtype();
   const Shape shape = broadcast_shape(name, {{"a", a}, {"b", b}});
-  const bool same_shape = a && b && a->shape() == b->shape() && a->is_contiguous() &&
-                          b->is_contiguous();
+  const bool same_shape =
+      a && b && a->shape() == b->shape() && a->is_contiguous() && b->is_contiguous();
   const char* form = same_shape ? "vv" : !a ? "sg" : !b ? "gs" : "g";
   KernelFunction fn = Derived::kernels.get(form, dtype);
   // Scalars must be representable before anything is allocated.
@@ -72,7 +72,7 @@ void BinaryElemwiseOp<Derived>::Operation::encode(ComputeKernelEncoder& e) const
   }
 }
 
-#define METALLIC_BINARY_KERNELS(Type, base)                                   \
+#define METALLIC_BINARY_KERNELS(Type, base)                          \
   const KernelVariants Type::kernels(base, {"vv", "g", "gs", "sg"}); \
   template struct BinaryElemwiseOp<Type>
 METALLIC_BINARY_KERNELS(ElemwiseAddOp, "elemwise_add");
@@ -90,7 +90,7 @@ METALLIC_BINARY_KERNELS(GreaterOp, "compare_greater");
 METALLIC_BINARY_KERNELS(GreaterEqualOp, "compare_greater_equal");
 #undef METALLIC_BINARY_KERNELS
 
-#define METALLIC_BINARY_REGISTER(Type, py_name, doc)                                    \
+#define METALLIC_BINARY_REGISTER(Type, py_name, doc)                                      \
   METALLIC_REGISTER_OP(Type, py_name, doc " Numpy broadcasting; a or b may be a scalar.", \
                        METALLIC_ARG(a, "left operand"), METALLIC_ARG(b, "right operand"))
 METALLIC_BINARY_REGISTER(ElemwiseAddOp, "add", "a + b.");
@@ -98,7 +98,8 @@ METALLIC_BINARY_REGISTER(ElemwiseSubOp, "sub", "a - b.");
 METALLIC_BINARY_REGISTER(ElemwiseMulOp, "mul", "a * b.");
 METALLIC_BINARY_REGISTER(ElemwiseDivOp, "div", "a / b (float dtypes).");
 METALLIC_BINARY_REGISTER(ElemwiseMaximumOp, "maximum", "The larger of a and b (NaN if either is).");
-METALLIC_BINARY_REGISTER(ElemwiseMinimumOp, "minimum", "The smaller of a and b (NaN if either is).");
+METALLIC_BINARY_REGISTER(ElemwiseMinimumOp, "minimum",
+                         "The smaller of a and b (NaN if either is).");
 METALLIC_BINARY_REGISTER(ElemwisePowOp, "pow", "a ** b, computed in f32 (float dtypes).");
 METALLIC_BINARY_REGISTER(EqualOp, "equal", "a == b as u8 (1 or 0).");
 METALLIC_BINARY_REGISTER(NotEqualOp, "not_equal", "a != b as u8 (1 or 0).");

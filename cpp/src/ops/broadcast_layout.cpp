@@ -114,8 +114,8 @@ ScalarBytes scalar_bytes(const char* op, const char* arg, double value, DType dt
   s.size = dtype_size(dtype);
   auto integer = [&](double lo, double hi) {
     if (!(value >= lo && value <= hi) || std::trunc(value) != value) {
-      throw DTypeError(std::string(op) + ": scalar " + arg + " = " +
-                       op_decl::float_literal(value) + " is not a " + dtype_name(dtype) +
+      throw DTypeError(std::string(op) + ": scalar " + arg + " = " + op_decl::float_literal(value) +
+                       " is not a " + dtype_name(dtype) +
                        " value; pass an integer in range, or convert the tensor to a float dtype");
     }
   };

@@ -44,6 +44,8 @@ struct ScalarBytes {
 ScalarBytes scalar_bytes(const char* op, const char* arg, double value, DType dtype);
 
 /// The tensor of a TensorOrScalar, or null for a scalar.
-inline const Tensor* tensor_of(const TensorOrScalar& v) { return std::get_if<Tensor>(&v); }
+inline const Tensor* tensor_of(const TensorOrScalar& v) {
+  return std::get_if<Tensor>(&v);
+}
 
 }  // namespace metallic

@@ -16,6 +16,7 @@ using uint = uint32_t;
 #include "gather/params.h"
 
 const KernelVariants kernels("gather", {"i32", "u32"});
+const KernelVariants rows16_kernels("gather_rows16", {""});
 }  // namespace
 
 std::pair<TakeOp::Operation, Tensor> TakeOp::create(Context& ctx, const Args& args) {
@@ -30,8 +31,7 @@ std::pair<TakeOp::Operation, Tensor> TakeOp::create(Context& ctx, const Args& ar
   if (ndim == 0) throw ShapeError("take: x must have at least one dimension");
   if (args.axis < -ndim || args.axis >= ndim) {
     throw ArgumentError("take: axis " + std::to_string(args.axis) +
-                        " is out of range for a tensor of " + std::to_string(ndim) +
-                        " dimensions");
+                        " is out of range for a tensor of " + std::to_string(ndim) + " dimensions");
   }
   if (!x.is_contiguous() || !idx.is_contiguous()) {
     throw ShapeError("take: x and indices must be contiguous (call .contiguous() first)");
@@ -57,11 +57,16 @@ std::pair<TakeOp::Operation, Tensor> TakeOp::create(Context& ctx, const Args& ar
     throw ShapeError("take: more than 2^32-1 elements");
   }
   KernelFunction fn = kernels.get(dtype_name(idx.dtype()), x.dtype());
+  // Whole 16-byte vectors per row, aligned (the pool aligns out): copy as uint4.
+  const size_t row_bytes = static_cast<size_t>(inner) * dtype_size(x.dtype());
+  const bool rows16 = row_bytes % 16 == 0 && x.offset_bytes() % 16 == 0;
+  if (rows16) fn = rows16_kernels.get("", idx.dtype());
   Tensor out = ctx.tensor(x.dtype(), shape);
   Operation op{x,
                idx,
                out,
                fn,
+               rows16,
                static_cast<uint32_t>(outer),
                static_cast<uint32_t>(n),
                static_cast<uint32_t>(inner),
@@ -70,13 +75,22 @@ std::pair<TakeOp::Operation, Tensor> TakeOp::create(Context& ctx, const Args& ar
 }
 
 void TakeOp::Operation::bind_kernel_args(ComputeKernelEncoder& e) const {
-  const GatherParams p{outer, n, inner, count, static_cast<uint32_t>(x.numel())};
+  // rows16 counts in 16-byte vectors.
+  const uint32_t per_vector = rows16 ? 16 / static_cast<uint32_t>(dtype_size(x.dtype())) : 1;
+  const GatherParams p{outer, n, inner / per_vector, count,
+                       static_cast<uint32_t>(x.numel()) / per_vector};
   e.buffer(0, x).buffer(1, indices).buffer(2, out).bytes(3, p);
 }
 
 void TakeOp::Operation::encode(ComputeKernelEncoder& e) const {
-  const uint32_t runs = (inner + 3) / 4, rows = outer * count;
-  if (runs == 0 || rows == 0) return;
+  const uint32_t rows = outer * count;
+  if (inner == 0 || rows == 0) return;
+  if (rows16) {
+    e.pipeline(function).bind_kernel(*this).dispatch_threads({32, rows, 1},
+                                                             {32, std::min(8u, rows), 1});
+    return;
+  }
+  const uint32_t runs = (inner + 3) / 4;
   uint32_t tx = 1;
   while (tx < runs && tx < 256) tx *= 2;
   e.pipeline(function).bind_kernel(*this).dispatch_threads({runs, rows, 1},

@@ -49,8 +49,8 @@ void collapse(const std::vector<std::pair<int64_t, int64_t>>& dims, uint* shape,
 
 /// Plans reducing x over the axes flagged in `reduced`; sets `out_shape`.
 ReducePlan plan(Context& ctx, const char* name, const KernelVariants& kernels, bool arg,
-                bool has_identity, const Tensor& x, const std::vector<bool>& reduced,
-                bool keepdims, Shape& out_shape) {
+                bool has_identity, const Tensor& x, const std::vector<bool>& reduced, bool keepdims,
+                Shape& out_shape) {
   constexpr int64_t kMax = std::numeric_limits<uint32_t>::max();
   std::vector<std::pair<int64_t, int64_t>> kept_dims, red_dims;
   int64_t outputs = 1, count = 1, extent = 0;
@@ -182,7 +182,7 @@ std::pair<ReduceOperation, Tensor> ArgReduceOp<Derived>::create(Context& ctx, co
   return {ReduceOperation{args.x, out, std::move(p)}, out};
 }
 
-#define METALLIC_REDUCE_KERNELS(Type, Base, base)                                \
+#define METALLIC_REDUCE_KERNELS(Type, Base, base)                                     \
   const KernelVariants Type::kernels(base, {"rows", "partial", "finish", "strided"}); \
   template struct Base<Type>
 METALLIC_REDUCE_KERNELS(SumOp, ReduceOp, "reduce_sum");
@@ -193,9 +193,9 @@ METALLIC_REDUCE_KERNELS(ArgmaxOp, ArgReduceOp, "reduce_argmax");
 METALLIC_REDUCE_KERNELS(ArgminOp, ArgReduceOp, "reduce_argmin");
 #undef METALLIC_REDUCE_KERNELS
 
-#define METALLIC_REDUCE_REGISTER(Type, py_name, doc, axis_doc)                              \
-  METALLIC_REGISTER_OP(Type, py_name, doc, METALLIC_ARG(x, "input (any layout)"),          \
-                       METALLIC_ARG(axis, axis_doc),                                       \
+#define METALLIC_REDUCE_REGISTER(Type, py_name, doc, axis_doc)                    \
+  METALLIC_REGISTER_OP(Type, py_name, doc, METALLIC_ARG(x, "input (any layout)"), \
+                       METALLIC_ARG(axis, axis_doc),                              \
                        METALLIC_ARG(keepdims, "keep reduced axes as size-1 dimensions"))
 #define METALLIC_AXES_DOC "axis or axes to reduce (None: all)"
 METALLIC_REDUCE_REGISTER(SumOp, "sum", "Sum over axes (f16/bf16 accumulate in f32).",

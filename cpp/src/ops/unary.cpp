@@ -7,8 +7,8 @@
 namespace metallic {
 
 template <class Derived>
-std::pair<typename UnaryOp<Derived>::Operation, Tensor> UnaryOp<Derived>::create(
-    Context& ctx, const Args& args) {
+std::pair<typename UnaryOp<Derived>::Operation, Tensor> UnaryOp<Derived>::create(Context& ctx,
+                                                                                 const Args& args) {
   const Tensor& x = args.x;
   if (!x.defined()) throw ArgumentError(std::string(Derived::name) + ": undefined tensor");
   const bool contiguous = x.is_contiguous();
@@ -37,9 +37,9 @@ void UnaryOp<Derived>::Operation::encode(ComputeKernelEncoder& e) const {
   }
 }
 
-#define METALLIC_UNARY_REGISTER(Type, base, py_name, doc)        \
-  const KernelVariants Type::kernels(base, {"v", "g"});          \
-  template struct UnaryOp<Type>;                                 \
+#define METALLIC_UNARY_REGISTER(Type, base, py_name, doc)                    \
+  const KernelVariants Type::kernels(base, {"v", "g"});                      \
+  template struct UnaryOp<Type>;                                             \
   METALLIC_REGISTER_OP(Type, py_name, doc " f32/f16/bf16, computed in f32.", \
                        METALLIC_ARG(x, "input (any layout)"))
 METALLIC_UNARY_REGISTER(NegOp, "unary_neg", "neg", "-x elementwise.");

@@ -24,7 +24,7 @@ struct BinaryElemwiseOp {
     TensorOrScalar a, b;
     Tensor out;
     KernelFunction function;
-    bool same_shape;  // the "vv" form: one thread per element
+    bool same_shape;    // the "vv" form: one thread per element
     uint32_t n, inner;  // output elements; elements of a row of the collapsed output
     void bind_kernel_args(ComputeKernelEncoder& e) const;
     void encode(ComputeKernelEncoder& e) const;
@@ -32,11 +32,11 @@ struct BinaryElemwiseOp {
   static std::pair<Operation, Tensor> create(Context& ctx, const Args& args);
 };
 
-#define METALLIC_BINARY_OP(Type, label, is_compare)    \
-  struct Type : BinaryElemwiseOp<Type> {               \
-    static constexpr const char* name = label;         \
-    static constexpr bool compares = is_compare;       \
-    static const KernelVariants kernels;               \
+#define METALLIC_BINARY_OP(Type, label, is_compare) \
+  struct Type : BinaryElemwiseOp<Type> {            \
+    static constexpr const char* name = label;      \
+    static constexpr bool compares = is_compare;    \
+    static const KernelVariants kernels;            \
   }
 METALLIC_BINARY_OP(ElemwiseAddOp, "elemwise_add", false);
 METALLIC_BINARY_OP(ElemwiseSubOp, "elemwise_sub", false);

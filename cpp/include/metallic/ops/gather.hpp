@@ -21,6 +21,7 @@ struct TakeOp {
   struct Operation {
     Tensor x, indices, out;
     KernelFunction function;
+    bool rows16;  // rows copied as 16-byte vectors (inner, in elements, is still the row length)
     uint32_t outer, n, inner, count;
     void bind_kernel_args(ComputeKernelEncoder& e) const;
     void encode(ComputeKernelEncoder& e) const;

@@ -27,10 +27,10 @@ struct UnaryOp {
   static std::pair<Operation, Tensor> create(Context& ctx, const Args& args);
 };
 
-#define METALLIC_UNARY_OP(Type, label)           \
-  struct Type : UnaryOp<Type> {                  \
-    static constexpr const char* name = label;   \
-    static const KernelVariants kernels;         \
+#define METALLIC_UNARY_OP(Type, label)         \
+  struct Type : UnaryOp<Type> {                \
+    static constexpr const char* name = label; \
+    static const KernelVariants kernels;       \
   }
 METALLIC_UNARY_OP(NegOp, "unary_neg");
 METALLIC_UNARY_OP(AbsOp, "unary_abs");
