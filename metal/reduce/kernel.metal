@@ -79,20 +79,22 @@ struct MinR {
 };
 
 // Lane `lane` of a SIMD group folds x[i] for i in [begin, end) into acc, 4 consecutive elements
-// per lane per step (so the group reads 4 * 32 consecutive elements per step).
+// per lane per step (so the group reads 4 * 32 consecutive elements per step), into 4
+// independent accumulators (no chain of dependent adds).
 template <typename T, typename A, typename R>
 inline A fold_contiguous(device const T* x, uint begin, uint end, uint lane, A acc) {
+  A acc1 = R::identity(), acc2 = R::identity(), acc3 = R::identity();
   uint i = begin + 4 * lane;
   for (; i + 3 < end; i += 4 * METALLIC_REDUCE_SIMD) {
     acc = R::combine(acc, A(x[i]));
-    acc = R::combine(acc, A(x[i + 1]));
-    acc = R::combine(acc, A(x[i + 2]));
-    acc = R::combine(acc, A(x[i + 3]));
+    acc1 = R::combine(acc1, A(x[i + 1]));
+    acc2 = R::combine(acc2, A(x[i + 2]));
+    acc3 = R::combine(acc3, A(x[i + 3]));
   }
   for (uint k = 0; k < 4 && i + k < end; ++k) {
     acc = R::combine(acc, A(x[i + k]));
   }
-  return acc;
+  return R::combine(R::combine(acc, acc1), R::combine(acc2, acc3));
 }
 
 // The best value and its index (the first, on ties) seen by one lane or SIMD group.

@@ -27,7 +27,7 @@ abs: _AbsOp
 AbsOp: _AbsOp
 
 class _ElemwiseAddOp(OpHandle):
-    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
         """a + b. Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
@@ -72,7 +72,7 @@ cos: _CosOp
 CosOp: _CosOp
 
 class _ElemwiseDivOp(OpHandle):
-    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
         """a / b (float dtypes). Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
@@ -94,7 +94,7 @@ embedding: _EmbeddingOp
 EmbeddingOp: _EmbeddingOp
 
 class _EqualOp(OpHandle):
-    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
         """a == b as u8 (1 or 0). Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
@@ -115,7 +115,7 @@ exp: _ExpOp
 ExpOp: _ExpOp
 
 class _GreaterOp(OpHandle):
-    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
         """a > b as u8 (1 or 0). Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
@@ -126,7 +126,7 @@ greater: _GreaterOp
 GreaterOp: _GreaterOp
 
 class _GreaterEqualOp(OpHandle):
-    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
         """a >= b as u8 (1 or 0). Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
@@ -137,7 +137,7 @@ greater_equal: _GreaterEqualOp
 GreaterEqualOp: _GreaterEqualOp
 
 class _LessOp(OpHandle):
-    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
         """a < b as u8 (1 or 0). Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
@@ -148,7 +148,7 @@ less: _LessOp
 LessOp: _LessOp
 
 class _LessEqualOp(OpHandle):
-    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
         """a <= b as u8 (1 or 0). Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
@@ -181,7 +181,7 @@ max: _MaxOp
 MaxOp: _MaxOp
 
 class _ElemwiseMaximumOp(OpHandle):
-    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
         """The larger of a and b (NaN if either is). Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
@@ -216,7 +216,7 @@ min: _MinOp
 MinOp: _MinOp
 
 class _ElemwiseMinimumOp(OpHandle):
-    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
         """The smaller of a and b (NaN if either is). Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
@@ -241,7 +241,7 @@ mps_matmul: _MpsMatmulOp
 MpsMatmulOp: _MpsMatmulOp
 
 class _ElemwiseMulOp(OpHandle):
-    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
         """a * b. Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
@@ -262,7 +262,7 @@ neg: _NegOp
 NegOp: _NegOp
 
 class _NotEqualOp(OpHandle):
-    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
         """a != b as u8 (1 or 0). Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
@@ -273,7 +273,7 @@ not_equal: _NotEqualOp
 NotEqualOp: _NotEqualOp
 
 class _ElemwisePowOp(OpHandle):
-    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
         """a ** b, computed in f32 (float dtypes). Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
@@ -334,7 +334,7 @@ square: _SquareOp
 SquareOp: _SquareOp
 
 class _ElemwiseSubOp(OpHandle):
-    def __call__(self, a: Tensor | float = None, b: Tensor | float = None) -> Tensor:
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
         """a - b. Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
@@ -379,7 +379,7 @@ tanh: _TanhOp
 TanhOp: _TanhOp
 
 class _WhereOp(OpHandle):
-    def __call__(self, condition: Tensor, x: Tensor | float = None, y: Tensor | float = None) -> Tensor:
+    def __call__(self, condition: Tensor, x: Tensor | float, y: Tensor | float) -> Tensor:
         """condition != 0 ? x : y elementwise, numpy-broadcast; x or y may be a scalar.
 
         condition: u8 mask (nonzero selects x)
