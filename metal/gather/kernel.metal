@@ -1,4 +1,4 @@
-// Threads: rows16: 32 per gathered row, 16 bytes per copy; otherwise one per 4-element run of a row.
+// Threads: rows16: 8 per gathered row, 16 bytes per copy; otherwise one per 4-element run of a row.
 // Traffic: the minimum (each gathered row read once, out written once; indices re-read from cache).
 #include <metal_stdlib>
 #include "gather/params.h"
@@ -34,7 +34,7 @@ template <typename T, typename I>
 }
 
 // rows16: rows of a multiple of 16 bytes, 16-byte aligned, copied as uint4 whatever the element
-// type (x, out and GatherParams counted in uint4); a SIMD-group-wide row of threads per output row.
+// type (x, out and GatherParams counted in uint4); a row of threads (grid x) per output row.
 template <typename I>
 [[kernel]] void gather_rows16(device const uint4* x [[buffer(0)]],
                               device const I* indices [[buffer(1)]], device uint4* out [[buffer(2)]],

@@ -42,12 +42,12 @@ def _pow(self: Tensor, other: Any) -> Any:
 
 def _neg(self: Tensor) -> Tensor:
     """`-a`: mt.ops.neg."""
-    return ops.neg(self)  # type: ignore[no-any-return]
+    return ops.neg(self)
 
 
 def _abs(self: Tensor) -> Tensor:
     """`abs(a)`: mt.ops.abs."""
-    return ops.abs(self)  # type: ignore[no-any-return]
+    return ops.abs(self)
 
 
 def _reduction(op: Callable[..., Tensor]) -> Any:

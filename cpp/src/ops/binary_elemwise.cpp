@@ -44,18 +44,8 @@ void BinaryElemwiseOp<Derived>::Operation::bind_kernel_args(ComputeKernelEncoder
   const Tensor* ta = tensor_of(a);
   const Tensor* tb = tensor_of(b);
   const DType dtype = ta ? ta->dtype() : tb->dtype();
-  if (ta) {
-    e.buffer(0, *ta);
-  } else {
-    const ScalarBytes s = scalar_bytes(name, "a", std::get<double>(a), dtype);
-    e.bytes(0, s.bytes, s.size);
-  }
-  if (tb) {
-    e.buffer(1, *tb);
-  } else {
-    const ScalarBytes s = scalar_bytes(name, "b", std::get<double>(b), dtype);
-    e.bytes(1, s.bytes, s.size);
-  }
+  bind_operand(e, 0, name, "a", a, dtype);
+  bind_operand(e, 1, name, "b", b, dtype);
   BroadcastParams params{};
   params.n = n;
   if (!same_shape) params = broadcast_params(name, out.shape(), {{"a", ta}, {"b", tb}});

@@ -161,4 +161,14 @@ ScalarBytes scalar_bytes(const char* op, const char* arg, double value, DType dt
   return s;
 }
 
+void bind_operand(ComputeKernelEncoder& e, uint32_t index, const char* op, const char* arg,
+                  const TensorOrScalar& v, DType dtype) {
+  if (const Tensor* t = tensor_of(v)) {
+    e.buffer(index, *t);
+  } else {
+    const ScalarBytes s = scalar_bytes(op, arg, std::get<double>(v), dtype);
+    e.bytes(index, s.bytes, s.size);
+  }
+}
+
 }  // namespace metallic

@@ -43,6 +43,10 @@ struct ScalarBytes {
 };
 ScalarBytes scalar_bytes(const char* op, const char* arg, double value, DType dtype);
 
+/// Binds operand `v` to [[buffer(index)]]: a tensor's buffer, or a scalar's bytes as `dtype`.
+void bind_operand(ComputeKernelEncoder& e, uint32_t index, const char* op, const char* arg,
+                  const TensorOrScalar& v, DType dtype);
+
 /// The tensor of a TensorOrScalar, or null for a scalar.
 inline const Tensor* tensor_of(const TensorOrScalar& v) {
   return std::get_if<Tensor>(&v);

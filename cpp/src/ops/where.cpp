@@ -45,18 +45,8 @@ void WhereOp::Operation::bind_kernel_args(ComputeKernelEncoder& e) const {
   const Tensor* ty = tensor_of(y);
   const DType dtype = out.dtype();
   e.buffer(0, condition);
-  if (tx) {
-    e.buffer(1, *tx);
-  } else {
-    const ScalarBytes s = scalar_bytes(name, "x", std::get<double>(x), dtype);
-    e.bytes(1, s.bytes, s.size);
-  }
-  if (ty) {
-    e.buffer(2, *ty);
-  } else {
-    const ScalarBytes s = scalar_bytes(name, "y", std::get<double>(y), dtype);
-    e.bytes(2, s.bytes, s.size);
-  }
+  bind_operand(e, 1, name, "x", x, dtype);
+  bind_operand(e, 2, name, "y", y, dtype);
   e.buffer(3, out).bytes(
       4, broadcast_params(name, out.shape(), {{"condition", &condition}, {"x", tx}, {"y", ty}}));
 }
