@@ -1,7 +1,8 @@
-// Elementwise mul: out = a * b, with b either the same shape as a (vv) or broadcast over
-// a's leading dimensions (vb).
+// Threads: one per element (vv: same-shape contiguous) or per 4-element run of a row (g/gs/sg).
+// Traffic: the minimum (inputs read once, output written once); broadcast reads hit the cache.
 #include "common/binary_elemwise.h"
 
+// out = a * b, with numpy broadcasting.
 struct MulOp {
   template <typename T>
   T operator()(T x, T y) const { return x * y; }

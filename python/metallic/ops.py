@@ -71,20 +71,6 @@ def _scope(ctx: _core.Context, name: str) -> Iterator[None]:
         ctx.pop_scope()
 
 
-def _binary_operator(name: str) -> Any:
-    def operator(self: _core.Tensor, other: _core.Tensor) -> Any:
-        if not isinstance(other, _core.Tensor):
-            return NotImplemented  # scalars need a kernel of their own; not yet
-        return globals()[name](self, other)
-
-    operator.__doc__ = f"`a {name} b`: mt.ops.{name}(a, b), lazily."
-    return operator
-
-
-_core.Tensor.__add__ = _binary_operator("add")  # type: ignore[method-assign]
-_core.Tensor.__sub__ = _binary_operator("sub")  # type: ignore[method-assign]
-_core.Tensor.__mul__ = _binary_operator("mul")  # type: ignore[method-assign]
-_core.Tensor.__truediv__ = _binary_operator("div")  # type: ignore[method-assign]
 _core.Context.scope = _scope  # type: ignore[attr-defined]
 _core.Context.capture = _capture  # type: ignore[attr-defined]
 

@@ -94,9 +94,11 @@ def test_registry_lists_every_kernel_library() -> None:
     libraries = _core.kernel_libraries()
     families = {p.name for p in (REPO / "metal").iterdir() if p.is_dir() and p.name != "common"}
     assert set(libraries) == families
-    assert sorted(libraries["elemwise_add"]) == [
-        f"elemwise_add_{form}_{t}" for form in ("vb", "vv") for t in ("bf16", "f16", "f32")
-    ]
+    assert sorted(libraries["elemwise_add"]) == sorted(
+        f"elemwise_add_{form}_{t}"
+        for form in ("g", "gs", "sg", "vv")
+        for t in ("bf16", "f16", "f32", "i32", "u32")
+    )
 
 
 def test_op_registry_is_exposed() -> None:

@@ -199,10 +199,10 @@ struct Field {
       p.default_literal = fallback ? FieldType<V>::literal(*fallback) : "None";
     } else {
       p.kind = FieldType<T>::kind;
-      // A tensor, or a list of tensors, has no meaningful default; neither has a field
-      // declared with METALLIC_REQUIRED.
-      p.required =
-          required_scalar || p.kind == ParamKind::Tensor || p.kind == ParamKind::TensorList;
+      // A tensor, a list of tensors or a tensor-or-scalar has no meaningful default; neither
+      // has a field declared with METALLIC_REQUIRED.
+      p.required = required_scalar || p.kind == ParamKind::Tensor ||
+                   p.kind == ParamKind::TensorList || p.kind == ParamKind::TensorOrScalar;
       if (!p.required) {
         p.default_value = FieldType<T>::to(fallback);
         p.default_literal = FieldType<T>::literal(fallback);

@@ -55,7 +55,10 @@ std::string OpParam::python_type() const {
 
 bool OpInfo::needs_context() const {
   for (const auto& p : params) {
-    if (p.kind == ParamKind::Tensor || p.kind == ParamKind::TensorList) return false;
+    if (p.kind == ParamKind::Tensor || p.kind == ParamKind::TensorList ||
+        p.kind == ParamKind::TensorOrScalar) {
+      return false;
+    }
   }
   return true;
 }

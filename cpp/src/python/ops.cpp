@@ -28,7 +28,8 @@ std::string type_name(const py::handle& v) {
 
 [[noreturn]] void wrong_type(const OpInfo& op, const OpParam& p, const py::handle& v) {
   std::string hint;
-  if (p.kind == ParamKind::Tensor && py::hasattr(v, "__array__")) {
+  if ((p.kind == ParamKind::Tensor || p.kind == ParamKind::TensorOrScalar) &&
+      py::hasattr(v, "__array__")) {
     hint = " (make one with ctx.tensor(array))";
   }
   throw ArgumentError(op.python_name + "(): argument '" + p.name + "' must be " + p.python_type() +
@@ -79,6 +80,9 @@ OpValue to_value(const OpInfo& op, const OpParam& p, const py::handle& v) {
     }
     case ParamKind::TensorOrScalar:
       if (is_tensor(v)) return v.cast<Tensor>();
+      if (py::hasattr(v, "__array__") && py::hasattr(v, "ndim") && v.attr("ndim").cast<int>() > 0) {
+        wrong_type(op, p, v);  // an array (even of one element) is not a scalar
+      }
       return to_float(op, p, v);
     case ParamKind::Bool:
       if (!py::isinstance<py::bool_>(v) && type_name(v) != "bool") wrong_type(op, p, v);

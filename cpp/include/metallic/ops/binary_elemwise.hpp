@@ -1,47 +1,56 @@
-// Binary elementwise ops (metal/elemwise_{add,sub,mul,div}): out = a <op> b, where b has a's
-// shape or is broadcast over a's leading dimensions (b's shape is a suffix of a's).
+// Binary elementwise ops with numpy broadcasting (metal/elemwise_<op>, metal/compare): out = a <op>
+// b for add, sub, mul, div, maximum, minimum, pow, and the comparisons (u8 results). Either
+// operand may be a scalar (passed to the kernel as a value, no tensor is made for it).
 #pragma once
 
 #include <utility>
 
 #include "metallic/context.hpp"
 #include "metallic/kernel_variants.hpp"
+#include "metallic/op_registry.hpp"
 
 namespace metallic {
 
-/// Shared by the four ops; `Derived` supplies `name` and `kernels` (forms "vv": same shape, "vb":
-/// b broadcast over a's leading dimensions).
+/// Shared by the binary ops; `Derived` supplies `name`, `kernels` (forms "vv": same-shape
+/// contiguous tensors, "g": two tensors of any broadcastable layout, "gs"/"sg": b/a a scalar) and
+/// `compares` (true: the result is u8 0/1).
 template <class Derived>
 struct BinaryElemwiseOp {
   struct Args {
-    Tensor a;
-    Tensor b;
+    TensorOrScalar a;
+    TensorOrScalar b;
   };
   struct Operation {
-    Tensor a, b, out;
+    TensorOrScalar a, b;
+    Tensor out;
     KernelFunction function;
-    uint32_t n, b_n;
+    bool same_shape;    // the "vv" form: one thread per element
+    uint32_t n, inner;  // output elements; elements of a row of the collapsed output
     void bind_kernel_args(ComputeKernelEncoder& e) const;
     void encode(ComputeKernelEncoder& e) const;
   };
   static std::pair<Operation, Tensor> create(Context& ctx, const Args& args);
 };
 
-struct ElemwiseAddOp : BinaryElemwiseOp<ElemwiseAddOp> {
-  static constexpr const char* name = "elemwise_add";
-  static const KernelVariants kernels;
-};
-struct ElemwiseSubOp : BinaryElemwiseOp<ElemwiseSubOp> {
-  static constexpr const char* name = "elemwise_sub";
-  static const KernelVariants kernels;
-};
-struct ElemwiseMulOp : BinaryElemwiseOp<ElemwiseMulOp> {
-  static constexpr const char* name = "elemwise_mul";
-  static const KernelVariants kernels;
-};
-struct ElemwiseDivOp : BinaryElemwiseOp<ElemwiseDivOp> {
-  static constexpr const char* name = "elemwise_div";
-  static const KernelVariants kernels;
-};
+#define METALLIC_BINARY_OP(Type, label, is_compare) \
+  struct Type : BinaryElemwiseOp<Type> {            \
+    static constexpr const char* name = label;      \
+    static constexpr bool compares = is_compare;    \
+    static const KernelVariants kernels;            \
+  }
+METALLIC_BINARY_OP(ElemwiseAddOp, "elemwise_add", false);
+METALLIC_BINARY_OP(ElemwiseSubOp, "elemwise_sub", false);
+METALLIC_BINARY_OP(ElemwiseMulOp, "elemwise_mul", false);
+METALLIC_BINARY_OP(ElemwiseDivOp, "elemwise_div", false);
+METALLIC_BINARY_OP(ElemwiseMaximumOp, "elemwise_maximum", false);
+METALLIC_BINARY_OP(ElemwiseMinimumOp, "elemwise_minimum", false);
+METALLIC_BINARY_OP(ElemwisePowOp, "elemwise_pow", false);
+METALLIC_BINARY_OP(EqualOp, "compare_equal", true);
+METALLIC_BINARY_OP(NotEqualOp, "compare_not_equal", true);
+METALLIC_BINARY_OP(LessOp, "compare_less", true);
+METALLIC_BINARY_OP(LessEqualOp, "compare_less_equal", true);
+METALLIC_BINARY_OP(GreaterOp, "compare_greater", true);
+METALLIC_BINARY_OP(GreaterEqualOp, "compare_greater_equal", true);
+#undef METALLIC_BINARY_OP
 
 }  // namespace metallic

@@ -1,0 +1,11 @@
+// Threads: one per element (vv: same-shape contiguous) or per 4-element run of a row (g/gs/sg).
+// Traffic: the minimum (inputs read once, output written once); broadcast reads hit the cache.
+#include "common/binary_elemwise.h"
+
+// out = a ** b, computed in float, with numpy broadcasting.
+struct PowOp {
+  template <typename T>
+  T operator()(T x, T y) const { return T(pow(float(x), float(y))); }
+};
+
+METALLIC_BINARY_FLOAT_KERNELS(elemwise_pow, PowOp)
