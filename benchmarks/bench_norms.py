@@ -8,6 +8,7 @@ once), medians of the repetitions. Each metallic result is checked against the n
 
 Run (with metallic importable; numpy's BLAS variables unset, as they slow numpy on this machine):
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_norms.py [--device host]
+      [--softmax-backend auto|vec|block|row] [--reps R] [--budget S]
 """
 
 from __future__ import annotations
@@ -209,11 +210,14 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--budget", type=float, default=0.2, help="seconds per repetition")
+    parser.add_argument("--softmax-backend", default="auto", help="force vec, block or row")
     args = parser.parse_args()
     ctx = mt.Context(device=args.device)
+    ctx.set_backend("softmax", args.softmax_backend)
     print(f"machine: {cpu_model()}, {os.cpu_count()} logical CPUs, {physical_cores()} cores")
     print(f"device: {ctx.device}; python {platform.python_version()}, numpy {np.__version__}")
-    print(f"f32; median of {args.reps} repetitions; us per op; GB/s of the minimum traffic\n")
+    print(f"f32; median of {args.reps} repetitions; us per op; GB/s of the minimum traffic")
+    print(f"softmax backend: {args.softmax_backend}\n")
     header = f"{'model':<13} {'op':<52} {'mt us':>9} {'np us':>9} {'mt GB/s':>8} {'np GB/s':>8} {'mt/np':>6}"
     print(header)
     print("-" * len(header))

@@ -1,8 +1,9 @@
-// Threading: vec: one SIMD group per row (4 rows per threadgroup), the row held in registers
-// (n <= 1024); block: one threadgroup of 32..1024 threads per row (on the host device both take
-// several rows in turn), an online max/sum pass then a
-// normalising pass. Traffic: vec reads x (and mask) once and writes out once (the minimum);
-// block reads them twice (the second time from cache for rows that fit in it).
+// Threading: vec: a SIMD group per row (4 per threadgroup), the row in registers (n <= 1024);
+// block: a threadgroup of 32..1024 threads per row, an online max/sum pass then a normalising
+// pass; row (host device only): a thread per row, no collectives. On the host device vec and
+// block take several rows per group in turn.
+// Traffic: vec reads x (and mask) once and writes out once (the minimum); block reads them twice,
+// row twice and out twice more (the later passes from cache for rows that fit in it).
 #include <metal_stdlib>
 #include "common/threadgroup_reduce.h"
 #include "common/vec4_io.h"
@@ -11,28 +12,46 @@ using namespace metal;
 
 constant uint kVecChunks = 8;  // float4s per lane in the vec kernel: rows up to 32 * 4 * 8 = 1024
 
-// The scores of row `row`, elements [i, i + 4): x * scale + mask, -inf where causally hidden or
-// past the row's end.
+// What the score loops of one row need, computed once per row: its x and mask rows and the
+// number of visible keys (k < n, and with causal k <= q + n - lq).
 template <typename T>
-inline float4 scores4(device const T* x, device const T* mask, constant SoftmaxParams& p, uint row,
-                      uint i) {
-  const bool whole = p.vec4 != 0 && i + 4 <= p.n;
-  float4 s = load4(x + ulong(row) * p.n, i, p.n, whole) * p.scale;
+struct ScoreRow {
+  device const T* x;
+  device const T* mask;  // unused without a mask
+  uint visible;
+};
+
+template <typename T>
+inline ScoreRow<T> score_row(device const T* x, device const T* mask, constant SoftmaxParams& p,
+                             uint row) {
+  ScoreRow<T> r;
+  r.x = x + ulong(row) * p.n;
+  r.mask = mask;
   if (p.has_mask != 0) {
     const uint i2 = row % p.lead[2], i1 = (row / p.lead[2]) % p.lead[1];
     const uint i0 = row / (p.lead[2] * p.lead[1]);
     const ulong mask_row =
         ulong(i0) * p.mask_stride[0] + ulong(i1) * p.mask_stride[1] + ulong(i2) * p.mask_stride[2];
-    s += load4(mask + mask_row * p.n, i, p.n, whole);
+    r.mask = mask + mask_row * p.n;
   }
-  // Visible keys: k < n, and with causal k <= q + n - lq, i.e. k < q + 1 + n - lq.
-  long visible = long(p.n);
-  if (p.causal != 0) {
-    visible = min(visible, long(row % p.lq) + 1 + long(p.n) - long(p.lq));
+  const long visible = long(row % p.lq) + 1 + long(p.n) - long(p.lq);
+  r.visible = p.causal == 0 ? p.n : uint(clamp(visible, 0L, long(p.n)));
+  return r;
+}
+
+// Scores [i, i + 4) of a row: x * scale + mask, -inf where hidden or past the row's end.
+template <typename T>
+inline float4 scores4(ScoreRow<T> r, constant SoftmaxParams& p, uint i) {
+  const bool whole = p.vec4 != 0 && i + 4 <= p.n;
+  float4 s = load4(r.x, i, p.n, whole) * p.scale;
+  if (p.has_mask != 0) {
+    s += load4(r.mask, i, p.n, whole);
   }
-  for (uint k = 0; k < 4; k++) {
-    if (long(i + k) >= visible) {
-      s[k] = -INFINITY;
+  if (i + 4 > r.visible) {
+    for (uint k = 0; k < 4; k++) {
+      if (i + k >= r.visible) {
+        s[k] = -INFINITY;
+      }
     }
   }
   return s;
@@ -50,11 +69,12 @@ template <typename T>
 inline void softmax_vec_row(device const T* x, device const T* mask, device T* out,
                             constant SoftmaxParams& p, uint row, uint lane) {
   const uint chunks = (p.n + 127) / 128;
+  const ScoreRow<T> r = score_row(x, mask, p, row);
   float4 s[kVecChunks];
   float m = -INFINITY;
   for (uint c = 0; c < kVecChunks; c++) {
     if (c < chunks) {
-      s[c] = scores4(x, mask, p, row, (c * 32 + lane) * 4);
+      s[c] = scores4(r, p, (c * 32 + lane) * 4);
       m = max(m, max(max(s[c].x, s[c].y), max(s[c].z, s[c].w)));
     }
   }
@@ -90,16 +110,15 @@ kernel void softmax_vec(device const T* x [[buffer(0)]], device const T* mask [[
   }
 }
 
+// Online max and sum of scores [start, start + 4), [start + step, ...) of one row: when the
+// running max grows, the sum so far is rescaled.
 template <typename T>
-inline void softmax_block_row(device const T* x, device const T* mask, device T* out,
-                              constant SoftmaxParams& p, uint row, uint tid, uint threads,
-                              uint lane, uint simd_group, uint simd_groups,
-                              threadgroup float* partials_max, threadgroup float* partials_sum) {
-  const uint step = threads * 4;
-  // Online max and sum: when the running max grows, rescale the sum so far.
+inline float2 online_max_sum(device const T* x, device const T* mask, constant SoftmaxParams& p,
+                             uint row, uint start, uint step) {
+  const ScoreRow<T> r = score_row(x, mask, p, row);
   float m = -INFINITY, sum = 0.0f;
-  for (uint i = tid * 4; i < p.n; i += step) {
-    const float4 s = scores4(x, mask, p, row, i);
+  for (uint i = start; i < p.n; i += step) {
+    const float4 s = scores4(r, p, i);
     const float chunk_max = max(max(s.x, s.y), max(s.z, s.w));
     if (chunk_max == -INFINITY) {
       continue;
@@ -111,12 +130,30 @@ inline void softmax_block_row(device const T* x, device const T* mask, device T*
     const float4 e = precise::exp(s - m);
     sum += e.x + e.y + e.z + e.w;
   }
-  const float row_max = threadgroup_max(m, partials_max, lane, simd_group, simd_groups);
-  const float mine = m == -INFINITY ? 0.0f : sum * precise::exp(m - row_max);
-  const float inv_sum = 1.0f / threadgroup_sum(mine, partials_sum, lane, simd_group, simd_groups);
-  for (uint i = tid * 4; i < p.n; i += step) {
-    store_probs(out + ulong(row) * p.n, p, i, scores4(x, mask, p, row, i), row_max, inv_sum);
+  return float2(m, sum);
+}
+
+// The probabilities of the same elements online_max_sum read, given the row's max and 1 / sum.
+template <typename T>
+inline void store_row_probs(device const T* x, device const T* mask, device T* out,
+                            constant SoftmaxParams& p, uint row, uint start, uint step, float m,
+                            float inv_sum) {
+  const ScoreRow<T> r = score_row(x, mask, p, row);
+  for (uint i = start; i < p.n; i += step) {
+    store_probs(out + ulong(row) * p.n, p, i, scores4(r, p, i), m, inv_sum);
   }
+}
+
+template <typename T>
+inline void softmax_block_row(device const T* x, device const T* mask, device T* out,
+                              constant SoftmaxParams& p, uint row, uint tid, uint threads,
+                              uint lane, uint simd_group, uint simd_groups,
+                              threadgroup float* partials_max, threadgroup float* partials_sum) {
+  const float2 mine = online_max_sum(x, mask, p, row, tid * 4, threads * 4);
+  const float row_max = threadgroup_max(mine.x, partials_max, lane, simd_group, simd_groups);
+  const float rescaled = mine.x == -INFINITY ? 0.0f : mine.y * precise::exp(mine.x - row_max);
+  const float sum = threadgroup_sum(rescaled, partials_sum, lane, simd_group, simd_groups);
+  store_row_probs(x, mask, out, p, row, tid * 4, threads * 4, row_max, 1.0f / sum);
 }
 
 template <typename T>
@@ -141,11 +178,44 @@ kernel void softmax_block(device const T* x [[buffer(0)]], device const T* mask 
   }
 }
 
+// row (the host device's backend): one thread per row, no collectives, so the host runs it as a
+// plain loop instead of one fiber per GPU thread (on a GPU its loads would not coalesce). One exp
+// per element, the host's main cost: a max pass, a pass storing exp(s - max) and summing it, and
+// a pass scaling the stored values by 1 / sum (for f16/bf16 a second rounding, < 1 ulp).
+template <typename T>
+kernel void softmax_row(device const T* x [[buffer(0)]], device const T* mask [[buffer(1)]],
+                        device T* out [[buffer(2)]], constant SoftmaxParams& p [[buffer(3)]],
+                        uint row [[thread_position_in_grid]]) {
+  if (row >= p.rows) {
+    return;
+  }
+  const ScoreRow<T> r = score_row(x, mask, p, row);
+  float m = -INFINITY;
+  for (uint i = 0; i < p.n; i += 4) {
+    const float4 s = scores4(r, p, i);
+    m = max(m, max(max(s.x, s.y), max(s.z, s.w)));
+  }
+  device T* out_row = out + ulong(row) * p.n;
+  float sum = 0.0f;
+  for (uint i = 0; i < p.n; i += 4) {
+    const float4 s = scores4(r, p, i);
+    const float4 e = m == -INFINITY ? float4(0.0f) : precise::exp(s - m);
+    sum += e.x + e.y + e.z + e.w;
+    store4(out_row, i, p.n, p.vec4 != 0 && i + 4 <= p.n, e);
+  }
+  const float inv_sum = m == -INFINITY ? 0.0f : 1.0f / sum;
+  for (uint i = 0; i < p.n; i += 4) {
+    const bool whole = p.vec4 != 0 && i + 4 <= p.n;
+    store4(out_row, i, p.n, whole, load4((device const T*)out_row, i, p.n, whole) * inv_sum);
+  }
+}
+
 #define METALLIC_SOFTMAX_KERNELS(T, tname)                                                     \
   template [[host_name("softmax_vec_" tname)]] [[kernel]] decltype(softmax_vec<T>)            \
       softmax_vec<T>;                                                                          \
   template [[host_name("softmax_block_" tname)]] [[kernel]] decltype(softmax_block<T>)        \
-      softmax_block<T>;
+      softmax_block<T>;                                                                        \
+  template [[host_name("softmax_row_" tname)]] [[kernel]] decltype(softmax_row<T>) softmax_row<T>;
 
 METALLIC_SOFTMAX_KERNELS(float, "f32")
 METALLIC_SOFTMAX_KERNELS(half, "f16")

@@ -412,7 +412,7 @@ SiluOp: _SiluOp
 
 class _SoftmaxOp(OpHandle):
     def __call__(self, x: Tensor, scale: float = 1.0, causal: bool = False, mask: Tensor | None = None) -> Tensor:
-        """softmax(scale * x + mask) over the last axis; causal hides key k from query q when k > q + Lk - Lq (aligned bottom-right, as in decode); rows with no visible key are 0. Backends: vec (rows <= 1024), block (any length); auto picks by row length.
+        """softmax(scale * x + mask) over the last axis; causal hides key k from query q when k > q + Lk - Lq (aligned bottom-right, as in decode); rows with no visible key are 0. Backends: vec (rows <= 1024), block (any length), row (host device); auto picks row on the host device, else by row length.
 
         x: scores [..., Lk] ([..., Lq, Lk] with causal)
         scale: multiplies x before the mask is added

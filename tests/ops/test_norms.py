@@ -1,5 +1,6 @@
 """rms_norm, layer_norm and their fused residual forms (add_rms_norm, add_layer_norm) against
-numpy in float64, over row lengths 1..16384 around the SIMD-group and threadgroup sizes."""
+numpy in float64, over row lengths 1..16384 around the SIMD-group and threadgroup sizes, with
+every backend of the device forced in turn (threadgroup; row on the host device)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from _float_ref import DTYPES, as_stored, assert_close, random_stored, read, to_
 SHAPES = [(1, 1), (3, 7), (2, 4), (5, 33), (4, 384), (2, 3, 896), (1, 1030), (3, 4099), (2, 16384)]
 # f32 accumulation, one rounding to the storage type at the end: f32 to ~1e-6 of the unit-scale
 # outputs, f16 / bf16 to about one ulp of their type.
+BACKENDS = ["threadgroup", "row"]
 TOL = {"f32": (1e-5, 1e-5), "f16": (2e-3, 2e-3), "bf16": (1.6e-2, 1.6e-2)}
+
+
+def _force(ctx: mt.Context, op: str, backend: str) -> None:
+    if backend not in mt.backends(ctx)[op]:
+        pytest.skip(f"no {backend} backend for {op} on this device")
+    ctx.set_backend(op, backend)
+    ctx.backend_events(clear=True)
 
 
 def _rms(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
@@ -25,36 +34,41 @@ def _layer(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarra
     return (x - mean) / np.sqrt(var + eps) * w + b
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
-def test_rms_norm(ctx: mt.Context, shape: tuple[int, ...], dtype: str) -> None:
+def test_rms_norm(ctx: mt.Context, shape: tuple[int, ...], dtype: str, backend: str) -> None:
+    _force(ctx, "rms_norm", backend)
     x, w = random_stored(shape, dtype, 1, scale=2.0), random_stored(shape[-1:], dtype, 2, scale=2.0)
     out = mt.ops.rms_norm(to_tensor(ctx, x, dtype), to_tensor(ctx, w, dtype), eps=1e-5)
+    assert ctx.backend_events() == [("rms_norm", backend, "forced on this context")]
     assert_close(out, _rms(x, w, 1e-5), dtype, *TOL[dtype])
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
-def test_layer_norm(ctx: mt.Context, shape: tuple[int, ...], dtype: str) -> None:
-    # A large mean: a one-pass variance (E[x^2] - E[x]^2) would cancel; the kernel's two passes
-    # do not.
+def test_layer_norm(ctx: mt.Context, shape: tuple[int, ...], dtype: str, backend: str) -> None:
+    _force(ctx, "layer_norm", backend)
+    # A large mean: a one-pass variance (E[x^2] - E[x]^2) would cancel, and a plain f32 sum of
+    # 16384 values near 100 would lose ~1e-5 of the mean; the kernel sums x - x[0], then
+    # (x - mean)^2 in a second pass.
     x = random_stored(shape, dtype, 3, scale=2.0, shift=100.0 if dtype == "f32" else 8.0)
     w, b = (
         random_stored(shape[-1:], dtype, 4, scale=2.0),
         random_stored(shape[-1:], dtype, 5, scale=2.0),
     )
     out = mt.ops.layer_norm(*(to_tensor(ctx, a, dtype) for a in (x, w, b)))
-    if dtype == "f32":  # the f32 mean of values near 100 is good to ~1e-5: so is x - mean
-        np.testing.assert_allclose(read(out), _layer(x, w, b, 1e-5), rtol=1e-5, atol=1e-4)
-    else:
-        assert_close(out, _layer(x, w, b, 1e-5), dtype, *TOL[dtype])
+    assert_close(out, _layer(x, w, b, 1e-5), dtype, *TOL[dtype])
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(1, 1), (3, 7), (4, 384), (2, 896), (2, 4099)])
 def test_add_rms_norm_returns_normed_and_sum(
-    ctx: mt.Context, shape: tuple[int, ...], dtype: str
+    ctx: mt.Context, shape: tuple[int, ...], dtype: str, backend: str
 ) -> None:
+    _force(ctx, "rms_norm", backend)
     x, r, w = (
         random_stored(shape, dtype, 6, scale=2.0),
         random_stored(shape, dtype, 7, scale=2.0),
@@ -66,11 +80,13 @@ def test_add_rms_norm_returns_normed_and_sum(
     assert_close(normed, _rms(h, w, 1e-6), dtype, *TOL[dtype])
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(1, 1), (3, 7), (4, 384), (2, 896), (2, 4099)])
 def test_add_layer_norm_returns_normed_and_sum(
-    ctx: mt.Context, shape: tuple[int, ...], dtype: str
+    ctx: mt.Context, shape: tuple[int, ...], dtype: str, backend: str
 ) -> None:
+    _force(ctx, "layer_norm", backend)
     x, r = random_stored(shape, dtype, 9, scale=2.0), random_stored(shape, dtype, 10, scale=2.0)
     w, b = (
         random_stored(shape[-1:], dtype, 11, scale=2.0),
@@ -80,6 +96,19 @@ def test_add_layer_norm_returns_normed_and_sum(
     h = as_stored(x + r, dtype).astype(np.float64)
     np.testing.assert_array_equal(read(total), h)
     assert_close(normed, _layer(h, w, b, 1e-5), dtype, *TOL[dtype])
+
+
+def test_auto_backend_with_the_reason(ctx: mt.Context, device: str) -> None:
+    x = ctx.tensor(np.ones((2, 8), np.float32))
+    w = ctx.tensor(np.ones(8, np.float32))
+    ctx.backend_events(clear=True)
+    mt.ops.rms_norm(x, w)
+    mt.ops.add_layer_norm(x, x, w, w)
+    (op1, b1, why1), (op2, b2, _) = ctx.backend_events()
+    assert (op1, op2) == ("rms_norm", "layer_norm")
+    expected = "row" if device == "host" else "threadgroup"
+    assert b1 == b2 == expected
+    assert ("plain loop" in why1) == (device == "host")
 
 
 def test_default_eps_as_torch(ctx: mt.Context) -> None:

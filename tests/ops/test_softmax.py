@@ -1,5 +1,6 @@
-"""softmax against numpy (float64): every backend forced in turn (vec, block) against the same
-reference, scale, causal (bottom-right aligned), additive masks, and the backend events."""
+"""softmax against numpy (float64): every backend forced in turn (vec, block, and row on the host
+device) against the same reference, scale, causal (bottom-right aligned), additive masks, and the
+backend events."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 from _float_ref import DTYPES, as_stored, assert_close, random_stored, read, to_tensor
 
-BACKENDS = ["vec", "block"]
+BACKENDS = ["vec", "block", "row"]
 VEC_MAX_ROW = 1024
 # Row lengths around the vector width (4), one SIMD group's registers (1024), long rows.
 SHAPES = [(1,), (7,), (3, 33), (2, 4, 128), (5, 1000), (2, 1024), (3, 1025), (2, 4099), (1, 16384)]
@@ -34,6 +35,8 @@ def _softmax(
 
 
 def _force(ctx: mt.Context, backend: str, row: int) -> None:
+    if backend not in mt.backends(ctx)["softmax"]:
+        pytest.skip(f"no {backend} backend on this device")
     if backend == "vec" and row > VEC_MAX_ROW:
         pytest.skip("the vec backend holds rows of up to 1024")
     ctx.set_backend("softmax", backend)
@@ -94,7 +97,7 @@ def test_additive_mask_after_scale(
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_causal_and_mask_together_and_fully_masked_rows(ctx: mt.Context, backend: str) -> None:
-    ctx.set_backend("softmax", backend)
+    _force(ctx, backend, 6)
     x = random_stored((2, 4, 6), "f32", 5, scale=3.0)
     mask = np.zeros((4, 6))
     mask[1] = -np.inf  # query 1 sees nothing
@@ -106,7 +109,7 @@ def test_causal_and_mask_together_and_fully_masked_rows(ctx: mt.Context, backend
 
 
 def test_large_scores_do_not_overflow(ctx: mt.Context) -> None:
-    for backend in BACKENDS:
+    for backend in mt.backends(ctx)["softmax"]:
         ctx.set_backend("softmax", backend)
         x = np.array([[1e4, 1e4 - 1.0, -1e4, 0.0] * 100], np.float32)
         assert_close(
@@ -119,14 +122,21 @@ def test_empty(ctx: mt.Context) -> None:
     assert mt.ops.softmax(ctx.tensor(np.ones((3, 0), np.float32))).shape == (3, 0)
 
 
-def test_auto_backend_by_row_length_with_the_reason(ctx: mt.Context) -> None:
+def test_auto_backend_with_the_reason(ctx: mt.Context, device: str) -> None:
+    """auto: row on the host device (a plain loop there); on a GPU vec up to 1024, block above."""
     ctx.backend_events(clear=True)
     mt.ops.softmax(ctx.tensor(np.ones((2, 1024), np.float32)))
     mt.ops.softmax(ctx.tensor(np.ones((2, 1025), np.float32)))
     (op1, b1, why1), (op2, b2, why2) = ctx.backend_events()
-    assert (op1, b1, op2, b2) == ("softmax", "vec", "softmax", "block")
-    assert "1024 <= 1024" in why1 and "1025 > 1024" in why2
-    assert mt.backends(ctx)["softmax"] == ["vec", "block"]
+    assert op1 == op2 == "softmax"
+    if device == "host":
+        assert mt.backends(ctx)["softmax"] == ["vec", "block", "row"]
+        assert b1 == b2 == "row"
+        assert "plain loop" in why1
+    else:
+        assert mt.backends(ctx)["softmax"] == ["vec", "block"]
+        assert (b1, b2) == ("vec", "block")
+        assert "1024 <= 1024" in why1 and "1025 > 1024" in why2
 
 
 @pytest.mark.parametrize("variable", ["METALLIC_SOFTMAX_BACKEND", "METALLIC_FORCE_SOFTMAX_BACKEND"])
@@ -166,5 +176,5 @@ def test_bad_inputs(ctx: mt.Context) -> None:
     ctx.set_backend("softmax", "vec")
     with pytest.raises(mt.ArgumentError, match="vec backend handles rows of up to 1024"):
         mt.ops.softmax(ctx.tensor(np.ones((1, 1025), np.float32)))
-    with pytest.raises(mt.ArgumentError, match="vec"):
+    with pytest.raises(mt.ArgumentError, match="block"):
         ctx.set_backend("softmax", "fast")

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "float_input.hpp"
+#include "metallic/backend_registry.hpp"
 #include "metallic/error.hpp"
 #include "metallic/op_registry.hpp"
 
@@ -14,8 +15,16 @@ namespace {
 using uint = uint32_t;
 #include "norms/params.h"
 
-const KernelVariants rms_kernels("rms_norm", {"", "add"});
-const KernelVariants layer_kernels("layer_norm", {"", "add"});
+const KernelVariants rms_kernels("rms_norm", {"", "add", "row", "add_row"});
+const KernelVariants layer_kernels("layer_norm", {"", "add", "row", "add_row"});
+// Backends (the fused add_ forms follow their norm's choice): `threadgroup`, a threadgroup per
+// row, everywhere; `row`, a thread per row, on the host device, where every GPU thread of a kernel
+// with SIMD-group reductions is a fiber and each reduction costs each fiber a switch.
+const bool registered =
+    KernelBackendRegistry::register_backend("rms_norm", "threadgroup") &&
+    KernelBackendRegistry::register_backend("rms_norm", "row", BackendDevices::HostOnly) &&
+    KernelBackendRegistry::register_backend("layer_norm", "threadgroup") &&
+    KernelBackendRegistry::register_backend("layer_norm", "row", BackendDevices::HostOnly);
 
 /// Checks one per-column parameter (weight, bias): [N], x's dtype.
 void check_column_param(const char* op, const char* arg, const Tensor& t, const Tensor& x) {
@@ -29,9 +38,9 @@ void check_column_param(const char* op, const char* arg, const Tensor& t, const 
 
 /// Validates the inputs, allocates the outputs and fills in the operation. `residual` and `bias`
 /// may be undefined (not used by the op).
-NormOperation make_norm(Context& ctx, const char* op, const KernelVariants& kernels,
-                        const Tensor& x, const Tensor* residual, const Tensor& weight,
-                        const Tensor* bias, double eps) {
+NormOperation make_norm(Context& ctx, const char* op, const char* backend_op,
+                        const KernelVariants& kernels, const Tensor& x, const Tensor* residual,
+                        const Tensor& weight, const Tensor* bias, double eps) {
   check_float_input(op, "x", x);
   if (x.ndim() == 0) throw ShapeError(std::string(op) + ": x must have at least one dimension");
   check_column_param(op, "weight", weight, x);
@@ -55,10 +64,20 @@ NormOperation make_norm(Context& ctx, const char* op, const KernelVariants& kern
     o.sum = ctx.tensor(x.dtype(), x.shape());
   }
   if (bias) o.bias = *bias;
-  o.function = kernels.get(residual ? "add" : "", x.dtype());
+  const std::string backend = ctx.backends().select(backend_op, ctx.device().kind(), [&] {
+    return ctx.device().kind() == DeviceKind::Host
+               ? BackendSelector::Choice{"row",
+                                         "host device: a thread per row runs as a plain "
+                                         "loop, without the fibers of SIMD reductions"}
+               : BackendSelector::Choice{"threadgroup", "a threadgroup per row"};
+  });
+  o.thread_per_row = backend == "row";
+  const std::string form =
+      std::string(residual ? "add" : "") + (o.thread_per_row ? (residual ? "_row" : "row") : "");
+  o.function = kernels.get(form.c_str(), x.dtype());
   o.rows = n == 0 ? 0 : static_cast<uint32_t>(x.numel() / n);
   o.n = static_cast<uint32_t>(n);
-  o.rows_per_group = rows_per_threadgroup(ctx, o.rows);
+  o.rows_per_group = o.thread_per_row ? 1 : rows_per_threadgroup(ctx, o.rows);
   bool aligned = n % 4 == 0 && vec4_aligned(x) && vec4_aligned(weight);
   if (residual) aligned = aligned && vec4_aligned(*residual);
   if (bias) aligned = aligned && vec4_aligned(*bias);
@@ -79,36 +98,40 @@ void NormOperation::bind_kernel_args(ComputeKernelEncoder& e) const {
 
 void NormOperation::encode(ComputeKernelEncoder& e) const {
   if (rows == 0) return;
+  if (thread_per_row) {
+    e.pipeline(function).bind_kernel(*this).dispatch_1d(rows, 32);
+    return;
+  }
   const uint32_t groups = (rows + rows_per_group - 1) / rows_per_group;
   e.pipeline(function).bind_kernel(*this).dispatch_custom({groups, 1, 1}, {threads, 1, 1});
 }
 
 std::pair<RmsNormOp::Operation, Tensor> RmsNormOp::create(Context& ctx, const Args& args) {
-  NormOperation o =
-      make_norm(ctx, name, rms_kernels, args.x, nullptr, args.weight, nullptr, args.eps);
+  NormOperation o = make_norm(ctx, name, "rms_norm", rms_kernels, args.x, nullptr, args.weight,
+                              nullptr, args.eps);
   Tensor out = o.out;
   return {std::move(o), std::move(out)};
 }
 
 std::pair<AddRmsNormOp::Operation, std::vector<Tensor>> AddRmsNormOp::create(Context& ctx,
                                                                              const Args& args) {
-  NormOperation o =
-      make_norm(ctx, name, rms_kernels, args.x, &args.residual, args.weight, nullptr, args.eps);
+  NormOperation o = make_norm(ctx, name, "rms_norm", rms_kernels, args.x, &args.residual,
+                              args.weight, nullptr, args.eps);
   std::vector<Tensor> outs{o.out, o.sum};
   return {std::move(o), std::move(outs)};
 }
 
 std::pair<LayerNormOp::Operation, Tensor> LayerNormOp::create(Context& ctx, const Args& args) {
-  NormOperation o =
-      make_norm(ctx, name, layer_kernels, args.x, nullptr, args.weight, &args.bias, args.eps);
+  NormOperation o = make_norm(ctx, name, "layer_norm", layer_kernels, args.x, nullptr, args.weight,
+                              &args.bias, args.eps);
   Tensor out = o.out;
   return {std::move(o), std::move(out)};
 }
 
 std::pair<AddLayerNormOp::Operation, std::vector<Tensor>> AddLayerNormOp::create(Context& ctx,
                                                                                  const Args& args) {
-  NormOperation o = make_norm(ctx, name, layer_kernels, args.x, &args.residual, args.weight,
-                              &args.bias, args.eps);
+  NormOperation o = make_norm(ctx, name, "layer_norm", layer_kernels, args.x, &args.residual,
+                              args.weight, &args.bias, args.eps);
   std::vector<Tensor> outs{o.out, o.sum};
   return {std::move(o), std::move(outs)};
 }

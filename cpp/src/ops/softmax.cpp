@@ -15,9 +15,13 @@ namespace {
 using uint = uint32_t;
 #include "softmax/params.h"
 
-const KernelVariants softmax_kernels("softmax", {"vec", "block"});
+const KernelVariants softmax_kernels("softmax", {"vec", "block", "row"});
 const bool registered_vec = KernelBackendRegistry::register_backend("softmax", "vec");
 const bool registered_block = KernelBackendRegistry::register_backend("softmax", "block");
+// On the host device every GPU thread of a kernel with SIMD-group reductions is a fiber, and each
+// reduction costs every fiber a switch: a thread per row, a plain loop there, is what a CPU wants.
+const bool registered_row =
+    KernelBackendRegistry::register_backend("softmax", "row", BackendDevices::HostOnly);
 constexpr uint32_t kVecRowsPerThreadgroup = 4;
 }  // namespace
 
@@ -67,29 +71,36 @@ std::pair<SoftmaxOp::Operation, Tensor> SoftmaxOp::create(Context& ctx, const Ar
   }
   op.vec4 = aligned ? 1 : 0;
 
-  const std::string backend = ctx.backends().select("softmax", ctx.device().kind(), [&] {
+  op.backend = ctx.backends().select("softmax", ctx.device().kind(), [&] {
+    using Choice = BackendSelector::Choice;
+    if (ctx.device().kind() == DeviceKind::Host) {
+      return Choice{"row",
+                    "host device: a thread per row runs as a plain loop, without the "
+                    "fibers that SIMD-group reductions need"};
+    }
+    const std::string len = "row length " + std::to_string(n);
+    const std::string limit = std::to_string(kVecMaxRow);
     return n <= kVecMaxRow
-               ? BackendSelector::Choice{"vec", "row length " + std::to_string(n) +
-                                                    " <= " + std::to_string(kVecMaxRow) +
-                                                    ": one SIMD group holds a row in registers"}
-               : BackendSelector::Choice{"block", "row length " + std::to_string(n) + " > " +
-                                                      std::to_string(kVecMaxRow) +
-                                                      ": one threadgroup per row, online max/sum"};
+               ? Choice{"vec", len + " <= " + limit + ": one SIMD group holds a row in registers"}
+               : Choice{"block", len + " > " + limit + ": one threadgroup per row, online max/sum"};
   });
-  op.block = backend == "block";
-  if (!op.block && n > kVecMaxRow) {
+  if (op.backend == "vec" && n > kVecMaxRow) {
     throw ArgumentError("softmax: the vec backend handles rows of up to " +
                         std::to_string(kVecMaxRow) + " elements, got " + std::to_string(n) +
                         "; use the block backend or auto");
   }
-  op.function = softmax_kernels.get(op.block ? "block" : "vec", x.dtype());
-  // block: about 32 elements per thread, 32..1024 threads.
-  op.threads = op.block
-                   ? static_cast<uint32_t>(std::clamp<int64_t>((n + 1023) / 1024 * 32, 32, 1024))
-                   : 32 * kVecRowsPerThreadgroup;
-  const uint32_t units =
-      op.block ? op.rows : (op.rows + kVecRowsPerThreadgroup - 1) / kVecRowsPerThreadgroup;
-  op.rows_per_group = rows_per_threadgroup(ctx, units);
+  op.function = softmax_kernels.get(op.backend.c_str(), x.dtype());
+  if (op.backend == "block") {  // about 32 elements per thread, 32..1024 threads
+    op.threads = static_cast<uint32_t>(std::clamp<int64_t>((n + 1023) / 1024 * 32, 32, 1024));
+    op.rows_per_group = rows_per_threadgroup(ctx, op.rows);
+  } else if (op.backend == "vec") {
+    op.threads = 32 * kVecRowsPerThreadgroup;
+    op.rows_per_group =
+        rows_per_threadgroup(ctx, (op.rows + kVecRowsPerThreadgroup - 1) / kVecRowsPerThreadgroup);
+  } else {  // row
+    op.threads = 32;
+    op.rows_per_group = 1;
+  }
   op.out = ctx.tensor(x.dtype(), x.shape());
   Tensor out = op.out;
   return {std::move(op), std::move(out)};
@@ -113,17 +124,22 @@ void SoftmaxOp::Operation::bind_kernel_args(ComputeKernelEncoder& e) const {
 
 void SoftmaxOp::Operation::encode(ComputeKernelEncoder& e) const {
   if (rows == 0) return;
+  e.pipeline(function).bind_kernel(*this);
+  if (backend == "row") {
+    e.dispatch_1d(rows, threads);
+    return;
+  }
   // vec: rows_per_group steps of kVecRowsPerThreadgroup rows; block: rows_per_group rows.
-  const uint32_t per_group = rows_per_group * (block ? 1 : kVecRowsPerThreadgroup);
-  const uint32_t groups = (rows + per_group - 1) / per_group;
-  e.pipeline(function).bind_kernel(*this).dispatch_custom({groups, 1, 1}, {threads, 1, 1});
+  const uint32_t per_group = rows_per_group * (backend == "vec" ? kVecRowsPerThreadgroup : 1);
+  e.dispatch_custom({(rows + per_group - 1) / per_group, 1, 1}, {threads, 1, 1});
 }
 
 METALLIC_REGISTER_OP(
     SoftmaxOp, "softmax",
     "softmax(scale * x + mask) over the last axis; causal hides key k from query q when "
     "k > q + Lk - Lq (aligned bottom-right, as in decode); rows with no visible key are 0. "
-    "Backends: vec (rows <= 1024), block (any length); auto picks by row length.",
+    "Backends: vec (rows <= 1024), block (any length), row (host device); auto picks row on the "
+    "host device, else by row length.",
     METALLIC_ARG(x, "scores [..., Lk] ([..., Lq, Lk] with causal)"),
     METALLIC_ARG(scale, "multiplies x before the mask is added"),
     METALLIC_ARG(causal, "hide keys after each query (bottom-right aligned)"),

@@ -1,6 +1,8 @@
 // Row norms over the last axis (metal/norms): rms_norm and layer_norm, and their fused forms with
 // a residual add (add_rms_norm, add_layer_norm) that also return x + residual, the residual
-// stream a transformer block carries to its next layer.
+// stream a transformer block carries to its next layer. Backends (KernelBackendRegistry, ops
+// "rms_norm" and "layer_norm"): `threadgroup` (a threadgroup per row) and, on the host device,
+// `row` (a thread per row).
 #pragma once
 
 #include <utility>
@@ -16,6 +18,7 @@ struct NormOperation {
   Tensor x, residual, weight, bias, out, sum;  // residual/bias/sum undefined when unused
   KernelFunction function;
   uint32_t rows, n, vec4, threads, rows_per_group;
+  bool thread_per_row;  // the `row` backend
   float eps;
   void bind_kernel_args(ComputeKernelEncoder& e) const;
   void encode(ComputeKernelEncoder& e) const;

@@ -1,7 +1,8 @@
 // Softmax over the last axis (metal/softmax) of scale * x, with an optional causal mask (aligned
 // bottom-right when queries < keys) and an additive mask added after scaling. Two backends,
-// chosen through the KernelBackendRegistry: `vec` (one SIMD group per row, rows up to 1024) and
-// `block` (one threadgroup per row, online max/sum, any length).
+// chosen through the KernelBackendRegistry: `vec` (one SIMD group per row, rows up to 1024),
+// `block` (one threadgroup per row, online max/sum, any length) and, on the host device only,
+// `row` (one thread per row, no SIMD-group reductions).
 #pragma once
 
 #include <optional>
@@ -26,7 +27,8 @@ struct SoftmaxOp {
   struct Operation {
     Tensor x, mask, out;
     KernelFunction function;
-    bool block = false, causal = false;
+    std::string backend;  // "vec", "block" or "row"
+    bool causal = false;
     uint32_t rows, n, lq, vec4, threads, rows_per_group;
     uint32_t lead[3], mask_stride[3];
     float scale;
