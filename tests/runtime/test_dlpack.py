@@ -26,7 +26,12 @@ def test_numpy_sees_the_tensors_memory(ctx: mt.Context, dtype: type[np.generic])
 def test_views_export_their_strides(ctx: mt.Context) -> None:
     x = np.arange(4 * 6, dtype=np.float32).reshape(4, 6)
     t = ctx.tensor(x)
-    for view, expected in [(t[:, ::2], x[:, ::2]), (t[::-1], x[::-1]), (t.T, x.T), (t[1, 2], x[1, 2])]:
+    for view, expected in [
+        (t[:, ::2], x[:, ::2]),
+        (t[::-1], x[::-1]),
+        (t.T, x.T),
+        (t[1, 2], x[1, 2]),
+    ]:
         y = np.from_dlpack(view)
         np.testing.assert_array_equal(y, expected)
         assert y.strides == expected.strides

@@ -271,9 +271,11 @@ class Translator:
                     attrs.append("".join(self.text(x) for x in range(q + 1, end)))
                 elif self.tok(q).kind == "ident" and not attrs:
                     name, name_at = self.text(q), q
-            type_text = " ".join(
-                self.text(q) for q in range(start, name_at) if self.tok(q).kind != "ws"
-            ).replace(" *", "*").replace(" &", "&")
+            type_text = (
+                " ".join(self.text(q) for q in range(start, name_at) if self.tok(q).kind != "ws")
+                .replace(" *", "*")
+                .replace(" &", "&")
+            )
             if not attrs:
                 # Metal gives device/constant (threadgroup) pointers and references without an
                 # attribute the first free [[buffer]] ([[threadgroup]]) index, in order.
@@ -760,7 +762,7 @@ def _param_table(i: int, k: Kernel) -> str:
         t = f"std::tuple_element_t<{pos}, __mtlh_sig_{i}>"
         kind = "MTLH_PARAM_BUFFER" if p.attribute == "buffer" else "MTLH_PARAM_THREADGROUP"
         rows.append(
-            f'  {{{kind}, {p.index}, __mtlh_element_size<{t}>(), std::is_reference_v<{t}>, '
+            f"  {{{kind}, {p.index}, __mtlh_element_size<{t}>(), std::is_reference_v<{t}>, "
             f'{int(p.optional)}, "{p.name}", "{p.type_text}"}},'
         )
     rows.append("  {0, 0, 0, 0, 0, nullptr, nullptr},")
