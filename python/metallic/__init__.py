@@ -15,11 +15,15 @@ from metallic._core import (
     Context,
     DeviceError,
     DTypeError,
-    IndexError,  # noqa: A004 - also a builtins.IndexError (iteration stops on it); not in __all__
     KernelCompileError,
     MetallicError,
     ShapeError,
     Tensor,
+)
+from metallic._core import (
+    # Also a builtins.IndexError (iteration stops on it); not in __all__, where a star import
+    # would shadow the builtin.
+    IndexError as IndexError,
 )
 from metallic.kernels import Function, Library, compile_library, default_context
 from metallic.ops import backends

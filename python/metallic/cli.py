@@ -151,16 +151,15 @@ def compile_file(path: str, include_dirs: list[str]) -> int:
     name = re.sub(r"\W", "_", Path(path).stem) or "library"
     if name[0].isdigit():
         name = "_" + name
-    lib = mt.compile_library(
-        source, name=name, include_dirs=[str(Path(path).parent), *include_dirs]
-    )
     ctx = mt.Context(device="host")
     try:
-        names = lib.function_names(ctx)
+        lib = mt.compile_library(
+            source, name=name, include_dirs=[str(Path(path).parent), *include_dirs], ctx=ctx
+        )
     except mt.KernelCompileError as e:
         print(str(e).replace(f"{name}.metal", path), file=sys.stderr)
         return 1
-    for kernel in names:
+    for kernel in lib.function_names():
         pipeline = lib.function(kernel).pipeline(ctx)
         print(
             f"{kernel}  (max {pipeline.max_total_threads_per_threadgroup} threads per threadgroup)"

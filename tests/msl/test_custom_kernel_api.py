@@ -49,6 +49,28 @@ kernel void group_sum(device const float* x [[buffer(0)]], device float* sums [[
     sums[g] = s;
   }
 }
+// Threadgroup variables of its own (and of a helper it calls): 64 floats + 3 half4 -> 256 + 32.
+inline float helper_tile(uint t) {
+  threadgroup half4 small[3];
+  if (t < 3) small[t] = half4(1.0h);
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  return float(small[0].x);
+}
+kernel void own_tiles(device float* y [[buffer(0)]], uint t [[thread_index_in_threadgroup]]) {
+  threadgroup float tile[64];
+  tile[t] = float(t);
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  y[t] = tile[63 - t] + helper_tile(t);
+}
+kernel void tile_and_scratch(device float* y [[buffer(0)]],
+                             threadgroup float* scratch [[threadgroup(0)]],
+                             uint t [[thread_index_in_threadgroup]]) {
+  threadgroup float tile[64];
+  tile[t] = 1.0f;
+  scratch[t] = 2.0f;
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  y[t] = tile[t] + scratch[t];
+}
 """
 
 
@@ -85,7 +107,9 @@ def test_properties_and_binding(lib: mt.Library, host: mt.Context) -> None:
         "fill",
         "group_sum",
         "optional_scale",
+        "own_tiles",
         "scale",
+        "tile_and_scratch",
         "with_params",
     ]
     fn = lib.function("scale", constants={"bias": 1})
@@ -174,6 +198,23 @@ def test_threadgroup_memory_is_checked(lib: mt.Library, host: mt.Context) -> Non
         fn(x, sums, grid=(64,), threadgroup=(16,), threadgroup_memory={0: 64, 1: 64})
     with pytest.raises(mt.ArgumentError, match="indices 0..30"):
         fn(x, sums, grid=(64,), threadgroup=(16,), threadgroup_memory={31: 64})
+
+
+@pytest.mark.parametrize("checks", [False, True])
+def test_static_threadgroup_memory_is_reported(lib: mt.Library, checks: bool) -> None:
+    ctx = mt.Context(device="host", host_checks=checks)
+    tiles = lib.function("own_tiles")
+    assert tiles.pipeline(ctx).static_threadgroup_memory_length == 64 * 4 + 32
+    assert lib.function("fill").pipeline(ctx).static_threadgroup_memory_length == 0
+    y = ctx.zeros(64)
+    tiles(y, grid=(64,), threadgroup=(64,), ctx=ctx)
+    np.testing.assert_array_equal(y.numpy(), np.arange(63, -1, -1) + 1)
+    # The kernel's own variables count against the device's limit too.
+    both = lib.function("tile_and_scratch")
+    both(y, grid=(64,), threadgroup=(64,), threadgroup_memory={0: 32768 - 256}, ctx=ctx)
+    np.testing.assert_array_equal(y.numpy(), 3)
+    with pytest.raises(mt.ArgumentError, match=r"uses 33024 bytes .*\(256 declared in the kernel"):
+        both(y, grid=(64,), threadgroup=(64,), threadgroup_memory={0: 32768}, ctx=ctx)
 
 
 def test_bad_dispatch_shapes(lib: mt.Library, host: mt.Context) -> None:

@@ -187,7 +187,9 @@ def test_checked_reduction_is_correct(cctx: mt.Context, lib: mt.Library) -> None
 def test_constant_reference_must_fit(cctx: mt.Context, lib: mt.Library) -> None:
     # Checked when encoded, against the parameter's type (with or without host checks).
     fn = lib.function("small_constant")
-    with pytest.raises(mt.ArgumentError, match=r"\[\[buffer\(1\)\]\].*takes exactly 8 bytes; got 4"):
+    with pytest.raises(
+        mt.ArgumentError, match=r"\[\[buffer\(1\)\]\].*takes exactly 8 bytes; got 4"
+    ):
         fn(cctx.zeros(4), np.uint32(3), grid=(4,), threadgroup=(4,), ctx=cctx)
 
 
@@ -201,10 +203,17 @@ def test_context_stays_usable_after_a_fault(cctx: mt.Context, lib: mt.Library) -
 def test_unchecked_context_does_not_check(lib: mt.Library, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("METALLIC_HOST_CHECKS", raising=False)
     ctx = mt.Context(device="host")
-    out = ctx.zeros(5)
-    # Element 5 of a 5-float buffer: inside the allocation's 64-byte rounding, so harmless here.
-    lib.function("write_past")(out, grid=(5,), threadgroup=(5,), ctx=ctx)
-    ctx.synchronize()
+    assert not ctx.host_checks
+    base = ctx.zeros(8)
+    view = base[:5]  # element 5 is outside the view, inside its buffer
+    # Without checks nothing bounds the view: the write past it lands in base[5].
+    lib.function("write_past")(view, grid=(5,), threadgroup=(5,), ctx=ctx)
+    np.testing.assert_array_equal(base.numpy(), [0, 0, 1, 2, 3, 4, 0, 0])
+    # A checked context bounds the same write by the view.
+    cctx = mt.Context(device="host", host_checks=True)
+    cbase = cctx.zeros(8)
+    msg = _fault(cctx, lib.function("write_past"), cbase[:5], grid=(5,), threadgroup=(5,))
+    assert "element 5" in msg
 
 
 def test_environment_variable_turns_checks_on(

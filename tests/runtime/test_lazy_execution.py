@@ -58,12 +58,18 @@ def test_host_write_waits_for_pending_readers(device: str) -> None:
 
 
 def test_reading_one_tensor_leaves_later_work_pending(device: str) -> None:
-    ctx = mt.Context(device=device, dispatches_per_command_buffer=1)
+    ctx = mt.Context(device=device, dispatches_per_command_buffer=1000)
     a = ctx.tensor(np.ones(10, np.float32))
-    first = mt.ops.add(a, a)  # committed on its own (limit 1)
+    first = mt.ops.add(a, a)
+    ctx.commit()  # first's command buffer goes to the device
     first_seq = ctx.active_sequence - 1
+    later = mt.ops.mul(a, a)  # encoded into the next one, not committed
+    later_seq = ctx.active_sequence
     np.testing.assert_array_equal(first.numpy(), np.full(10, 2, np.float32))
-    assert ctx.completed_sequence >= first_seq
+    assert ctx.completed_sequence == first_seq  # waited for first's command buffer only
+    assert ctx.active_sequence == later_seq  # the later work is still pending, uncommitted
+    np.testing.assert_array_equal(later.numpy(), np.ones(10, np.float32))
+    assert ctx.completed_sequence == later_seq
 
 
 def test_pool_reuses_buffers(device: str) -> None:

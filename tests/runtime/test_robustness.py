@@ -119,7 +119,9 @@ def test_writing_past_a_buffer_without_host_checks_is_a_device_error(lib: mt.Lib
     ctx = mt.Context(device="host")
     y = ctx.zeros(8)
     lib.function("fill")(y, np.float32(1), grid=(1024,), threadgroup=(64,))
-    with pytest.raises(mt.DeviceError, match=r"kernel fill: .*past the end of .*\[\[buffer\(0\)\]\]"):
+    with pytest.raises(
+        mt.DeviceError, match=r"kernel fill: .*past the end of .*\[\[buffer\(0\)\]\]"
+    ):
         y.numpy()
     _still_works(ctx)
     big = ctx.zeros(100_000)  # pooled: 400 KB rounds up to a size class; runs past that too
@@ -133,7 +135,9 @@ def test_reading_past_a_buffer_without_host_checks_is_a_device_error(lib: mt.Lib
     ctx = mt.Context(device="host")
     x, y = ctx.zeros(8), ctx.zeros(1)  # x: 32 bytes in a pooled buffer of 256
     lib.function("read_one")(x, y, np.uint32(64), grid=(1,), threadgroup=(1,))
-    with pytest.raises(mt.DeviceError, match=r"kernel read_one: .*past the end .*\[\[buffer\(0\)\]\]"):
+    with pytest.raises(
+        mt.DeviceError, match=r"kernel read_one: .*past the end .*\[\[buffer\(0\)\]\]"
+    ):
         y.numpy()
     _still_works(ctx)
 
@@ -147,7 +151,9 @@ def test_host_checks_stay_exact(lib: mt.Library) -> None:
     _still_works(ctx)
 
 
-@pytest.mark.parametrize(("kernel", "threads"), [("spin", 1), ("spin", 40_000), ("spin_barrier", 64)])
+@pytest.mark.parametrize(
+    ("kernel", "threads"), [("spin", 1), ("spin", 40_000), ("spin_barrier", 64)]
+)
 def test_watchdog_stops_a_kernel_that_never_ends(
     lib: mt.Library, monkeypatch: pytest.MonkeyPatch, kernel: str, threads: int
 ) -> None:

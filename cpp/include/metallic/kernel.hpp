@@ -67,6 +67,8 @@ class ComputeKernelEncoder {
   void dispatch(Size3 grid, Size3 threadgroup, DispatchMode mode);
   /// The checks of check_arguments (kernel_arguments.cpp).
   void validate_arguments() const;
+  /// Records the command about to be encoded in the recording profile.
+  void record(const std::string& kernel, Size3 grid, Size3 threadgroup, size_t bytes);
 
   Context& ctx_;
   const char* op_name_;

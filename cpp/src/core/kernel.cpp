@@ -93,16 +93,23 @@ void ComputeKernelEncoder::matmul(MatmulCommand command, const Tensor& a, const 
   std::lock_guard<std::recursive_mutex> lock(ctx_.stream_mutex());
   CommandBuffer& cb = ctx_.active_command_buffer();
   if (ctx_.profiler().recording()) {
-    DispatchRecord r;
-    r.label = op_name_;
-    r.scope = ctx_.profiler().scope();
-    r.kernel = "matmul (device library)";
-    r.grid = {command.n, command.m, command.batch};
-    r.bytes = a.nbytes() + b.nbytes() + c.nbytes();
-    ctx_.profiler().encoded(ctx_.active_sequence(), ctx_.active_commands(), std::move(r));
+    record("matmul (device library)", {command.n, command.m, command.batch}, {0, 0, 0},
+           a.nbytes() + b.nbytes() + c.nbytes());
   }
   cb.encode_matmul(command);
   ctx_.dispatch_encoded();
+}
+
+void ComputeKernelEncoder::record(const std::string& kernel, Size3 grid, Size3 threadgroup,
+                                  size_t bytes) {
+  DispatchRecord r;
+  r.label = op_name_;
+  r.scope = ctx_.profiler().scope();
+  r.kernel = kernel;
+  r.grid = grid;
+  r.threadgroup = threadgroup;
+  r.bytes = bytes;
+  ctx_.profiler().encoded(ctx_.active_sequence(), ctx_.active_commands(), std::move(r));
 }
 
 const Pipeline& ComputeKernelEncoder::current_pipeline() const {
@@ -165,16 +172,8 @@ void ComputeKernelEncoder::dispatch(Size3 grid, Size3 threadgroup, DispatchMode 
   command_.label = ctx_.profiler().label(op_name_);
   std::lock_guard<std::recursive_mutex> lock(ctx_.stream_mutex());
   CommandBuffer& cb = ctx_.active_command_buffer();
-  if (ctx_.profiler().recording()) {
-    DispatchRecord r;
-    r.label = op_name_;
-    r.scope = ctx_.profiler().scope();
-    r.kernel = p.function_name();
-    r.grid = grid_threads;
-    r.threadgroup = threadgroup;
-    r.bytes = bound_bytes_;
-    ctx_.profiler().encoded(ctx_.active_sequence(), ctx_.active_commands(), std::move(r));
-  }
+  if (ctx_.profiler().recording())
+    record(p.function_name(), grid_threads, threadgroup, bound_bytes_);
   cb.encode_dispatch(std::move(command_));
   command_ = DispatchCommand{};
   bound_bytes_ = 0;

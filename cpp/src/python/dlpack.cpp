@@ -226,11 +226,11 @@ py::object export_dlpack(const Tensor& t, const py::object& stream, const py::ob
 // ---- import -----------------------------------------------------------------------------------
 
 /// A new tensor on `ctx` holding a copy of a DLPack producer's data (an object with __dlpack__,
-/// or a capsule). The producer's memory stays its own.
-Tensor import_dlpack(Context& ctx, const py::object& source) {
-  if (py::isinstance<Tensor>(source)) {
-    const Tensor& t = source.cast<const Tensor&>();
-    if (&t.context() == &ctx) return t;
+/// or a capsule); a tensor of `ctx` itself is returned as it is. The producer's memory stays its
+/// own.
+py::object import_dlpack(Context& ctx, const py::object& source) {
+  if (py::isinstance<Tensor>(source) && &source.cast<const Tensor&>().context() == &ctx) {
+    return source;
   }
   py::object capsule = source;
   if (py::hasattr(source, "__dlpack__")) {
@@ -294,11 +294,12 @@ Tensor import_dlpack(Context& ctx, const py::object& source) {
   const Shape strides =
       dl->strides ? Shape(dl->strides, dl->strides + dl->ndim) : contiguous_strides(shape);
   Tensor out = ctx.tensor(dtype, shape);
-  if (out.numel() == 0) return out;
-  const char* src = static_cast<const char*>(dl->data) + dl->byte_offset;
-  gather(static_cast<char*>(out.data_for_write()), src, shape.begin(), strides.begin(), dl->ndim,
-         dtype_size(dtype));
-  return out;
+  if (out.numel() > 0) {
+    const char* src = static_cast<const char*>(dl->data) + dl->byte_offset;
+    gather(static_cast<char*>(out.data_for_write()), src, shape.begin(), strides.begin(), dl->ndim,
+           dtype_size(dtype));
+  }
+  return py::cast(std::move(out));
 }
 
 }  // namespace

@@ -256,10 +256,12 @@ Tensor index_tensor(const Tensor& t, const py::handle& key) {
                      " were indexed");
   }
   Tensor out = t;
-  int64_t dim = 0;  // the dimension of `out` the next item applies to
+  int64_t dim = 0;   // the dimension of `out` the next item applies to
+  int64_t axis = 0;  // the dimension of `t` it applies to (for messages)
   for (const auto& item : items) {
     if (item.ptr() == Py_Ellipsis) {
       dim += static_cast<int64_t>(t.ndim() - consumed);
+      axis += static_cast<int64_t>(t.ndim() - consumed);
     } else if (item.is_none()) {
       out = out.unsqueeze(dim++);
     } else if (PySlice_Check(item.ptr())) {
@@ -267,14 +269,17 @@ Tensor index_tensor(const Tensor& t, const py::handle& key) {
       if (PySlice_Unpack(item.ptr(), &start, &stop, &step) != 0) throw py::error_already_set();
       const Py_ssize_t count = PySlice_AdjustIndices(out.dim(dim), &start, &stop, step);
       out = out.strided_slice(dim++, start, count, step);
+      axis++;
     } else {
       const auto i = index_value(item, overflow);
-      if (overflow) {
+      const int64_t n = out.dim(dim);
+      if (overflow || *i < -n || *i >= n) {
         throw IndexError("index " + std::string(py::repr(item)) +
-                         " is out of range for dimension " + std::to_string(dim) + " of size " +
-                         std::to_string(out.dim(dim)));
+                         " is out of range for dimension " + std::to_string(axis) + " of size " +
+                         std::to_string(n));
       }
       out = out.select(dim, *i);
+      axis++;
     }
   }
   return out;

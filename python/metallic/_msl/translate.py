@@ -127,6 +127,7 @@ class Kernel:
     params: list[Param]
     uses_sync: bool = False
     max_threads: int = 1024  # [[max_total_threads_per_threadgroup(n)]], else the device limit
+    threadgroup_ids: list[int] | None = None  # threadgroup variables its code may declare
 
 
 @dataclass
@@ -173,6 +174,7 @@ class Translator:
         self.functions: dict[str, FunctionDef] = {}
         self.constants: dict[str, tuple[str, int]] = {}
         self.threadgroup_ids = 0
+        self.threadgroup_decls: list[tuple[int, int]] = []  # (token index, variable id)
         self.bodies: dict[str, list[tuple[int, int]]] = {}  # function/type -> body ranges
         self.derived: dict[str, str] = {}  # program-scope constant -> function computing it
         self.namespaces: list[str] = []  # enclosing namespaces during scan_top_level
@@ -725,9 +727,12 @@ class Translator:
                     "__builtin_memcpy(__p, &__init, sizeof __init); }"
                 )
                 j += 1
+            self.threadgroup_decls.append((k, vid))
             pieces.append(
                 f"auto& {name} = ::metal_host::threadgroup_variable<{type_text}{dims}>({vid}{init})"
             )
+            # Records the variable's size when the library loads (static_threadgroup_memory).
+            pieces.append(f"(void)__mtlh_tg_size<{vid}, sizeof({type_text}{dims})>::registered")
             if self.text(j) == ",":
                 j += 1
         for q in range(k, semi):
@@ -759,6 +764,18 @@ class Translator:
             base = kernel.call.split("<")[0].split("::")[-1]
             args = set(re.findall(r"[A-Za-z_]\w*", kernel.call[len(kernel.call.split("<")[0]) :]))
             kernel.uses_sync = uses.get(base, True) or any(uses.get(a, False) for a in args)
+            # The threadgroup variables declared in the bodies it reaches (over-approximated the
+            # same way), for static_threadgroup_memory.
+            reached, todo = set(), [base, *args]
+            while todo:
+                name = todo.pop()
+                if name in self.bodies and name not in reached:
+                    reached.add(name)
+                    todo.extend(calls[name])
+            ranges = [r for name in reached for r in self.bodies[name]]
+            kernel.threadgroup_ids = sorted(
+                {vid for k, vid in self.threadgroup_decls if any(lo <= k < hi for lo, hi in ranges)}
+            )
 
     def strip_attributes_and_keywords(self) -> None:
         k = 0
@@ -851,9 +868,25 @@ def preprocess(sources: list[Path], include_dirs: list[Path], compiler: str) -> 
     return back_to_main.sub(r"\1", enter_source.sub(r"\1", proc.stdout))
 
 
-def render_library(name: str, unit_text: str, kernels: list[Kernel]) -> str:
+# Sizes of threadgroup variables, registered by each declaration (per template instantiation: the
+# largest counts) when the library loads.
+THREADGROUP_SIZES = """\
+namespace {
+unsigned long long __mtlh_tg_sizes[%d];
+template <unsigned Id, unsigned long long Size>
+struct __mtlh_tg_size {
+  static const bool registered;
+};
+template <unsigned Id, unsigned long long Size>
+const bool __mtlh_tg_size<Id, Size>::registered =
+    (__mtlh_tg_sizes[Id] = Size > __mtlh_tg_sizes[Id] ? Size : __mtlh_tg_sizes[Id], true);
+}  // namespace"""
+
+
+def render_library(name: str, unit_text: str, kernels: list[Kernel], threadgroup_ids: int) -> str:
     out = [
         '#include "metallic_msl_prelude.h"',
+        THREADGROUP_SIZES % max(1, threadgroup_ids),
         unit_text,
         "",
         "// ---- generated launchers ----",
@@ -887,7 +920,7 @@ def render_library(name: str, unit_text: str, kernels: list[Kernel]) -> str:
     out.append(PARAM_INFO)
     for i, k in enumerate(kernels):
         out.append(_param_table(i, k))
-    out.append("const mtlh_kernel __mtlh_kernels[] = {")
+    out.append("mtlh_kernel __mtlh_kernels[] = {")
     for i, k in enumerate(kernels):
         out.append(
             f'  {{"{k.host_name}", __mtlh_run_{i}, {int(k.uses_sync)}, {k.max_threads}, 0, '
@@ -900,11 +933,22 @@ def render_library(name: str, unit_text: str, kernels: list[Kernel]) -> str:
         f'const mtlh_library __mtlh_library = {{METALLIC_HOST_ABI_VERSION, "{name}", '
         f"{len(kernels)}, __mtlh_kernels}};"
     )
+    # Each kernel's static threadgroup memory: its variables, each rounded up to 16 bytes.
+    sums = [
+        " + ".join(f"(__mtlh_tg_sizes[{v}] + 15) / 16 * 16" for v in k.threadgroup_ids or [])
+        or "0"
+        for k in kernels
+    ]
+    out.append(
+        "const mtlh_library* __mtlh_loaded() {\n"
+        + "".join(f"  __mtlh_kernels[{i}].static_threadgroup_memory = {e};\n" for i, e in enumerate(sums))
+        + "  return &__mtlh_library;\n}"
+    )
     out.append("}  // namespace")
     symbol = library_symbol(name)
     out.append(
         f'extern "C" __attribute__((visibility("default"))) const mtlh_library* {symbol}() '
-        "{ return &__mtlh_library; }"
+        "{ return __mtlh_loaded(); }"
     )
     return "\n".join(out) + "\n"
 
@@ -981,7 +1025,7 @@ def translate(
     unit = "".join(t.text for t in tr.toks)
     if checks:
         unit = _checks.rewrite(unit, tokenize)
-    cpp = render_library(library, unit, tr.kernels)
+    cpp = render_library(library, unit, tr.kernels, tr.threadgroup_ids)
     if checks:
         cpp = _checks.checked_launchers(cpp, tr.threadgroup_ids)
         if symbol_name is not None:

@@ -69,13 +69,13 @@ typedef int (*mtlh_run_fn)(const mtlh_dispatch* dispatch, uint32_t first, uint32
 #define MTLH_PARAM_BUFFER 0
 #define MTLH_PARAM_THREADGROUP 1
 typedef struct mtlh_param {
-  uint32_t kind;          /* MTLH_PARAM_BUFFER or MTLH_PARAM_THREADGROUP */
-  uint32_t index;         /* i of [[buffer(i)]] / [[threadgroup(i)]] */
-  uint64_t element_size;  /* bytes of the type it points or refers to (0: void) */
-  uint32_t is_reference;  /* T& (one value), not T* (an array) */
-  uint32_t optional;      /* [[function_constant]]: may be left unbound */
-  const char* name;       /* as in the source */
-  const char* type;       /* as spelled in the source (after translation) */
+  uint32_t kind;         /* MTLH_PARAM_BUFFER or MTLH_PARAM_THREADGROUP */
+  uint32_t index;        /* i of [[buffer(i)]] / [[threadgroup(i)]] */
+  uint64_t element_size; /* bytes of the type it points or refers to (0: void) */
+  uint32_t is_reference; /* T& (one value), not T* (an array) */
+  uint32_t optional;     /* [[function_constant]]: may be left unbound */
+  const char* name;      /* as in the source */
+  const char* type;      /* as spelled in the source (after translation) */
 } mtlh_param;
 
 typedef struct mtlh_kernel {
