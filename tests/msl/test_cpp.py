@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from metallic._msl.compile import compiler
+from metallic._msl.compile import compiler, kernel_flags
 
 ROOT = Path(__file__).resolve().parents[2]
 MSL = ROOT / "cpp" / "src" / "backends" / "host" / "msl"
@@ -22,7 +22,7 @@ def test_cpp(name, tmp_path):
         sources += sorted(str(p) for p in (MSL / "runtime").glob("*.cpp"))
     cmd = [
         compiler(),
-        "-std=c++17",
+        *kernel_flags(),
         "-O1",
         "-pthread",
         "-I",

@@ -237,15 +237,6 @@ def test_only_msl_names_are_visible(msl):
     np.testing.assert_allclose(out, 1 / x + x + 1000 + np.exp(x) + 100, rtol=1e-6)
 
 
-def test_float_does_not_convert_to_bfloat_implicitly(msl):
-    """As in MSL, `bfloat b = 1.0f;` does not compile (only integers convert implicitly)."""
-    source = msl.HEADER + (
-        "kernel void implicit_bf(device bfloat* out [[buffer(0)]]) { bfloat b = 1.5f; out[0] = b; }"
-    )
-    with pytest.raises(mt.KernelCompileError, match="bfloat"):
-        mt.compile_library(source, name="rw_implicit_bf").function_names()
-
-
 TRANSLATOR = r"""
 #include <metal_stdlib>
 using namespace metal;
