@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 import time
 import traceback
@@ -165,11 +166,11 @@ def _candle_unary(r: Run) -> None:
     close(out.read(), np.where(x > 5, x, want), rtol=1e-4, atol=1e-5)
 
 
-@case("candle", C + "binary.metal", "add_f32")
+@case("candle", C + "binary.metal", "badd_f32")
 def _candle_binary(r: Run) -> None:
     a, b = r.randn(777), r.randn(777)
     out = r.buf(np.zeros(777, np.float32))
-    r.dispatch("add_f32", [usize(777), r.buf(a), r.buf(b), out], *candle_tiles(777, 4))
+    r.dispatch("badd_f32", [usize(777), r.buf(a), r.buf(b), out], *candle_tiles(777, 4))
     close(out.read(), a + b, rtol=0, atol=0)
 
 
@@ -324,6 +325,312 @@ def _candle_rand(r: Run) -> None:
     assert len(np.unique(x)) > n * 0.9, "values repeat"
 
 
+# ---- ggml: src/ggml-metal/ggml-metal-ops.cpp, ggml-metal-device.cpp ------------------------
+G = "src/ggml-metal/ggml-metal.metal"
+GGML_TYPES = {
+    "int32_t": np.int32, "uint32_t": np.uint32, "int64_t": np.int64, "uint64_t": np.uint64,
+    "int16_t": np.int16, "uint16_t": np.uint16, "int8_t": np.int8, "uint8_t": np.uint8,
+    "float": np.float32, "int": np.int32, "bool": np.bool_, "size_t": np.uint64,
+}  # fmt: skip
+
+
+def ggml_args(r: Run, name: str, **values: Any) -> np.ndarray:
+    """An instance of ggml-metal-impl.h's `name` struct (C layout), fields from `values`, the
+    others zero: the same header the ggml host code includes."""
+    header = (r.project.root / "src/ggml-metal/ggml-metal-impl.h").read_text()
+    m = re.search(r"typedef struct \{([^}]*)\}\s*" + name + r"\s*;", header)
+    assert m, f"{name} not in ggml-metal-impl.h"
+    fields: list[tuple[Any, ...]] = []
+    for decl in re.sub(r"//[^\n]*", "", m.group(1)).split(";"):
+        words = decl.split()
+        if not words:
+            continue
+        ctype, declarator = " ".join(words[:-1]), words[-1]
+        dim = re.fullmatch(r"(\w+)\[(\d+)\]", declarator)
+        if dim:
+            fields.append((dim.group(1), GGML_TYPES[ctype], (int(dim.group(2)),)))
+        else:
+            fields.append((declarator, GGML_TYPES[ctype]))
+    a = np.zeros(1, struct(*fields))
+    for k, v in values.items():
+        a[k] = v
+    return a
+
+
+def ggml_rows(shape: tuple[int, ...], itemsize: int) -> dict[str, int]:
+    """ne0..3 and nb0..3 (bytes) of a contiguous tensor, ggml's order (ne0 innermost)."""
+    ne = list(reversed(shape)) + [1] * (4 - len(shape))
+    nb = [itemsize]
+    for n in ne[:3]:
+        nb.append(nb[-1] * n)
+    return {f"ne{i}": ne[i] for i in range(4)} | {f"nb{i}": nb[i] for i in range(4)}
+
+
+def prefixed(prefix: str, d: dict[str, int]) -> dict[str, int]:
+    return {f"{k[:2]}{prefix}{k[2:]}": v for k, v in d.items()}
+
+
+@case("ggml", G, "kernel_unary_f32_f32_4")
+def _ggml_scale(r: Run) -> None:
+    x = r.randn(8, 64)
+    out = r.buf(np.zeros_like(x))
+    t = ggml_rows(x.shape, 4)
+    args = ggml_args(r, "ggml_metal_kargs_unary", **prefixed("0", t), **t, scale=0.5, bias=2.0)
+    args["ne00"], args["ne0"] = 16, 16  # c4: in float4s
+    # op 10 = OP_UNARY_NUM_SCALE (FC_UNARY + 0), contiguous (FC_UNARY + 1): one thread per float4
+    r.dispatch(
+        "kernel_unary_f32_f32_4",
+        [args, r.buf(x), out],
+        (128, 1, 1),
+        (1, 1, 1),
+        {1200: 10, 1201: True},
+    )
+    close(out.read(), 0.5 * x + 2, rtol=1e-6, atol=1e-6)
+
+
+@case("ggml", G, "kernel_get_rows_f32")
+def _ggml_get_rows(r: Run) -> None:
+    src, rows = r.randn(10, 48), np.array([7, 0, 3, 3, 9], np.int32)
+    out = r.buf(np.zeros((5, 48), np.float32))
+    args = ggml_args(
+        r, "ggml_metal_kargs_get_rows", ne00t=48, ne00=48, nb01=192, nb02=1920, nb03=1920,
+        ne10=5, nb10=4, nb11=20, nb12=20, nb1=192, nb2=960, nb3=960,
+    )  # fmt: skip
+    r.dispatch("kernel_get_rows_f32", [args, r.buf(src), r.buf(rows), out], (5, 1, 1), (48, 1, 1))
+    close(out.read(), src[rows], rtol=0, atol=0)
+
+
+@case("ggml", G, "kernel_cpy_f32_f16")
+def _ggml_cpy(r: Run) -> None:
+    x = r.randn(6, 40) * 10
+    out = r.buf(np.zeros(x.shape, np.float16))
+    t0, t = ggml_rows(x.shape, 4), ggml_rows(x.shape, 2)
+    args = ggml_args(r, "ggml_metal_kargs_cpy", nk0=40, **prefixed("0", t0), **t)
+    # nth = min(nk0*ne01, 256) = 240 > nk0: nrptg = 6 rows per threadgroup of (40, 6)
+    r.dispatch("kernel_cpy_f32_f16", [args, r.buf(x), out], (1, 1, 1), (40, 6, 1))
+    np.testing.assert_array_equal(out.read(), x.astype(np.float16))
+
+
+@case("ggml", G, "kernel_rms_norm_f32_4")
+def _ggml_rms_norm(r: Run) -> None:
+    x = r.randn(5, 256)
+    out = r.buf(np.zeros_like(x))
+    t = ggml_rows(x.shape, 4)
+    args = ggml_args(
+        r, "ggml_metal_kargs_norm", ne00=256, ne00_t=64, nb1=t["nb1"], nb2=t["nb2"],
+        nb3=t["nb3"], eps=1e-6, nef1=[5, 0, 0], nef2=[1, 0, 0], nef3=[1, 0, 0],
+        nbf1=[t["nb1"], 0, 0], nbf2=[t["nb2"], 0, 0], nbf3=[t["nb3"], 0, 0],
+    )  # fmt: skip
+    src = r.buf(x)
+    r.dispatch(
+        "kernel_rms_norm_f32_4", [args, src, src, src, out], (5, 1, 1), (64, 1, 1),
+        threadgroup_memory={0: 128},
+    )  # fmt: skip
+    close(out.read(), x / np.sqrt((x * x).mean(1, keepdims=True) + 1e-6), rtol=1e-5, atol=1e-5)
+
+
+@case("ggml", G, "kernel_soft_max_f32_4")
+def _ggml_soft_max(r: Run) -> None:
+    x = r.randn(3, 2, 100) * 3  # ne00 = 100, rows ne01 = 2, heads ne02 = 3
+    out = r.buf(np.zeros_like(x))
+    args = ggml_args(
+        r, "ggml_metal_kargs_soft_max", ne00=100, ne01=2, ne02=3, nb01=400, nb02=800,
+        nb03=2400, nb1=400, nb2=800, nb3=2400, scale=0.5, max_bias=0.0, m0=1.0, m1=1.0,
+        n_head_log2=2,
+    )  # fmt: skip
+    src = r.buf(x)  # no mask, no sinks: ggml binds src0 again at 2 and 3
+    r.dispatch(
+        "kernel_soft_max_f32_4", [args, src, src, src, out], (2, 3, 1), (32, 1, 1),
+        threadgroup_memory={0: 128},
+    )  # fmt: skip
+    e = np.exp(0.5 * x - (0.5 * x).max(-1, keepdims=True))
+    close(out.read(), e / e.sum(-1, keepdims=True), rtol=1e-5, atol=1e-6)
+
+
+@case("ggml", G, "kernel_bin_fuse_f32_f32_f32_4")
+def _ggml_add(r: Run) -> None:
+    a, b = r.randn(4, 96), r.randn(96)  # b: one row, broadcast over a's rows
+    out = r.buf(np.zeros_like(a))
+    ta, tb = ggml_rows(a.shape, 4), ggml_rows((1, 96), 4)
+    args = ggml_args(r, "ggml_metal_kargs_bin", **prefixed("0", ta), **prefixed("1", tb), **ta)
+    args["ne00"], args["ne10"], args["ne0"] = 24, 24, 24  # c4: in float4s
+    # FC_BIN: op 0 (add), one op (no fusion), row broadcast, no column broadcast
+    constants = {1300: 0, 1301: 1, 1302: True, 1303: False}
+    name = "kernel_bin_fuse_f32_f32_f32_4"
+    r.dispatch(name, [args, r.buf(a), r.buf(b), out], (24, 4, 1), (1, 1, 1), constants)
+    close(out.read(), a + b, rtol=0, atol=0)
+
+
+@case("ggml", G, "kernel_mul_mv_f32_f32_4")
+def _ggml_mul_mv_f32(r: Run) -> None:
+    w, x = r.randn(20, 256), r.randn(256)  # src0 (weights) ne00=256 ne01=20; src1 one row
+    out = r.buf(np.zeros(20, np.float32))
+    nsg, nr0 = 2, 2  # min(4, (256 + 127) / 128), 2 rows per simdgroup
+    args = ggml_args(
+        r, "ggml_metal_kargs_mul_mv", ne00=256, ne01=20, ne02=1, nb00=4, nb01=1024,
+        nb02=20480, nb03=20480, ne10=256, ne11=1, ne12=1, nb10=4, nb11=1024, nb12=1024,
+        nb13=1024, ne0=20, ne1=1, nr0=nr0, r2=1, r3=1,
+    )  # fmt: skip
+    r.dispatch(
+        "kernel_mul_mv_f32_f32_4", [args, r.buf(w), r.buf(x), out], (10, 1, 1), (32, nsg, 1),
+        {600: nsg, 602: 1, 603: 1, 604: 1}, threadgroup_memory={0: 32 * 4 * nr0},
+    )  # fmt: skip
+    close(out.read(), w @ x, rtol=1e-5, atol=1e-4)
+
+
+@case("ggml", G, "kernel_mul_mv_q8_0_f32")
+def _ggml_mul_mv_q8_0(r: Run) -> None:
+    rows, k = 12, 128
+    d = (r.rng.random((rows, k // 32)) * 0.1 + 0.01).astype(np.float16)
+    qs = r.rng.integers(-127, 128, (rows, k // 32, 32)).astype(np.int8)
+    block = np.dtype([("d", np.float16), ("qs", np.int8, (32,))])  # block_q8_0: 34 bytes
+    blocks = np.zeros((rows, k // 32), block)
+    blocks["d"], blocks["qs"] = d, qs
+    x = r.randn(k)
+    out = r.buf(np.zeros(rows, np.float32))
+    nsg, nr0 = 4, 2  # N_SG_Q8_0, N_R0_Q8_0
+    args = ggml_args(
+        r, "ggml_metal_kargs_mul_mv", ne00=k, ne01=rows, ne02=1, nb00=34, nb01=34 * k // 32,
+        nb02=34 * k // 32 * rows, nb03=34 * k // 32 * rows, ne10=k, ne11=1, ne12=1, nb10=4,
+        nb11=4 * k, nb12=4 * k, nb13=4 * k, ne0=rows, ne1=1, nr0=nr0, r2=1, r3=1,
+    )  # fmt: skip
+    r.dispatch(
+        "kernel_mul_mv_q8_0_f32", [args, r.buf(blocks), r.buf(x), out], (rows // nr0, 1, 1),
+        (32, nsg, 1), {600: nsg, 602: 1, 603: 1, 604: 1}, threadgroup_memory={0: 32 * 4 * nr0},
+    )  # fmt: skip
+    weights = (d.astype(np.float32)[..., None] * qs).reshape(rows, k)
+    close(out.read(), weights @ x, rtol=1e-4, atol=1e-3)
+
+
+# ---- MLX: mlx/backend/metal/*.cpp ----------------------------------------------------------
+M = "mlx/backend/metal/kernels/"
+
+
+def mlx_row_threads(axis: int, n_reads: int) -> int:
+    """The threadgroup of MLX's single-row kernels (softmax, rms, layer_norm)."""
+    return 32 * math.ceil(math.ceil(axis / n_reads) / 32)
+
+
+@case("mlx", M + "arange.metal", "arangefloat32")
+def _mlx_arange(r: Run) -> None:
+    out = r.buf(np.zeros(50, np.float32))
+    args = [np.float32(2.5), np.float32(0.5), out]
+    r.dispatch("arangefloat32", args, (50,), (50,), mode="threads")
+    close(out.read(), 2.5 + 0.5 * np.arange(50), rtol=0, atol=0)
+
+
+@case("mlx", M + "unary.metal", "v_Expfloat32float32")
+def _mlx_unary(r: Run) -> None:
+    x = r.randn(1000)
+    out = r.buf(np.zeros(1000, np.float32))
+    r.dispatch(
+        "v_Expfloat32float32", [r.buf(x), out, np.int32(1000)], (1000,), (1000,), mode="threads"
+    )
+    close(out.read(), np.exp(x), rtol=1e-6, atol=0)
+
+
+@case("mlx", M + "binary.metal", "vv_Addfloat16")
+def _mlx_binary(r: Run) -> None:
+    a, b = r.randn(300, dtype=np.float16), r.randn(300, dtype=np.float16)
+    out = r.buf(np.zeros(300, np.float16))
+    args = [r.buf(a), r.buf(b), out, np.int32(300)]
+    r.dispatch("vv_Addfloat16", args, (300,), (300,), mode="threads")
+    np.testing.assert_array_equal(out.read(), a + b)
+
+
+@case("mlx", M + "binary.metal", "g2_Multiplyfloat32")
+def _mlx_binary_general(r: Run) -> None:
+    a, b = r.randn(5, 8), r.randn(8)  # b broadcast over rows: strides (0, 1)
+    out = r.buf(np.zeros((5, 8), np.float32))
+    args = [r.buf(a), r.buf(b), out, np.array([8, 1], np.int64), np.array([0, 1], np.int64)]
+    r.dispatch("g2_Multiplyfloat32", args, (8, 5, 1), block_dims(8, 5, 1), mode="threads")
+    close(out.read(), a * b, rtol=0, atol=0)
+
+
+@case("mlx", M + "softmax.metal", "block_softmax_float32")
+def _mlx_softmax(r: Run) -> None:
+    x = r.randn(3, 100) * 3
+    out = r.buf(np.zeros_like(x))
+    tg = mlx_row_threads(100, 4)
+    r.dispatch(
+        "block_softmax_float32", [r.buf(x), out, np.int32(100)], (3 * tg,), (tg,), mode="threads"
+    )
+    e = np.exp(x - x.max(1, keepdims=True))
+    close(out.read(), e / e.sum(1, keepdims=True), rtol=1e-5, atol=1e-6)
+
+
+@case("mlx", M + "rms_norm.metal", "rmsfloat32")
+def _mlx_rms(r: Run) -> None:
+    x, w = r.randn(4, 130), r.randn(130)
+    out = r.buf(np.zeros_like(x))
+    tg = mlx_row_threads(130, 4)
+    args = [r.buf(x), r.buf(w), out, np.float32(1e-5), np.uint32(130), np.uint32(1)]
+    r.dispatch("rmsfloat32", args, (4 * tg,), (tg,), mode="threads")
+    close(out.read(), x / np.sqrt((x * x).mean(1, keepdims=True) + 1e-5) * w, rtol=1e-5, atol=1e-5)
+
+
+@case("mlx", M + "layer_norm.metal", "layer_normfloat32")
+def _mlx_layer_norm(r: Run) -> None:
+    x, w, b = r.randn(3, 70), r.randn(70), r.randn(70)
+    out = r.buf(np.zeros_like(x))
+    tg = mlx_row_threads(70, 8)
+    args = [r.buf(x), r.buf(w), r.buf(b), out, np.float32(1e-5), np.uint32(70)]
+    args += [np.uint32(1), np.uint32(1)]
+    r.dispatch("layer_normfloat32", args, (3 * tg,), (tg,), mode="threads")
+    mu, var = x.mean(1, keepdims=True), x.var(1, keepdims=True)
+    close(out.read(), (x - mu) / np.sqrt(var + 1e-5) * w + b, rtol=1e-4, atol=1e-5)
+
+
+@case("mlx", M + "scaled_dot_product_attention.metal", "sdpa_vector_float_64_64")
+def _mlx_sdpa_vector(r: Run) -> None:
+    heads, n, d = 4, 45, 64  # gqa: 4 query heads over 2 key/value heads
+    q, k, v = r.randn(1, heads, 1, d), r.randn(1, 2, n, d), r.randn(1, 2, n, d)
+    out = r.buf(np.zeros((1, heads, 1, d), np.float32))
+    scale = 1 / math.sqrt(d)
+    args = [r.buf(q), r.buf(k), r.buf(v), out, np.int32(2), np.int32(n)]
+    args += [usize(n * d), usize(d), usize(n * d), usize(d), np.float32(scale)]
+    constants = {20: False, 21: False, 22: False, 23: False, 24: False, 25: False}
+    r.dispatch("sdpa_vector_float_64_64", args, (heads, 1, 1), (1024, 1, 1), constants)
+    kk, vv = np.repeat(k[0], 2, 0), np.repeat(v[0], 2, 0)
+    s = np.einsum("hd,hnd->hn", q[0, :, 0], kk) * scale
+    p = np.exp(s - s.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    close(out.read()[0, :, 0], np.einsum("hn,hnd->hd", p, vv), rtol=1e-4, atol=1e-5)
+
+
+@case(
+    "mlx",
+    M + "steel/gemm/kernels/steel_gemm_fused.metal",
+    "steel_gemm_fused_nn_float32_float32_bm32_bn32_bk16_wm2_wn2",
+)
+def _mlx_gemm(r: Run) -> None:
+    m, n, k = 40, 50, 36
+    a, b = r.randn(m, k), r.randn(k, n)
+    out = r.buf(np.zeros((m, n), np.float32))
+    params_t = struct(
+        *[(f, np.int32) for f in ("M", "N", "K", "lda", "ldb", "ldd", "tiles_n", "tiles_m")],
+        *[(f, np.int64) for f in ("bsa", "bsb", "bsd")],
+        *[(f, np.int32) for f in ("swizzle_log", "gemm_k_iterations_aligned", "batch_ndim")],
+    )
+    tn, tm = math.ceil(n / 32), math.ceil(m / 32)
+    params = np.array([(m, n, k, k, n, n, tn, tm, m * k, k * n, m * n, 0, k // 16, 1)], params_t)
+    constants: dict[int | str, Any] = {10: False, 100: False, 110: False}
+    constants.update({200: m % 32 == 0, 201: n % 32 == 0, 202: k % 16 == 0})
+    # C (buffer 2) and the addmm parameters (5) are unbound: use_out_source is false.
+    args = [r.buf(a), r.buf(b), None, out, params]
+    name = "steel_gemm_fused_nn_float32_float32_bm32_bn32_bk16_wm2_wn2"
+    r.dispatch(name, args, (tn, tm, 1), (32, 2, 2), constants)
+    close(out.read(), a @ b, rtol=1e-4, atol=1e-4)
+
+
+@case("mlx", M + "copy.metal", "s_copyfloat32float16")
+def _mlx_copy(r: Run) -> None:
+    out = r.buf(np.zeros(64, np.float16))
+    src = r.buf(np.array([1.75], np.float32))
+    r.dispatch("s_copyfloat32float16", [src, out, np.int32(64)], (64,), (64,), mode="threads")
+    np.testing.assert_array_equal(out.read(), np.full(64, 1.75, np.float16))
+
+
 # ---- running --------------------------------------------------------------------------------
 def run_project(
     ctx: mt.Context, project: Project, only: str | None, verbose: bool
@@ -387,7 +694,9 @@ def main(argv: list[str] | None = None) -> int:
         passed, total = run_project(ctx, project, args.only, args.verbose)
         summary.append(f"{project.name} {passed}/{total}")
     print("passed: " + ", ".join(summary))
-    return 0 if all(s.split()[1].split("/")[0] == s.split()[1].split("/")[1] for s in summary) else 1
+    return (
+        0 if all(s.split()[1].split("/")[0] == s.split()[1].split("/")[1] for s in summary) else 1
+    )
 
 
 if __name__ == "__main__":

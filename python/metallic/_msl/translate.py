@@ -8,7 +8,8 @@ does the few rewrites that a header cannot:
 * preprocesses the user's sources with the system compiler (their macros, #includes and #if run
   as on the GPU; `<metal_*>` headers resolve to empty stubs) keeping line markers, so compile
   errors and debuggers point at the .metal file and line;
-* half literals (`1.0h`), multi-letter swizzles (`v.xy`, `v.zyx = ...`);
+* half literals (`1.0h`), multi-letter swizzles (`v.xy`, `v.zyx = ...`), `static_cast` (so
+  that half and bfloat convert to each other, as in MSL);
 * threadgroup variables declared in function bodies (storage shared by one threadgroup);
 * function constants (`[[function_constant(i)]]` values set per pipeline);
 * a launcher per kernel entry point (including template instantiations named with
@@ -224,6 +225,9 @@ class Translator:
                     self.set(k, f"half({m.group(1)}f)")
                 elif FLOAT_LITERAL.match(t):
                     self.set(k, t + "f")  # MSL has no double: unsuffixed literals are float
+            elif t == "static_cast" and self.text(k + 1) == "<":
+                # half <-> bfloat converts in MSL but not between clang's _Float16 and __bf16.
+                self.set(k, "::metal_host::msl_static_cast")
             elif self.tok(k).kind == "ident" and self.text(k - 1) == "." and SWIZZLE.match(t):
                 idx = ",".join(str(SWIZZLE_INDEX[c]) for c in t)
                 ref = self.text(k + 1) in ASSIGN_OPS

@@ -99,6 +99,18 @@ struct scommon2 {
 template <class A, class B>
 using scommon2_t = typename scommon2<A, B>::type;
 
+// A scalar conversion as MSL's casts do it: half and bfloat convert to each other (through
+// float: clang's _Float16 and __bf16 have unordered ranks, and neither converts to the other).
+template <class To, class From>
+constexpr To scalar_cast(const From& x) {
+  if constexpr ((std::is_same<To, half>::value && std::is_same<From, bfloat>::value) ||
+                (std::is_same<To, bfloat>::value && std::is_same<From, half>::value)) {
+    return To(float(x));
+  } else {
+    return To(x);
+  }
+}
+
 }  // namespace detail
 
 // as_type<T>(x): reinterpret the bits of a scalar/vector as another type of the same size.
