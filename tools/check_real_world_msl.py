@@ -53,15 +53,22 @@ class Project:
     prelude: str = ""  # the preprocessor macros the project's host code sets
     libraries: dict[str, mt.Library] = field(default_factory=dict)
 
-    def library(self, source: str) -> mt.Library:
+    def library(self, source: str, ctx: mt.Context) -> mt.Library:
+        """The library of `source`, compiled for ctx (the time it took is printed: a second
+        run finds it in the disk cache)."""
         if source not in self.libraries:
             path = self.root / source
             stem = Path(source).stem.replace("-", "_")
-            self.libraries[source] = mt.compile_library(
+            start = time.perf_counter()
+            lib = mt.compile_library(
                 self.prelude + f'#include "{path}"\n',
                 name=f"{self.name}_{stem}",
                 include_dirs=[str(d) for d in self.include_dirs],
             )
+            kernels = len(lib.function_names(ctx))
+            took = time.perf_counter() - start
+            print(f"     {self.name:7s} {source}: {kernels} kernels, {took:.1f}s", flush=True)
+            self.libraries[source] = lib
         return self.libraries[source]
 
 
@@ -88,7 +95,7 @@ class Run:
         """dispatchThreadgroups(groups, threads) of `kernel` with args bound at indices 0..
         (mode="threads": dispatchThreads, `groups` is then the grid in threads)."""
         bound = [a.tensor if isinstance(a, Buf) else a for a in args]
-        fn = self.project.library(self.source).function(kernel, constants=constants)
+        fn = self.project.library(self.source, self.ctx).function(kernel, constants=constants)
         fn(
             *bound,
             grid=groups,
