@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from metallic._msl.compile import compiler
+from metallic._msl.compile import compiler, kernel_flags
 
 ROOT = Path(__file__).resolve().parents[2]
 MSL = ROOT / "cpp" / "src" / "backends" / "host" / "msl"
@@ -25,7 +25,7 @@ def test_cpp(name, tmp_path):
         sources += sorted(str(p) for p in (MSL / "runtime").glob("*.cpp"))
     cmd = [
         compiler(),
-        "-std=c++17",
+        *kernel_flags(),
         "-O1",
         "-pthread",
         *shlex.split(os.environ.get("METALLIC_TEST_CXXFLAGS", "")),

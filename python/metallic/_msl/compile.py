@@ -1,4 +1,4 @@
-"""Compiles MSL source for the host device at run time: translate, compile with clang (>= 15)
+"""Compiles MSL source for the host device at run time: translate, compile with clang (>= 17)
 into a shared object, cache it on disk by content hash (a second process reuses it)."""
 
 from __future__ import annotations
@@ -35,42 +35,53 @@ def cache_dir() -> Path:
     return Path(base) / "metallic" / "host-kernels"
 
 
-# The kernel compiler: clang >= 15 (see cpp/src/backends/host/msl/kernel_compiler.cmake, which
-# the build uses and searches the same names in the same order).
-KERNEL_COMPILERS = ["clang++", *(f"clang++-{v}" for v in range(21, 14, -1))]
+# The kernel compiler: a clang that compiles PROBE with the rounding flags, i.e. clang >= 17
+# with __bf16 arithmetic (see cpp/src/backends/host/msl/kernel_compiler.cmake, which the build
+# uses, with the same probe and names in the same order).
+KERNEL_COMPILERS = ["clang++", *(f"clang++-{v}" for v in range(21, 16, -1))]
+# Each half and bfloat operation rounds to its type, as on the GPU (clang's default keeps
+# float precision across an expression).
+ROUNDING_FLAGS = [
+    "-Xclang",
+    "-ffloat16-excess-precision=none",
+    "-Xclang",
+    "-fbfloat16-excess-precision=none",
+]
+PROBE = (
+    "int main() { volatile float f = 3; __bf16 b = (__bf16)f; _Float16 h = (_Float16)f;\n"
+    "  return int(float(b * b) + float(h * h)); }\n"
+)
 
 
 @functools.cache
 def _is_kernel_compiler(cxx: str) -> bool:
-    """True if `cxx` is clang >= 15 (Apple clang >= 14.0.3, which is LLVM 15)."""
+    """True if `cxx` compiles PROBE (a clang >= 17 with __bf16 and _Float16 arithmetic)."""
+    cmd = [cxx, "-x", "c++", "-std=c++17", *ROUNDING_FLAGS, "-c", "-", "-o", os.devnull]
     try:
-        out = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
+        return subprocess.run(cmd, input=PROBE, capture_output=True, text=True).returncode == 0
     except OSError:
         return False
-    apple = re.search(r"Apple clang version (\d+)\.(\d+)\.(\d+)", out)
-    if apple:
-        return tuple(int(x) for x in apple.groups()) >= (14, 0, 3)
-    llvm = re.search(r"clang version (\d+)", out)
-    return llvm is not None and int(llvm.group(1)) >= 15
 
 
 def compiler() -> str:
     """The clang++ that compiles kernels: $METALLIC_KERNEL_CXX, else the first of clang++,
-    clang++-21 ... clang++-15 that is clang >= 15."""
+    clang++-21 ... clang++-17 that compiles PROBE."""
     env = os.environ.get("METALLIC_KERNEL_CXX")
     if env:
         if not _is_kernel_compiler(env):
-            raise CompileError(f"METALLIC_KERNEL_CXX={env} is not clang >= 15")
+            raise CompileError(
+                f"METALLIC_KERNEL_CXX={env} is not a clang >= 17 with __bf16 arithmetic"
+            )
         return env
     for name in KERNEL_COMPILERS:
         path = shutil.which(name)
         if path and _is_kernel_compiler(path):
             return path
     raise CompileError(
-        "compiling kernels for the host device needs clang >= 15, and none was found "
-        f"(tried {', '.join(KERNEL_COMPILERS)}): install one (Debian 12: apt-get install "
-        "clang-16; Debian 13 / Ubuntu 24.04: apt-get install clang; macOS: the Xcode command "
-        "line tools) or set METALLIC_KERNEL_CXX"
+        "compiling kernels for the host device needs clang >= 17 (with __bf16 arithmetic), and "
+        f"none was found (tried {', '.join(KERNEL_COMPILERS)}): install one (Debian 12: "
+        "apt-get install clang-19; Debian 13 / Ubuntu 24.04: apt-get install clang; macOS: the "
+        "Xcode command line tools) or set METALLIC_KERNEL_CXX"
     )
 
 
@@ -81,6 +92,7 @@ def kernel_flags() -> list[str]:
         "-std=c++17",
         "-fPIC",
         "-fno-strict-aliasing",
+        *ROUNDING_FLAGS,
         "-Wno-unknown-attributes",
         "-Wno-unknown-pragmas",
         "-Wno-duplicate-decl-specifier",

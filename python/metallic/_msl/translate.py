@@ -8,7 +8,8 @@ does the few rewrites that a header cannot:
 * preprocesses the user's sources with the system compiler (their macros, #includes and #if run
   as on the GPU; `<metal_*>` headers resolve to empty stubs) keeping line markers, so compile
   errors and debuggers point at the .metal file and line;
-* half literals (`1.0h`), multi-letter swizzles (`v.xy`, `v.zyx = ...`);
+* half literals (`1.0h`), multi-letter swizzles (`v.xy`, `v.zyx = ...`), `static_cast` (so
+  that half and bfloat convert to each other, as in MSL);
 * threadgroup variables declared in function bodies (storage shared by one threadgroup);
 * function constants (`[[function_constant(i)]]` values set per pipeline);
 * a launcher per kernel entry point (including template instantiations named with
@@ -71,6 +72,8 @@ SWIZZLE_INDEX = {c: i for i, c in enumerate("xyzw")} | {c: i for i, c in enumera
 FLOAT_LITERAL = re.compile(r"^((\d+\.\d*|\.\d+)([eE][+-]?\d+)?|\d+[eE][+-]?\d+)$")
 ASSIGN_OPS = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="}
 UNROLL_PRAGMA = re.compile(r"#\s*pragma\s+unroll\s*\((.*)\)\s*$", re.DOTALL)
+# Keywords followed by a parenthesised expression, not a parameter list.
+CONTROL_KEYWORDS = {"if", "while", "for", "switch", "return", "sizeof", "decltype", "alignof"}
 # Identifiers after which a name starts an expression, not a declaration (`return n;`).
 EXPRESSION_KEYWORDS = {"return", "case", "else", "do", "throw", "sizeof", "delete", "new"}
 HALF_LITERAL = re.compile(r"^(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)[hH]$")
@@ -230,6 +233,9 @@ class Translator:
                     self.set(k, f"half({m.group(1)}f)")
                 elif FLOAT_LITERAL.match(t):
                     self.set(k, t + "f")  # MSL has no double: unsuffixed literals are float
+            elif t == "static_cast" and self.text(k + 1) == "<":
+                # half <-> bfloat converts in MSL but not between clang's _Float16 and __bf16.
+                self.set(k, "::metal_host::msl_static_cast")
             elif self.tok(k).kind == "ident" and self.text(k - 1) == "." and SWIZZLE.match(t):
                 idx = ",".join(str(SWIZZLE_INDEX[c]) for c in t)
                 ref = self.text(k + 1) in ASSIGN_OPS
@@ -592,8 +598,9 @@ class Translator:
 
     def local_declarations(self, names: set[str]) -> set[int]:
         """Positions where one of `names` (program-scope constants) is a local name instead: its
-        declaration as a parameter or variable, and its uses in that scope (MLX's sdpa_vector
-        declares `const int blocks = ...` beside the function constant `blocks`)."""
+        declaration as a parameter, template parameter or variable, and its uses in that scope
+        (MLX's sdpa_vector declares `const int blocks = ...` beside the function constant
+        `blocks`)."""
         out: set[int] = set()
         scopes: list[set[str]] = [set()]  # names declared in each enclosing block
         params: set[str] = set()  # declared in a parameter list whose body comes next
@@ -605,19 +612,20 @@ class Translator:
             elif t == "}":
                 if len(scopes) > 1:
                     scopes.pop()
-            elif t == ";" and params and not self.inside_parentheses(k):
+            elif t == ";" and params and self.opener(k) is None:
                 params = set()  # a declaration without a body
             elif t in names and self.text(k - 1) not in (".", "->", "::"):
-                if self.declares(k):
+                opener = self.opener(k)
+                if self.declares(k, opener):
                     out.add(k)
-                    (params if self.inside_parentheses(k) else scopes[-1]).add(t)
+                    (params if opener is not None else scopes[-1]).add(t)
                 elif any(t in sc for sc in scopes):
                     out.add(k)
         return out
 
-    def inside_parentheses(self, k: int) -> bool:
-        """True if token k is inside (...) of the current statement (a parameter list or a
-        for-statement's header)."""
+    def opener(self, k: int) -> int | None:
+        """The unmatched `(` (or `[`, or a template's `<`) of the current statement that token k
+        is inside, or None."""
         depth = 0
         for j in range(k - 1, -1, -1):
             t = self.text(j)
@@ -625,40 +633,36 @@ class Translator:
                 depth += 1
             elif t in ("(", "["):
                 if depth == 0:
-                    return t == "("
+                    return j
                 depth -= 1
+            elif t == "<" and depth == 0 and self.text(j - 1) == "template":
+                return j
             elif t in (";", "{", "}") and depth == 0:
-                return False
-        return False
+                return None
+        return None
 
-    def declares(self, k: int) -> bool:
+    def declares(self, k: int, opener: int | None) -> bool:
         """True if the identifier at k is being declared: `int n = `, `constant int& n [[...]]`,
-        `T n,` in a parameter list."""
+        `T n,` in a (template) parameter list."""
         prev, nxt = self.text(k - 1), self.text(k + 1)
+        in_list = opener is not None and (
+            self.text(opener) == "<" or self.is_parameter_list(opener)
+        )
         if self.tok(k - 1).kind == "ident" and prev not in EXPRESSION_KEYWORDS:
-            return nxt in ("=", ";", ",", ")", "[", "[[", "{", ":")
+            return nxt in ("=", ";", "[", "[[", "{", ":") or (in_list and nxt in (",", ")", ">"))
         if prev in ("*", "&", "&&", ">"):
-            if nxt in ("=", "[["):
-                return True
-            if nxt in (",", ")") and self.inside_parentheses(k):
-                return self.is_parameter_list(k)
+            return nxt in ("=", "[[") or (in_list and nxt in (",", ")"))
         return False
 
-    def is_parameter_list(self, k: int) -> bool:
-        """True if token k is in the parameter list of a function definition."""
-        depth = 0
-        for j in range(k, len(self.sig)):
-            t = self.text(j)
-            if t == "(":
-                depth += 1
-            elif t == ")":
-                if depth == 0:
-                    q = j + 1
-                    while self.text(q) in ("const", "noexcept"):
-                        q += 1
-                    return self.text(q) in ("{", ":")
-                depth -= 1
-        return False
+    def is_parameter_list(self, open_: int) -> bool:
+        """True if the `(` at open_ starts the parameter list of a function definition: a
+        name (not `if`, `while`, ...) before it and a body after it."""
+        if self.tok(open_ - 1).kind != "ident" or self.text(open_ - 1) in CONTROL_KEYWORDS:
+            return False
+        q = self.match(open_, "(", ")") + 1
+        while self.text(q) in ("const", "noexcept"):
+            q += 1
+        return self.text(q) in ("{", ":")
 
     def rewrite_threadgroup_variables(self) -> None:
         """`threadgroup T name[N];` in a function body -> storage of the current threadgroup."""

@@ -309,12 +309,12 @@ static void test_misc() {
 }
 
 static void test_bfloat() {
-  CHECK(bfloat(1.0f).bits == 0x3f80);
-  CHECK(bfloat(1.00390625f).bits == 0x3f80);  // tie -> even
-  CHECK(bfloat(1.01171875f).bits == 0x3f82);  // tie -> even (up)
-  CHECK(bfloat(1.0079f).bits == 0x3f81);
+  CHECK(as_type<ushort>(bfloat(1.0f)) == 0x3f80);
+  CHECK(as_type<ushort>(bfloat(1.00390625f)) == 0x3f80);  // tie -> even
+  CHECK(as_type<ushort>(bfloat(1.01171875f)) == 0x3f82);  // tie -> even (up)
+  CHECK(as_type<ushort>(bfloat(1.0079f)) == 0x3f81);
   CHECK(float(bfloat(3.0f)) == 3.0f);
-  bfloat x = bfloat(2.0f);  // float -> bfloat is explicit in MSL
+  bfloat x = bfloat(2.0f);
   bfloat y = x * x + 1;
   SAME(bfloat, x * x + 1);
   SAME(float, x * 1.5f);
@@ -327,10 +327,17 @@ static void test_bfloat() {
   CHECK(float(bv.w) == 8.0f);
   float4 fv = float4(bv);
   CHECK(fv.z == 6.0f);
-  float fx = x;  // bfloat -> float is implicit, to half explicit
-  half hb = half(x);
+  float fx = x;
+  half hb = half(float(x));
   CHECK(fx == 2.0f && float(hb) == 2.0f);
-  bfloat z = true ? x : 0;  // the integer converts to bfloat, not the bfloat to int
+  bfloat z = true ? x : 0;  // a bfloat, as in MSL (the integer converts)
+  uint u = x;               // bfloat converts to integers implicitly, as in MSL
+  CHECK(u == 2u);
+  volatile float big = 256.0f;
+  bfloat sum = bfloat(big) + bfloat(1.0f) + bfloat(1.0f);  // each + rounds: 257 -> 256, twice
+  CHECK(float(sum) == 256.0f);
+  half hsum = half(2048.0f) + half(1.0f) + half(1.0f);  // the same for half
+  CHECK(float(hsum) == 2048.0f);
   SAME(bfloat, true ? x : 0);
   CHECK(float(z) == 2.0f);
 }
@@ -468,7 +475,7 @@ static void test_math() {
   CHECK(round(2.5f) == 3.0f && rint(2.5f) == 2.0f && trunc(-2.7f) == -2.0f);
   CHECK(fmod(7.0f, 3.0f) == 1.0f);
   CHECK(abs(-3) == 3 && abs(-2.5f) == 2.5f && all(abs(int2(-1, 2)) == int2(1, 2)));
-  CHECK(abs(INT_MIN) == INT_MIN);  // no UB, wraps like the GPU
+  CHECK(metal::abs(INT_MIN) == INT_MIN);  // no UB, wraps like the GPU (::abs would be UB)
   float cv;
   float sv = sincos(0.0f, cv);
   CHECK(sv == 0.0f && cv == 1.0f);

@@ -39,6 +39,20 @@ struct ThreadgroupArg {
   }
 };
 
+/// `static_cast<T>(x)` in kernel code (the translator's rewrite): the same, except that half and
+/// bfloat convert to each other, as in MSL (see metal::detail::scalar_cast).
+template <class T, class U>
+constexpr T msl_static_cast(U&& u) {
+  using From = std::remove_cv_t<std::remove_reference_t<U>>;
+  using To = std::remove_cv_t<T>;
+  if constexpr ((std::is_same_v<From, half> && std::is_same_v<To, bfloat>) ||
+                (std::is_same_v<From, bfloat> && std::is_same_v<To, half>)) {
+    return ::metal::detail::scalar_cast<To>(u);
+  } else {
+    return static_cast<T>(static_cast<U&&>(u));
+  }
+}
+
 /// [[buffer(I), function_constant(c)]]: `Spec` (BufferArg<I>, or CheckedBufferArg<I> with host
 /// checks) while enabled() (the constant) is true, else bound to rt::unbound_buffer.
 template <class Spec, uint32_t I, class Enabled>

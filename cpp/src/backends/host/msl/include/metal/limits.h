@@ -61,15 +61,15 @@ struct _numeric_limits_impl<bfloat> : detail::binary_float_limits {
   static constexpr int min_exponent10 = -37;
   static constexpr int max_exponent = 128;
   static constexpr int max_exponent10 = 38;
-  static constexpr bfloat min() { return bfloat::from_bits(0x0080); }
-  static constexpr bfloat max() { return bfloat::from_bits(0x7f7f); }
-  static constexpr bfloat lowest() { return bfloat::from_bits(0xff7f); }
-  static constexpr bfloat epsilon() { return bfloat::from_bits(0x3c00); }  // 2^-7
-  static constexpr bfloat round_error() { return bfloat::from_bits(0x3f00); }
-  static constexpr bfloat infinity() { return bfloat::from_bits(0x7f80); }
-  static constexpr bfloat quiet_NaN() { return bfloat::from_bits(0x7fc0); }
-  static constexpr bfloat signaling_NaN() { return bfloat::from_bits(0x7fa0); }
-  static constexpr bfloat denorm_min() { return bfloat::from_bits(0x0001); }
+  static constexpr bfloat min() { return __builtin_bit_cast(bfloat, uint16_t(0x0080)); }
+  static constexpr bfloat max() { return __builtin_bit_cast(bfloat, uint16_t(0x7f7f)); }
+  static constexpr bfloat lowest() { return __builtin_bit_cast(bfloat, uint16_t(0xff7f)); }
+  static constexpr bfloat epsilon() { return __builtin_bit_cast(bfloat, uint16_t(0x3c00)); }  // 2^-7
+  static constexpr bfloat round_error() { return __builtin_bit_cast(bfloat, uint16_t(0x3f00)); }
+  static constexpr bfloat infinity() { return __builtin_bit_cast(bfloat, uint16_t(0x7f80)); }
+  static constexpr bfloat quiet_NaN() { return __builtin_bit_cast(bfloat, uint16_t(0x7fc0)); }
+  static constexpr bfloat signaling_NaN() { return __builtin_bit_cast(bfloat, uint16_t(0x7fa0)); }
+  static constexpr bfloat denorm_min() { return __builtin_bit_cast(bfloat, uint16_t(0x0001)); }
 };
 
 }  // namespace metal
@@ -96,9 +96,9 @@ struct _numeric_limits_impl<bfloat> : detail::binary_float_limits {
 #define HALF_MIN_10_EXP -4
 #define HALF_MIN_EXP -13
 #define HALF_RADIX 2
-#define BFLOAT_MAX (::metal::bfloat::from_bits(0x7f7f))
-#define BFLOAT_MIN (::metal::bfloat::from_bits(0x0080))
-#define BFLOAT_EPSILON (::metal::bfloat::from_bits(0x3c00))
+#define BFLOAT_MAX (__builtin_bit_cast(::metal::bfloat, uint16_t(0x7f7f)))
+#define BFLOAT_MIN (__builtin_bit_cast(::metal::bfloat, uint16_t(0x0080)))
+#define BFLOAT_EPSILON (__builtin_bit_cast(::metal::bfloat, uint16_t(0x3c00)))
 
 #define M_E_F 2.71828182845904523536028747135266250f
 #define M_LOG2E_F 1.44269504088896340735992468100189214f

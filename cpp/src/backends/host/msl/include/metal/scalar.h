@@ -1,15 +1,15 @@
-// Emulated MSL scalar types: half (= the compiler's _Float16, every arithmetic op rounds to binary16
-// like the GPU), bfloat (uint16 storage, round-to-nearest-even from float), MSL integer typedefs, and the
-// internal type traits the rest of the emulation is built on.
+// Emulated MSL scalar types: half (= the compiler's _Float16) and bfloat (= __bf16), every
+// arithmetic operation rounded to the type like the GPU (kernels are compiled with
+// -f(b)float16-excess-precision=none), MSL integer typedefs, and the internal type traits the
+// rest of the emulation is built on.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
 
 #if !defined(__FLT16_MAX__)
-#error "metallic MSL emulation needs a compiler with _Float16 support (g++ >= 12, clang >= 15)"
+#error "metallic MSL emulation needs a compiler with _Float16 and __bf16 arithmetic (clang >= 17)"
 #endif
 
 // MSL scalar type names live in the global namespace (glibc's <sys/types.h> may already declare
@@ -31,81 +31,13 @@ using ::ushort;
 using std::ptrdiff_t;
 using std::size_t;
 
-// ------------------------------------------------------------------------------------------
-// bfloat: brain float (1-8-7).  Arithmetic is done in float and rounded back (RNE) per op.
-// ------------------------------------------------------------------------------------------
-struct bfloat {
-  uint16_t bits;
-
-  static constexpr uint16_t from_float(float f) {
-    uint32_t u = __builtin_bit_cast(uint32_t, f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40u);  // quiet NaN
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return uint16_t(u >> 16);
-  }
-  static constexpr bfloat from_bits(uint16_t b) {
-    bfloat r{};
-    r.bits = b;
-    return r;
-  }
-
-  // Conversions as in MSL: integers convert implicitly, float and half only explicitly; a
-  // bfloat converts implicitly to float and bool, explicitly to half, double and the integers. (So that
-  // `c ? bf : 0` is a bfloat, and `bfloat b = 1.0f;` does not compile, as on the GPU.)
-  bfloat() = default;
-  explicit constexpr bfloat(float f) : bits(from_float(f)) {}
-  template <class U, std::enable_if_t<std::is_floating_point<U>::value || std::is_same<U, half>::value,
-                                      int> = 0>
-  explicit constexpr bfloat(U u) : bits(from_float(float(u))) {}
-  template <class U, std::enable_if_t<std::is_integral<U>::value, int> = 0>
-  constexpr bfloat(U u) : bits(from_float(float(u))) {}
-  // One conversion template to float and bool: its argument is deduced from the target, so no
-  // conversion sequence goes through bool (or float) to int or double.
-  template <class F,
-            std::enable_if_t<std::is_same<F, float>::value || std::is_same<F, bool>::value, int> = 0>
-  constexpr operator F() const {
-    return F(__builtin_bit_cast(float, uint32_t(bits) << 16));
-  }
-  template <class U, std::enable_if_t<(std::is_arithmetic<U>::value || std::is_same<U, half>::value) &&
-                                          !std::is_same<U, float>::value &&
-                                          !std::is_same<U, bool>::value,
-                                      int> = 0>
-  explicit constexpr operator U() const {
-    return U(float(*this));
-  }
-
-  constexpr bfloat operator-() const { return from_bits(uint16_t(bits ^ 0x8000u)); }
-  constexpr bfloat operator+() const { return *this; }
-  template <class U>
-  bfloat& operator+=(const U& u) {
-    return *this = bfloat(float(*this) + float(u));
-  }
-  template <class U>
-  bfloat& operator-=(const U& u) {
-    return *this = bfloat(float(*this) - float(u));
-  }
-  template <class U>
-  bfloat& operator*=(const U& u) {
-    return *this = bfloat(float(*this) * float(u));
-  }
-  template <class U>
-  bfloat& operator/=(const U& u) {
-    return *this = bfloat(float(*this) / float(u));
-  }
-  bfloat& operator++() { return *this += 1.0f; }
-  bfloat& operator--() { return *this -= 1.0f; }
-  bfloat operator++(int) {
-    bfloat t = *this;
-    *this += 1.0f;
-    return t;
-  }
-  bfloat operator--(int) {
-    bfloat t = *this;
-    *this -= 1.0f;
-    return t;
-  }
-};
-static_assert(sizeof(bfloat) == 2 && std::is_trivially_copyable<bfloat>::value, "bfloat layout");
+// bfloat is the compiler's __bf16 (clang >= 17: an arithmetic type, each operation rounded to
+// bfloat with -fbfloat16-excess-precision=none, as on the GPU), so that it converts and mixes
+// with the other arithmetic types as Metal's builtin bfloat does (`c ? bf : 0` is a bfloat,
+// `uint u = bf;` compiles). More permissive than Metal in one way: float and half convert to it
+// implicitly.
+using bfloat = __bf16;
+static_assert(sizeof(bfloat) == 2, "bfloat layout");
 
 namespace detail {
 
@@ -166,62 +98,19 @@ struct scommon2 {
 template <class A, class B>
 using scommon2_t = typename scommon2<A, B>::type;
 
-// Result type of a binary arithmetic operator between bfloat and another scalar U.
-template <class U>
-struct bf_arith {
-  using type =
-      std::conditional_t<std::is_integral<U>::value || std::is_same<U, bfloat>::value, bfloat,
-                         std::conditional_t<std::is_same<U, double>::value, double, float>>;
-};
+// A scalar conversion as MSL's casts do it: half and bfloat convert to each other (through
+// float: clang's _Float16 and __bf16 have unordered ranks, and neither converts to the other).
+template <class To, class From>
+constexpr To scalar_cast(const From& x) {
+  if constexpr ((std::is_same<To, half>::value && std::is_same<From, bfloat>::value) ||
+                (std::is_same<To, bfloat>::value && std::is_same<From, half>::value)) {
+    return To(float(x));
+  } else {
+    return To(x);
+  }
+}
 
 }  // namespace detail
-
-// bfloat binary operators (bfloat op bfloat|integer -> bfloat; op float/half -> float).
-#define METAL_BF_BINOP(OP)                                                                      \
-  constexpr bfloat operator OP(bfloat a, bfloat b) {                                               \
-    return bfloat(float(a) OP float(b));                                                        \
-  }                                                                                             \
-  template <class U,                                                                            \
-            std::enable_if_t<detail::is_mscalar_v<U> && !detail::is_bfloat<U>::value, int> = 0> \
-  constexpr typename detail::bf_arith<U>::type operator OP(bfloat a, U b) {                        \
-    using R = typename detail::bf_arith<U>::type;                                               \
-    using C = std::conditional_t<std::is_same<R, double>::value, double, float>;                \
-    return R(C(a) OP C(b));                                                                     \
-  }                                                                                             \
-  template <class U,                                                                            \
-            std::enable_if_t<detail::is_mscalar_v<U> && !detail::is_bfloat<U>::value, int> = 0> \
-  constexpr typename detail::bf_arith<U>::type operator OP(U a, bfloat b) {                        \
-    using R = typename detail::bf_arith<U>::type;                                               \
-    using C = std::conditional_t<std::is_same<R, double>::value, double, float>;                \
-    return R(C(a) OP C(b));                                                                     \
-  }
-METAL_BF_BINOP(+)
-METAL_BF_BINOP(-)
-METAL_BF_BINOP(*)
-METAL_BF_BINOP(/)
-#undef METAL_BF_BINOP
-
-#define METAL_BF_CMP(OP)                                                                        \
-  constexpr bool operator OP(bfloat a, bfloat b) {                                                 \
-    return float(a) OP float(b);                                                                \
-  }                                                                                             \
-  template <class U,                                                                            \
-            std::enable_if_t<detail::is_mscalar_v<U> && !detail::is_bfloat<U>::value, int> = 0> \
-  constexpr bool operator OP(bfloat a, U b) {                                                      \
-    return float(a) OP b;                                                                       \
-  }                                                                                             \
-  template <class U,                                                                            \
-            std::enable_if_t<detail::is_mscalar_v<U> && !detail::is_bfloat<U>::value, int> = 0> \
-  constexpr bool operator OP(U a, bfloat b) {                                                      \
-    return a OP float(b);                                                                       \
-  }
-METAL_BF_CMP(==)
-METAL_BF_CMP(!=)
-METAL_BF_CMP(<)
-METAL_BF_CMP(<=)
-METAL_BF_CMP(>)
-METAL_BF_CMP(>=)
-#undef METAL_BF_CMP
 
 // as_type<T>(x): reinterpret the bits of a scalar/vector as another type of the same size.
 template <class To, class From>
@@ -233,3 +122,13 @@ constexpr To as_type(const From& x) {
 }  // namespace metal
 
 typedef metal::bfloat bfloat;
+
+// float -> bfloat (round to nearest even, quiet NaN): the helper clang calls for the conversion,
+// which libgcc has only from GCC 13 (weak: each translated unit has a copy; not inline, since
+// only the code generator calls it).
+extern "C" __attribute__((weak, visibility("hidden"))) __bf16 __truncsfbf2(float f) {
+  uint32_t u = __builtin_bit_cast(uint32_t, f);
+  const uint16_t b = (u & 0x7fffffffu) > 0x7f800000u ? uint16_t((u >> 16) | 0x40u)
+                                                     : uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+  return __builtin_bit_cast(__bf16, b);
+}

@@ -57,9 +57,9 @@ constexpr std::size_t vec_align = sizeof(T) * (N == 3 ? 4 : N);
 template <class T, int N, class X>
 constexpr void put(arr<T, N>& r, int& i, const X& x) {
   if constexpr (vt<X>::any) {
-    for (int k = 0; k < vt<X>::n; ++k) r.v[i++] = T(x.elems[k]);
+    for (int k = 0; k < vt<X>::n; ++k) r.v[i++] = scalar_cast<T>(x.elems[k]);
   } else {
-    r.v[i++] = T(x);
+    r.v[i++] = scalar_cast<T>(x);
   }
 }
 template <class T, int N, class... A>
@@ -78,7 +78,7 @@ constexpr arr<T, N> splat(T s) {
 template <class T, int N, class V>
 constexpr arr<T, N> convert(const V& o) {
   arr<T, N> r{};
-  for (int i = 0; i < N; ++i) r.v[i] = T(o.elems[i]);
+  for (int i = 0; i < N; ++i) r.v[i] = scalar_cast<T>(o.elems[i]);
   return r;
 }
 

@@ -21,8 +21,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <metal_stdlib>
 #include <type_traits>
 #include <utility>
@@ -52,16 +50,16 @@ struct Region {
 inline void describe(const Region& r, char* buf, size_t n) {
   switch (r.space) {
     case kBuffer:
-      std::snprintf(buf, n, "[[buffer(%u)]]", r.index);
+      __builtin_snprintf(buf, n, "[[buffer(%u)]]", r.index);
       break;
     case kThreadgroupBuffer:
-      std::snprintf(buf, n, "[[threadgroup(%u)]]", r.index);
+      __builtin_snprintf(buf, n, "[[threadgroup(%u)]]", r.index);
       break;
     case kThreadgroupVariable:
-      std::snprintf(buf, n, "threadgroup variable '%s'", r.name ? r.name : "?");
+      __builtin_snprintf(buf, n, "threadgroup variable '%s'", r.name ? r.name : "?");
       break;
     default:
-      std::snprintf(buf, n, "memory");
+      __builtin_snprintf(buf, n, "memory");
   }
 }
 
@@ -92,14 +90,14 @@ inline long long element_of(int64_t off, size_t elem) {
   describe(r, what, sizeof what);
   const long long index = element_of(off, elem);
   if (r.base == nullptr && r.bytes == 0) {
-    std::snprintf(msg, sizeof msg, "out-of-range %s: %s element %lld: nothing is bound there",
+    __builtin_snprintf(msg, sizeof msg, "out-of-range %s: %s element %lld: nothing is bound there",
                   mode_name(m), what, index);
   } else if (r.bytes % elem == 0 && off % int64_t(elem) == 0) {
-    std::snprintf(msg, sizeof msg,
+    __builtin_snprintf(msg, sizeof msg,
                   "out-of-range %s: %s element %lld (it holds %llu elements of %zu bytes)",
                   mode_name(m), what, index, (unsigned long long)(r.bytes / elem), elem);
   } else {
-    std::snprintf(msg, sizeof msg,
+    __builtin_snprintf(msg, sizeof msg,
                   "out-of-range %s: %s element %lld at byte offset %lld (%zu bytes; it holds "
                   "%llu bytes)",
                   mode_name(m), what, index, (long long)off, elem, (unsigned long long)r.bytes);
@@ -111,7 +109,7 @@ inline long long element_of(int64_t off, size_t elem) {
                                                           Mode m) {
   char what[128], msg[512];
   describe(r, what, sizeof what);
-  std::snprintf(msg, sizeof msg,
+  __builtin_snprintf(msg, sizeof msg,
                 "%s of uninitialised threadgroup memory: %s element %lld (no thread of this "
                 "threadgroup wrote it before)",
                 mode_name(m), what, element_of(off, elem));
@@ -129,7 +127,7 @@ inline char* check(const Region& r, char* at, size_t elem, Mode m) {
       for (size_t b = 0; b < elem; ++b)
         if (s[b] == kUninitialised) fail_uninitialised(r, off, elem, m);
     }
-    if (m != kRead) std::memset(s, 0, elem);
+    if (m != kRead) __builtin_memset(s, 0, elem);
   }
   return at;
 }
@@ -139,7 +137,7 @@ inline char* check(const Region& r, char* at, size_t elem, Mode m) {
 inline char* escape(const Region& r, char* at, size_t elem) {
   if (r.space == kUnchecked || at == nullptr) return at;
   check(r, at, elem, kPointer);
-  if (r.shadow) std::memset(r.shadow, 0, size_t(r.bytes));
+  if (r.shadow) __builtin_memset(r.shadow, 0, size_t(r.bytes));
   return at;
 }
 
@@ -330,7 +328,7 @@ class tg_array : public checked_ptr<T> {
     if constexpr (!std::is_same_v<Init, std::nullptr_t>) {
       if (fresh) {
         init(p);
-        std::memset(p + bytes, 0, bytes);
+        __builtin_memset(p + bytes, 0, bytes);
       }
     }
   }
@@ -376,14 +374,14 @@ class tg_array : public checked_ptr<T> {
   [[noreturn]] MTLH_NOINLINE void fail_index(const int64_t* values, size_t n,
                                              const size_t* dims) const {
     char msg[512];
-    int len = std::snprintf(msg, sizeof msg, "out-of-range index: threadgroup variable '%s' ",
+    int len = __builtin_snprintf(msg, sizeof msg, "out-of-range index: threadgroup variable '%s' ",
                             this->region_.name);
     for (size_t k = 0; k < n && len < 400; ++k)
-      len += std::snprintf(msg + len, sizeof msg - len, "[%lld]", (long long)values[k]);
-    len += std::snprintf(msg + len, sizeof msg - len, " (declared");
+      len += __builtin_snprintf(msg + len, sizeof msg - len, "[%lld]", (long long)values[k]);
+    len += __builtin_snprintf(msg + len, sizeof msg - len, " (declared");
     for (size_t k = 0; k < kRank && len < 480; ++k)
-      len += std::snprintf(msg + len, sizeof msg - len, "[%zu]", dims[k]);
-    std::snprintf(msg + len, sizeof msg - len, ")");
+      len += __builtin_snprintf(msg + len, sizeof msg - len, "[%zu]", dims[k]);
+    __builtin_snprintf(msg + len, sizeof msg - len, ")");
     rt::fault(msg);
   }
 };
@@ -495,11 +493,11 @@ struct CheckedBufferArg {
       using V = std::remove_cv_t<std::remove_reference_t<P>>;
       char msg[256];
       if (p == nullptr) {
-        std::snprintf(msg, sizeof msg, "nothing is bound at [[buffer(%u)]]", I);
+        __builtin_snprintf(msg, sizeof msg, "nothing is bound at [[buffer(%u)]]", I);
         rt::fault(msg);
       }
       if (bytes < sizeof(V)) {
-        std::snprintf(msg, sizeof msg,
+        __builtin_snprintf(msg, sizeof msg,
                       "[[buffer(%u)]] holds %llu bytes, its parameter's type needs %zu", I,
                       (unsigned long long)bytes, sizeof(V));
         rt::fault(msg);

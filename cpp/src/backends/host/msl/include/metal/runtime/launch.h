@@ -4,8 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <exception>
 #include <type_traits>
 
@@ -54,10 +52,10 @@ struct KernelFault : std::exception {
 /// Writes "kernel <name>: <what>" (or `what` alone when it already starts with "kernel ").
 inline void format_error(char* error, size_t error_len, const char* kernel, const char* what) {
   if (error == nullptr || error_len == 0) return;
-  if (std::strncmp(what, "kernel ", 7) == 0)
-    std::snprintf(error, error_len, "%s", what);
+  if (__builtin_strncmp(what, "kernel ", 7) == 0)
+    __builtin_snprintf(error, error_len, "%s", what);
   else
-    std::snprintf(error, error_len, "kernel %s: %s", kernel, what);
+    __builtin_snprintf(error, error_len, "kernel %s: %s", kernel, what);
 }
 
 /// Converts a builtin value to the parameter's declared type (uint, ushort, uint2, uint3, ...).
@@ -149,7 +147,7 @@ int plain_loop(void* arg) {
     buffers[i] = i < d->num_buffers ? d->buffers[i] : nullptr;
     const size_t length = i < d->num_buffers ? d->buffer_lengths[i] : 0;
     if ((d->inline_bytes_mask >> i & 1u) && inline_used + length <= kInlineCopyBytes) {
-      std::memcpy(inline_copy + inline_used, buffers[i], length);
+      __builtin_memcpy(inline_copy + inline_used, buffers[i], length);
       buffers[i] = inline_copy + inline_used;
       inline_used += (length + 15) & ~size_t(15);
     }

@@ -12,7 +12,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
 #include <utility>
 
@@ -93,7 +92,7 @@ constexpr void check_exchangeable() {
 template <class T>
 inline T lane_value(const rt::Exchange& x, uint32_t lane) {
   T v;
-  std::memcpy(static_cast<void*>(&v), x.slots + size_t(lane) * rt::kSlotBytes, sizeof(T));
+  __builtin_memcpy(static_cast<void*>(&v), x.slots + size_t(lane) * rt::kSlotBytes, sizeof(T));
   return v;
 }
 
@@ -127,11 +126,11 @@ inline R shared_result(const rt::Exchange& x, uint32_t slot_bytes, uint32_t inde
   const uint32_t bit = 1u << index;
   if (*x.cache_valid & bit) {
     R r;
-    std::memcpy(static_cast<void*>(&r), p, sizeof(R));
+    __builtin_memcpy(static_cast<void*>(&r), p, sizeof(R));
     return r;
   }
   const R r = compute();
-  std::memcpy(p, static_cast<const void*>(&r), sizeof(R));
+  __builtin_memcpy(p, static_cast<const void*>(&r), sizeof(R));
   *x.cache_valid |= bit;
   return r;
 }
@@ -609,7 +608,7 @@ inline void mma(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<TA, 8, 8>&
         const float aik = A[i * 8 + k];
         for (int j = 0; j < 8; ++j) D[i * 8 + j] += aik * B[k * 8 + j];
       }
-    std::memcpy(prod, D, sizeof D);
+    __builtin_memcpy(prod, D, sizeof D);
     *x.cache_valid |= 1u;
   }
   const uint32_t at = row_of(x.lane) * 8 + col_of(x.lane);
