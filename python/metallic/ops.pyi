@@ -16,9 +16,19 @@ class OpHandle:
     class_name: str
     def call(self, ctx: Context, *args: Any, **kwargs: Any) -> Any: ...
 
+class _AbsOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """|x| elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+abs: _AbsOp
+AbsOp: _AbsOp
+
 class _ElemwiseAddOp(OpHandle):
-    def __call__(self, a: Tensor, b: Tensor) -> Tensor:
-        """a + b, with b the same shape as a or broadcast over a's leading dimensions.
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
+        """a + b. Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
         b: right operand
@@ -66,6 +76,30 @@ class _ArangeOp(OpHandle):
 
 arange: _ArangeOp
 ArangeOp: _ArangeOp
+
+class _ArgmaxOp(OpHandle):
+    def __call__(self, x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        """i32 index of the first maximum along an axis (a NaN counts as one).
+
+        x: input (any layout)
+        axis: axis (None: index into the flattened tensor)
+        keepdims: keep reduced axes as size-1 dimensions
+        """
+
+argmax: _ArgmaxOp
+ArgmaxOp: _ArgmaxOp
+
+class _ArgminOp(OpHandle):
+    def __call__(self, x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        """i32 index of the first minimum along an axis (a NaN counts as one).
+
+        x: input (any layout)
+        axis: axis (None: index into the flattened tensor)
+        keepdims: keep reduced axes as size-1 dimensions
+        """
+
+argmin: _ArgminOp
+ArgminOp: _ArgminOp
 
 class _AstypeOp(OpHandle):
     def __call__(self, x: Tensor, dtype: DTypeLike) -> Tensor:
@@ -120,9 +154,19 @@ class _CopyToOp(OpHandle):
 copyto: _CopyToOp
 CopyToOp: _CopyToOp
 
+class _CosOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """Cosine elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+cos: _CosOp
+CosOp: _CosOp
+
 class _ElemwiseDivOp(OpHandle):
-    def __call__(self, a: Tensor, b: Tensor) -> Tensor:
-        """a / b, with b the same shape as a or broadcast over a's leading dimensions.
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
+        """a / b (float dtypes). Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
         b: right operand
@@ -130,6 +174,38 @@ class _ElemwiseDivOp(OpHandle):
 
 div: _ElemwiseDivOp
 ElemwiseDivOp: _ElemwiseDivOp
+
+class _EmbeddingOp(OpHandle):
+    def __call__(self, table: Tensor, ids: Tensor) -> Tensor:
+        """Rows table[ids]: shape ids.shape + [dim] (take along axis 0).
+
+        table: [vocab, dim] (contiguous)
+        ids: i32 or u32 token ids, any shape
+        """
+
+embedding: _EmbeddingOp
+EmbeddingOp: _EmbeddingOp
+
+class _EqualOp(OpHandle):
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
+        """a == b as u8 (1 or 0). Numpy broadcasting; a or b may be a scalar.
+
+        a: left operand
+        b: right operand
+        """
+
+equal: _EqualOp
+EqualOp: _EqualOp
+
+class _ExpOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """e**x elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+exp: _ExpOp
+ExpOp: _ExpOp
 
 class _FullOp(OpHandle):
     def __call__(self, shape: int | Sequence[int], value: float, dtype: DTypeLike = "f32", *, ctx: Context | None = None) -> Tensor:
@@ -153,6 +229,28 @@ class _GeluOp(OpHandle):
 
 gelu: _GeluOp
 GeluOp: _GeluOp
+
+class _GreaterOp(OpHandle):
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
+        """a > b as u8 (1 or 0). Numpy broadcasting; a or b may be a scalar.
+
+        a: left operand
+        b: right operand
+        """
+
+greater: _GreaterOp
+GreaterOp: _GreaterOp
+
+class _GreaterEqualOp(OpHandle):
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
+        """a >= b as u8 (1 or 0). Numpy broadcasting; a or b may be a scalar.
+
+        a: left operand
+        b: right operand
+        """
+
+greater_equal: _GreaterEqualOp
+GreaterEqualOp: _GreaterEqualOp
 
 class _KvCacheWriteOp(OpHandle):
     def __call__(self, cache: Tensor, new_values: Tensor, position: int) -> Tensor:
@@ -191,6 +289,38 @@ class _LayerNormOp(OpHandle):
 layer_norm: _LayerNormOp
 LayerNormOp: _LayerNormOp
 
+class _LessOp(OpHandle):
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
+        """a < b as u8 (1 or 0). Numpy broadcasting; a or b may be a scalar.
+
+        a: left operand
+        b: right operand
+        """
+
+less: _LessOp
+LessOp: _LessOp
+
+class _LessEqualOp(OpHandle):
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
+        """a <= b as u8 (1 or 0). Numpy broadcasting; a or b may be a scalar.
+
+        a: left operand
+        b: right operand
+        """
+
+less_equal: _LessEqualOp
+LessEqualOp: _LessEqualOp
+
+class _LogOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """Natural logarithm elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+log: _LogOp
+LogOp: _LogOp
+
 class _MatmulOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor, transpose_a: bool = False, transpose_b: bool = False, alpha: float = 1.0, beta: float = 0.0, c: Tensor | None = None) -> Tensor:
         """alpha * op(a) @ op(b) + beta * c over broadcast batch dimensions; b may be a q8_0/q4_0 weight [N, K] used with transpose_b=True (= a @ W^T). Backends: msl, mps (Metal), blas (host).
@@ -220,6 +350,64 @@ class _MatmulQ8GemvOp(OpHandle):
 matmul_q8_gemv: _MatmulQ8GemvOp
 MatmulQ8GemvOp: _MatmulQ8GemvOp
 
+class _MaxOp(OpHandle):
+    def __call__(self, x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        """Maximum over axes (NaN if any element is NaN).
+
+        x: input (any layout)
+        axis: axis or axes to reduce (None: all)
+        keepdims: keep reduced axes as size-1 dimensions
+        """
+
+max: _MaxOp
+MaxOp: _MaxOp
+
+class _ElemwiseMaximumOp(OpHandle):
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
+        """The larger of a and b (NaN if either is). Numpy broadcasting; a or b may be a scalar.
+
+        a: left operand
+        b: right operand
+        """
+
+maximum: _ElemwiseMaximumOp
+ElemwiseMaximumOp: _ElemwiseMaximumOp
+
+class _MeanOp(OpHandle):
+    def __call__(self, x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        """Mean over axes (f16/bf16 accumulate in f32).
+
+        x: input (any layout)
+        axis: axis or axes to reduce (None: all)
+        keepdims: keep reduced axes as size-1 dimensions
+        """
+
+mean: _MeanOp
+MeanOp: _MeanOp
+
+class _MinOp(OpHandle):
+    def __call__(self, x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        """Minimum over axes (NaN if any element is NaN).
+
+        x: input (any layout)
+        axis: axis or axes to reduce (None: all)
+        keepdims: keep reduced axes as size-1 dimensions
+        """
+
+min: _MinOp
+MinOp: _MinOp
+
+class _ElemwiseMinimumOp(OpHandle):
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
+        """The smaller of a and b (NaN if either is). Numpy broadcasting; a or b may be a scalar.
+
+        a: left operand
+        b: right operand
+        """
+
+minimum: _ElemwiseMinimumOp
+ElemwiseMinimumOp: _ElemwiseMinimumOp
+
 class _MpsMatmulOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor, transpose_a: bool = False, transpose_b: bool = False, alpha: float = 1.0) -> Tensor:
         """alpha * a @ b by the device's library (MPSMatrixMultiplication on Metal); a is [..., M, K], b is [K, N] or [..., K, N]; f32 or f16.
@@ -235,8 +423,8 @@ mps_matmul: _MpsMatmulOp
 MpsMatmulOp: _MpsMatmulOp
 
 class _ElemwiseMulOp(OpHandle):
-    def __call__(self, a: Tensor, b: Tensor) -> Tensor:
-        """a * b, with b the same shape as a or broadcast over a's leading dimensions.
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
+        """a * b. Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
         b: right operand
@@ -244,6 +432,27 @@ class _ElemwiseMulOp(OpHandle):
 
 mul: _ElemwiseMulOp
 ElemwiseMulOp: _ElemwiseMulOp
+
+class _NegOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """-x elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+neg: _NegOp
+NegOp: _NegOp
+
+class _NotEqualOp(OpHandle):
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
+        """a != b as u8 (1 or 0). Numpy broadcasting; a or b may be a scalar.
+
+        a: left operand
+        b: right operand
+        """
+
+not_equal: _NotEqualOp
+NotEqualOp: _NotEqualOp
 
 class _OnesOp(OpHandle):
     def __call__(self, shape: int | Sequence[int], dtype: DTypeLike = "f32", *, ctx: Context | None = None) -> Tensor:
@@ -266,6 +475,17 @@ class _PermuteOp(OpHandle):
 
 permute: _PermuteOp
 PermuteOp: _PermuteOp
+
+class _ElemwisePowOp(OpHandle):
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
+        """a ** b, computed in f32 (float dtypes). Numpy broadcasting; a or b may be a scalar.
+
+        a: left operand
+        b: right operand
+        """
+
+pow: _ElemwisePowOp
+ElemwisePowOp: _ElemwisePowOp
 
 class _QuantizeOp(OpHandle):
     def __call__(self, x: Tensor, dtype: Literal["q8_0", "q4_0"] = "q8_0") -> Tensor:
@@ -341,7 +561,7 @@ rms_norm: _RmsNormOp
 RmsNormOp: _RmsNormOp
 
 class _RopeOp(OpHandle):
-    def __call__(self, x: Tensor, offset: Tensor | float = 0.0, theta: float = 1e+04, style: Literal["neox", "gptj"] = "neox", rotary_dim: int | None = None, layout: Literal["bhsd", "bshd"] = "bhsd") -> Tensor:
+    def __call__(self, x: Tensor, offset: Tensor | float, theta: float = 1e+04, style: Literal["neox", "gptj"] = "neox", rotary_dim: int | None = None, layout: Literal["bhsd", "bshd"] = "bhsd") -> Tensor:
         """Rotary position embedding: rotates pairs of each head's first rotary_dim dims by position * theta^(-2i/rotary_dim) (NeoX: dims (i, i + rotary_dim/2), as Hugging Face Llama/Qwen2; GPT-J: dims (2i, 2i+1)); the other dims pass through.
 
         x: [batch, heads, seq, head_dim] (layout='bhsd') or [batch, seq, heads, head_dim] (layout='bshd')
@@ -354,6 +574,16 @@ class _RopeOp(OpHandle):
 
 rope: _RopeOp
 RopeOp: _RopeOp
+
+class _RsqrtOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """1 / sqrt(x) elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+rsqrt: _RsqrtOp
+RsqrtOp: _RsqrtOp
 
 class _SampleOp(OpHandle):
     def __call__(self, logits: Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int = 0, step: int = 0) -> Tensor:
@@ -400,6 +630,16 @@ class _SdpaOp(OpHandle):
 sdpa: _SdpaOp
 SdpaOp: _SdpaOp
 
+class _SigmoidOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """1 / (1 + exp(-x)) elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+sigmoid: _SigmoidOp
+SigmoidOp: _SigmoidOp
+
 class _SiluOp(OpHandle):
     def __call__(self, x: Tensor) -> Tensor:
         """x * sigmoid(x), elementwise.
@@ -409,6 +649,16 @@ class _SiluOp(OpHandle):
 
 silu: _SiluOp
 SiluOp: _SiluOp
+
+class _SinOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """Sine elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+sin: _SinOp
+SinOp: _SinOp
 
 class _SoftmaxOp(OpHandle):
     def __call__(self, x: Tensor, scale: float = 1.0, causal: bool = False, mask: Tensor | None = None) -> Tensor:
@@ -436,9 +686,29 @@ class _SplitOp(OpHandle):
 split: _SplitOp
 SplitOp: _SplitOp
 
+class _SqrtOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """Square root elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+sqrt: _SqrtOp
+SqrtOp: _SqrtOp
+
+class _SquareOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """x * x elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+square: _SquareOp
+SquareOp: _SquareOp
+
 class _ElemwiseSubOp(OpHandle):
-    def __call__(self, a: Tensor, b: Tensor) -> Tensor:
-        """a - b, with b the same shape as a or broadcast over a's leading dimensions.
+    def __call__(self, a: Tensor | float, b: Tensor | float) -> Tensor:
+        """a - b. Numpy broadcasting; a or b may be a scalar.
 
         a: left operand
         b: right operand
@@ -446,6 +716,18 @@ class _ElemwiseSubOp(OpHandle):
 
 sub: _ElemwiseSubOp
 ElemwiseSubOp: _ElemwiseSubOp
+
+class _SumOp(OpHandle):
+    def __call__(self, x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        """Sum over axes (f16/bf16 accumulate in f32).
+
+        x: input (any layout)
+        axis: axis or axes to reduce (None: all)
+        keepdims: keep reduced axes as size-1 dimensions
+        """
+
+sum: _SumOp
+SumOp: _SumOp
 
 class _SwigluOp(OpHandle):
     def __call__(self, gate: Tensor, up: Tensor | None = None) -> Tensor:
@@ -458,6 +740,28 @@ class _SwigluOp(OpHandle):
 swiglu: _SwigluOp
 SwigluOp: _SwigluOp
 
+class _TakeOp(OpHandle):
+    def __call__(self, x: Tensor, indices: Tensor, axis: int = 0) -> Tensor:
+        """Elements of x at `indices` along `axis` (numpy's take; negative i32 indices count from the end). Out-of-range indices: an error on the host device with METALLIC_HOST_CHECKS=1, unspecified values otherwise.
+
+        x: source (contiguous)
+        indices: i32 or u32 indices, any shape
+        axis: axis of x to index
+        """
+
+take: _TakeOp
+TakeOp: _TakeOp
+
+class _TanhOp(OpHandle):
+    def __call__(self, x: Tensor) -> Tensor:
+        """Hyperbolic tangent elementwise. f32/f16/bf16, computed in f32.
+
+        x: input (any layout)
+        """
+
+tanh: _TanhOp
+TanhOp: _TanhOp
+
 class _TransposeOp(OpHandle):
     def __call__(self, x: Tensor, axes: int | Sequence[int] | None = None) -> Tensor:
         """numpy's transpose, materialised: axes None reverses x's axes.
@@ -468,6 +772,18 @@ class _TransposeOp(OpHandle):
 
 transpose: _TransposeOp
 TransposeOp: _TransposeOp
+
+class _WhereOp(OpHandle):
+    def __call__(self, condition: Tensor, x: Tensor | float, y: Tensor | float) -> Tensor:
+        """condition != 0 ? x : y elementwise, numpy-broadcast; x or y may be a scalar.
+
+        condition: u8 mask (nonzero selects x)
+        x: values where the condition holds
+        y: values elsewhere
+        """
+
+where: _WhereOp
+WhereOp: _WhereOp
 
 class _ZerosOp(OpHandle):
     def __call__(self, shape: int | Sequence[int], dtype: DTypeLike = "f32", *, ctx: Context | None = None) -> Tensor:
