@@ -52,4 +52,11 @@ inline uint32_t rows_per_threadgroup(Context& ctx, uint32_t units) {
   return std::max<uint32_t>(1, (units + kHostThreadgroups - 1) / kHostThreadgroups);
 }
 
+/// Threadgroup width of a thread-per-row kernel (the host device's `row` backends): up to 32 rows
+/// per threadgroup, fewer when there are few rows, so that ~16 threadgroups keep the worker pool
+/// busy (a row of 4096 softmax scores is a lot of work for one thread).
+inline uint32_t row_kernel_threadgroup_width(uint32_t rows) {
+  return std::clamp<uint32_t>(rows / 16, 1, 32);
+}
+
 }  // namespace metallic

@@ -99,7 +99,7 @@ void NormOperation::bind_kernel_args(ComputeKernelEncoder& e) const {
 void NormOperation::encode(ComputeKernelEncoder& e) const {
   if (rows == 0) return;
   if (thread_per_row) {
-    e.pipeline(function).bind_kernel(*this).dispatch_1d(rows, 32);
+    e.pipeline(function).bind_kernel(*this).dispatch_1d(rows, row_kernel_threadgroup_width(rows));
     return;
   }
   const uint32_t groups = (rows + rows_per_group - 1) / rows_per_group;

@@ -98,7 +98,7 @@ std::pair<SoftmaxOp::Operation, Tensor> SoftmaxOp::create(Context& ctx, const Ar
     op.rows_per_group =
         rows_per_threadgroup(ctx, (op.rows + kVecRowsPerThreadgroup - 1) / kVecRowsPerThreadgroup);
   } else {  // row
-    op.threads = 32;
+    op.threads = row_kernel_threadgroup_width(op.rows);
     op.rows_per_group = 1;
   }
   op.out = ctx.tensor(x.dtype(), x.shape());
