@@ -186,8 +186,8 @@ _INTERRUPTED = textwrap.dedent(
     lib = mt.compile_library(sys.argv[1], name="robustness", ctx=ctx)
     flag = ctx.zeros(1, "u32")
     lib.function("spin")(flag, grid=(int(sys.argv[2]),), threadgroup=(1,))
-    print("waiting", flush=True)
     try:
+        print("waiting", flush=True)
         flag.numpy()
     except KeyboardInterrupt:
         print("KeyboardInterrupt", flush=True)
@@ -213,7 +213,7 @@ def test_ctrl_c_interrupts_a_wait(threads: int) -> None:
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "waiting"
-        time.sleep(0.2)
+        time.sleep(1.0)  # well into the wait, even on a loaded machine
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:

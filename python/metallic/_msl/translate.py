@@ -939,13 +939,14 @@ def render_library(name: str, unit_text: str, kernels: list[Kernel], threadgroup
     )
     # Each kernel's static threadgroup memory: its variables, each rounded up to 16 bytes.
     sums = [
-        " + ".join(f"(__mtlh_tg_sizes[{v}] + 15) / 16 * 16" for v in k.threadgroup_ids or [])
-        or "0"
+        " + ".join(f"(__mtlh_tg_sizes[{v}] + 15) / 16 * 16" for v in k.threadgroup_ids or []) or "0"
         for k in kernels
     ]
     out.append(
         "const mtlh_library* __mtlh_loaded() {\n"
-        + "".join(f"  __mtlh_kernels[{i}].static_threadgroup_memory = {e};\n" for i, e in enumerate(sums))
+        + "".join(
+            f"  __mtlh_kernels[{i}].static_threadgroup_memory = {e};\n" for i, e in enumerate(sums)
+        )
         + "  return &__mtlh_library;\n}"
     )
     out.append("}  // namespace")
