@@ -16,52 +16,43 @@ inline void binary_vv(device const T* a, device const T* b, device R* out,
   out[i] = Op()(a[i], b[i]);
 }
 
-// g: numpy broadcasting over any strides; thread (x, row) writes a run of METALLIC_BROADCAST_RUN
-// elements of output row `row`. A scalar operand (gs: b, sg: a) is a value in constant memory.
-template <typename T, typename R, typename Op>
-inline void binary_g(device const T* a, device const T* b, device R* out,
-                     constant BroadcastParams& p, uint2 pos) {
+// An operand of the strided kernels: a tensor read at base + c * step along an output row, or
+// one value (a scalar operand, in constant memory).
+template <typename T>
+struct StridedOperand {
+  device const T* data;
+  uint base, step;
+  T at(uint c) const { return data[base + c * step]; }
+};
+template <typename T>
+struct ValueOperand {
+  T value;
+  T at(uint) const { return value; }
+};
+
+// g forms: numpy broadcasting over any strides; thread (x, row) writes a run of
+// METALLIC_BROADCAST_RUN elements of output row `row`.
+template <typename R, typename Op, typename A, typename B>
+inline void binary_run(A a, B b, device R* out, constant BroadcastParams& p, uint2 pos) {
   const uint start = pos.x * METALLIC_BROADCAST_RUN;
   if (start >= p.inner) {
     return;
   }
   const uint end = min(start + METALLIC_BROADCAST_RUN, p.inner);
-  const uint2 off = row_offsets2(p, pos.y);
-  const uint sa = p.a_strides[p.ndim - 1], sb = p.b_strides[p.ndim - 1];
   device R* row = out + pos.y * p.inner;
   for (uint c = start; c < end; ++c) {
-    row[c] = Op()(a[off.x + c * sa], b[off.y + c * sb]);
+    row[c] = Op()(a.at(c), b.at(c));
   }
 }
 
-template <typename T, typename R, typename Op>
-inline void binary_gs(device const T* a, T b, device R* out, constant BroadcastParams& p,
-                      uint2 pos) {
-  const uint start = pos.x * METALLIC_BROADCAST_RUN;
-  if (start >= p.inner) {
-    return;
-  }
-  const uint end = min(start + METALLIC_BROADCAST_RUN, p.inner);
-  const uint a_off = row_offsets2(p, pos.y).x, sa = p.a_strides[p.ndim - 1];
-  device R* row = out + pos.y * p.inner;
-  for (uint c = start; c < end; ++c) {
-    row[c] = Op()(a[a_off + c * sa], b);
-  }
-}
-
-template <typename T, typename R, typename Op>
-inline void binary_sg(T a, device const T* b, device R* out, constant BroadcastParams& p,
-                      uint2 pos) {
-  const uint start = pos.x * METALLIC_BROADCAST_RUN;
-  if (start >= p.inner) {
-    return;
-  }
-  const uint end = min(start + METALLIC_BROADCAST_RUN, p.inner);
-  const uint b_off = row_offsets2(p, pos.y).y, sb = p.b_strides[p.ndim - 1];
-  device R* row = out + pos.y * p.inner;
-  for (uint c = start; c < end; ++c) {
-    row[c] = Op()(a, b[b_off + c * sb]);
-  }
+// Operand k (0: a, 1: b) of output row `row` as a StridedOperand.
+template <typename T>
+inline StridedOperand<T> strided_operand(device const T* data, constant BroadcastParams& p,
+                                         uint row, uint k) {
+  const uint2 off = row_offsets2(p, row);
+  const uint last = p.ndim - 1;
+  return StridedOperand<T>{data, k == 0 ? off.x : off.y,
+                           k == 0 ? p.a_strides[last] : p.b_strides[last]};
 }
 
 // Defines the kernel templates <name>_{vv,g,gs,sg}<T, R> (R: the output element type).
@@ -77,21 +68,22 @@ inline void binary_sg(T a, device const T* b, device R* out, constant BroadcastP
   [[kernel]] void name##_g(device const T* a [[buffer(0)]], device const T* b [[buffer(1)]],     \
                            device R* out [[buffer(2)]], constant BroadcastParams& p [[buffer(3)]], \
                            uint2 pos [[thread_position_in_grid]]) {                              \
-    binary_g<T, R, Op>(a, b, out, p, pos);                                                       \
+    binary_run<R, Op>(strided_operand(a, p, pos.y, 0), strided_operand(b, p, pos.y, 1), out, p, \
+                      pos);                                                                      \
   }                                                                                              \
   template <typename T, typename R>                                                              \
   [[kernel]] void name##_gs(device const T* a [[buffer(0)]], constant T& b [[buffer(1)]],        \
                             device R* out [[buffer(2)]],                                         \
                             constant BroadcastParams& p [[buffer(3)]],                           \
                             uint2 pos [[thread_position_in_grid]]) {                             \
-    binary_gs<T, R, Op>(a, b, out, p, pos);                                                      \
+    binary_run<R, Op>(strided_operand(a, p, pos.y, 0), ValueOperand<T>{b}, out, p, pos);          \
   }                                                                                              \
   template <typename T, typename R>                                                              \
   [[kernel]] void name##_sg(constant T& a [[buffer(0)]], device const T* b [[buffer(1)]],        \
                             device R* out [[buffer(2)]],                                         \
                             constant BroadcastParams& p [[buffer(3)]],                           \
                             uint2 pos [[thread_position_in_grid]]) {                             \
-    binary_sg<T, R, Op>(a, b, out, p, pos);                                                      \
+    binary_run<R, Op>(ValueOperand<T>{a}, strided_operand(b, p, pos.y, 1), out, p, pos);          \
   }
 
 // Instantiates the four forms of <name> for element type T (dtype name tname), output type R.

@@ -136,16 +136,20 @@ inline ArgState<A> arg_simd(ArgState<A> s) {
   return out;
 }
 
-// rows: the reduced elements of each output are contiguous; one SIMD group per output.
+// rows: the reduced elements of each output are contiguous; one SIMD group per output, for
+// group_rows outputs in turn (so many rows cost fewer, longer-lived threads).
 template <typename T, typename A, typename R>
 [[kernel]] void reduce_rows(device const T* x [[buffer(0)]], device T* out [[buffer(1)]],
                             constant ReduceParams& p [[buffer(2)]],
-                            uint m [[threadgroup_position_in_grid]],
+                            uint group [[threadgroup_position_in_grid]],
                             uint lane [[thread_index_in_simdgroup]]) {
-  const A acc = R::simd(fold_contiguous<T, A, R>(x + kept_offset(p, m), 0, p.red_n, lane,
-                                                 R::identity()));
-  if (lane == 0) {
-    out[m] = T(R::result(acc, p.red_n));
+  const uint end = min((group + 1) * p.group_rows, p.outputs);
+  for (uint m = group * p.group_rows; m < end; ++m) {
+    const A acc = R::simd(fold_contiguous<T, A, R>(x + kept_offset(p, m), 0, p.red_n, lane,
+                                                   R::identity()));
+    if (lane == 0) {
+      out[m] = T(R::result(acc, p.red_n));
+    }
   }
 }
 
@@ -200,13 +204,16 @@ template <typename T, typename A, typename R>
 template <typename T, typename A, typename R>
 [[kernel]] void reduce_arg_rows(device const T* x [[buffer(0)]], device int* out [[buffer(1)]],
                                 constant ReduceParams& p [[buffer(2)]],
-                                uint m [[threadgroup_position_in_grid]],
+                                uint group [[threadgroup_position_in_grid]],
                                 uint lane [[thread_index_in_simdgroup]]) {
-  ArgState<A> s = {R::identity(), UINT_MAX};
-  arg_fold_contiguous<T, A, R>(x + kept_offset(p, m), 0, p.red_n, lane, s);
-  s = arg_simd<A, R>(s);
-  if (lane == 0) {
-    out[m] = int(s.index);
+  const uint end = min((group + 1) * p.group_rows, p.outputs);
+  for (uint m = group * p.group_rows; m < end; ++m) {
+    ArgState<A> s = {R::identity(), UINT_MAX};
+    arg_fold_contiguous<T, A, R>(x + kept_offset(p, m), 0, p.red_n, lane, s);
+    s = arg_simd<A, R>(s);
+    if (lane == 0) {
+      out[m] = int(s.index);
+    }
   }
 }
 

@@ -17,6 +17,7 @@ struct ReduceParams {
   uint red_ndim;   // >= 1
   uint red_shape[METALLIC_REDUCE_MAX_DIMS];
   uint red_strides[METALLIC_REDUCE_MAX_DIMS];
+  uint group_rows;  // rows: outputs per threadgroup (one after the other)
   uint chunk;      // partial: reduced elements per threadgroup
   uint chunks;     // partial: threadgroups per output (the finish form reduces this many)
 };

@@ -22,6 +22,7 @@ CASES: list[tuple[tuple[int, ...], int | tuple[int, ...] | None]] = [
     ((4, 5, 6), (0, 2)),
     ((2, 3, 4, 5), (0, 1, 3)),
     ((3, 70001), 1),
+    ((2049, 130), 1),  # rows: 2 outputs per SIMD group, the last group with one
     ((200003,), None),
     ((3, 1, 5), 1),
     ((), None),
@@ -77,6 +78,7 @@ def test_values(
         ((4, 5, 6), 1),
         ((3, 70001), 1),
         ((200003,), None),
+        ((2049, 130), 1),
         ((5, 6), None),
     ],
 )

@@ -21,6 +21,9 @@ constexpr int64_t kPartialMaxOutputs = 128;
 constexpr int64_t kPartialMin = 65536;
 // Contiguous reductions of fewer elements use a thread per output rather than a SIMD group.
 constexpr int64_t kRowsMin = 128;
+// The rows form runs at least this many SIMD groups (enough to fill the GPU) and gives each
+// several outputs beyond that (fewer threads: cheaper on the host device).
+constexpr int64_t kRowsGroups = 1024;
 constexpr int64_t kChunkMin = 16384;
 constexpr int64_t kMaxChunks = 1024;
 
@@ -100,6 +103,8 @@ ReducePlan plan(Context& ctx, const char* name, const KernelVariants& kernels, b
   } else if (contiguous && count >= kRowsMin) {
     plan.form = ReducePlan::Form::Rows;
     plan.main = kernels.get("rows", x.dtype());
+    p.group_rows = static_cast<uint>(std::max<int64_t>(1, outputs / kRowsGroups));
+    plan.groups = static_cast<uint32_t>((outputs + p.group_rows - 1) / p.group_rows);
   } else {
     plan.form = ReducePlan::Form::Strided;
     plan.main = kernels.get("strided", x.dtype());
@@ -143,7 +148,7 @@ void ReduceOperation::encode(ComputeKernelEncoder& e) const {
   switch (plan.form) {
     case ReducePlan::Form::Rows:
       e.pipeline(plan.main).buffer(0, x).buffer(1, out).bytes(2, params, size);
-      e.dispatch_custom({plan.outputs, 1, 1}, {simd, 1, 1});
+      e.dispatch_custom({plan.groups, 1, 1}, {simd, 1, 1});
       break;
     case ReducePlan::Form::Partial:
       e.pipeline(plan.main).buffer(0, x).buffer(1, plan.partials).bytes(2, params, size);

@@ -22,6 +22,7 @@ struct ReducePlan {
   Tensor partials, indices;     // Form::Partial: per-chunk results (indices: arg ops only)
   std::vector<uint8_t> params;
   uint32_t outputs = 0, chunks = 0;
+  uint32_t groups = 0;  // Form::Rows: threadgroups (each reduces several outputs in turn)
 };
 
 /// Encodes a planned reduction of x into out (one dispatch, or two for Form::Partial).
