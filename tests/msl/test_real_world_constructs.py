@@ -6,7 +6,6 @@ add; translator cases; Apple-internal names of the real headers; function-consta
 
 from __future__ import annotations
 
-import metallic as mt
 import numpy as np
 import pytest
 
