@@ -23,6 +23,7 @@ installed package.
 from __future__ import annotations
 
 import argparse
+import builtins
 import os
 import re
 import subprocess
@@ -596,7 +597,7 @@ class Translator:
                 type_text, index = self.constants[t]
                 self.set(k, f"(::metal_host::function_constant<{type_text}>({index}))")
 
-    def local_declarations(self, names: set[str]) -> set[int]:
+    def local_declarations(self, names: builtins.set[str]) -> builtins.set[int]:
         """Positions where one of `names` (program-scope constants) is a local name instead: its
         declaration as a parameter, template parameter or variable, and its uses in that scope
         (MLX's sdpa_vector declares `const int blocks = ...` beside the function constant

@@ -46,8 +46,8 @@ struct _fp_encoding_traits_impl<half> : _fp_encoding<ushort, 0x8000, 0x7c00, 0x0
 template <>
 struct _fp_encoding_traits_impl<bfloat> : _fp_encoding<ushort, 0x8000, 0x7f80, 0x0080> {};
 template <>
-struct _fp_encoding_traits_impl<float>
-    : _fp_encoding<uint, 0x80000000u, 0x7f800000u, 0x00800000u> {};
+struct _fp_encoding_traits_impl<float> : _fp_encoding<uint, 0x80000000u, 0x7f800000u, 0x00800000u> {
+};
 template <class T, int N>
 struct _fp_encoding_traits_impl<vec<T, N>> {
   using scalar = _fp_encoding_traits_impl<T>;
@@ -62,28 +62,27 @@ struct _fp_encoding_traits : _fp_encoding_traits_impl<std::remove_cv_t<T>> {};
 
 // Scalars and vectors of bool, the integers up to 64 bits, half, bfloat and float.
 template <class T>
-struct __is_valid_simdgroup_type
-    : bool_constant<detail::is_mscalar_v<make_scalar_t<T>> &&
-                    !std::is_same<make_scalar_t<T>, double>::value &&
-                    (is_scalar_v<T> || is_vector_v<T>)> {};
+struct __is_valid_simdgroup_type : bool_constant<detail::is_mscalar_v<make_scalar_t<T>> &&
+                                                 !std::is_same<make_scalar_t<T>, double>::value &&
+                                                 (is_scalar_v<T> || is_vector_v<T>)> {};
 
 }  // namespace metal
 
 // ---- __metal_<function>(..., fast) ------------------------------------------------------------
-#define MTLH_BUILTIN1(NAME)                                 \
-  template <class A>                                        \
-  inline auto __metal_##NAME(const A& a, bool = false) {    \
-    return ::metal::NAME(a);                                \
+#define MTLH_BUILTIN1(NAME)                              \
+  template <class A>                                     \
+  inline auto __metal_##NAME(const A& a, bool = false) { \
+    return ::metal::NAME(a);                             \
   }
-#define MTLH_BUILTIN2(NAME)                                           \
-  template <class A, class B>                                         \
-  inline auto __metal_##NAME(const A& a, const B& b, bool = false) {  \
-    return ::metal::NAME(a, b);                                       \
+#define MTLH_BUILTIN2(NAME)                                          \
+  template <class A, class B>                                        \
+  inline auto __metal_##NAME(const A& a, const B& b, bool = false) { \
+    return ::metal::NAME(a, b);                                      \
   }
-#define MTLH_BUILTIN3(NAME)                                                       \
-  template <class A, class B, class C>                                            \
-  inline auto __metal_##NAME(const A& a, const B& b, const C& c, bool = false) {  \
-    return ::metal::NAME(a, b, c);                                                \
+#define MTLH_BUILTIN3(NAME)                                                      \
+  template <class A, class B, class C>                                           \
+  inline auto __metal_##NAME(const A& a, const B& b, const C& c, bool = false) { \
+    return ::metal::NAME(a, b, c);                                               \
   }
 MTLH_BUILTIN1(acos)
 MTLH_BUILTIN1(acosh)
@@ -138,20 +137,20 @@ inline auto __metal_frexp(const A& a, E* exponent) {
 }
 
 // SIMD-group builtins (MLX's bfloat overloads of simd_* call them with the bits or a float).
-#define MTLH_SIMD_BUILTIN1(NAME)         \
-  template <class T>                     \
-  inline T __metal_##NAME(T data) {      \
-    return ::metal::NAME(data);          \
+#define MTLH_SIMD_BUILTIN1(NAME)    \
+  template <class T>                \
+  inline T __metal_##NAME(T data) { \
+    return ::metal::NAME(data);     \
   }
-#define MTLH_SIMD_BUILTIN2(NAME)                   \
-  template <class T>                               \
-  inline T __metal_##NAME(T data, ushort n) {      \
-    return ::metal::NAME(data, n);                 \
+#define MTLH_SIMD_BUILTIN2(NAME)              \
+  template <class T>                          \
+  inline T __metal_##NAME(T data, ushort n) { \
+    return ::metal::NAME(data, n);            \
   }
-#define MTLH_SIMD_BUILTIN4(NAME)                                              \
-  template <class T>                                                          \
-  inline T __metal_##NAME(T data, T fill, ushort delta, ushort modulo) {      \
-    return ::metal::NAME(data, fill, delta, modulo);                          \
+#define MTLH_SIMD_BUILTIN4(NAME)                                         \
+  template <class T>                                                     \
+  inline T __metal_##NAME(T data, T fill, ushort delta, ushort modulo) { \
+    return ::metal::NAME(data, fill, delta, modulo);                     \
   }
 MTLH_SIMD_BUILTIN1(simd_sum)
 MTLH_SIMD_BUILTIN1(simd_product)

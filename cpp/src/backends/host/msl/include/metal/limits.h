@@ -64,7 +64,9 @@ struct _numeric_limits_impl<bfloat> : detail::binary_float_limits {
   static constexpr bfloat min() { return __builtin_bit_cast(bfloat, uint16_t(0x0080)); }
   static constexpr bfloat max() { return __builtin_bit_cast(bfloat, uint16_t(0x7f7f)); }
   static constexpr bfloat lowest() { return __builtin_bit_cast(bfloat, uint16_t(0xff7f)); }
-  static constexpr bfloat epsilon() { return __builtin_bit_cast(bfloat, uint16_t(0x3c00)); }  // 2^-7
+  static constexpr bfloat epsilon() {
+    return __builtin_bit_cast(bfloat, uint16_t(0x3c00));
+  }  // 2^-7
   static constexpr bfloat round_error() { return __builtin_bit_cast(bfloat, uint16_t(0x3f00)); }
   static constexpr bfloat infinity() { return __builtin_bit_cast(bfloat, uint16_t(0x7f80)); }
   static constexpr bfloat quiet_NaN() { return __builtin_bit_cast(bfloat, uint16_t(0x7fc0)); }

@@ -685,6 +685,7 @@ inline auto insert_bits(const A& base, const B& ins, uint offset, uint bits) {
 }  // namespace mathfn
 
 // The floating-point functions, also in fast:: and precise:: (the same host functions).
+// clang-format off
 #define METAL_FAST_PRECISE(X)                                                                   \
   X(abs) X(acos) X(acosh) X(asin) X(asinh) X(atan) X(atan2) X(atanh) X(ceil) X(clamp)          \
   X(copysign) X(cos) X(cosh) X(cospi) X(distance) X(divide) X(exp) X(exp10) X(exp2) X(fabs)    \
@@ -693,6 +694,7 @@ inline auto insert_bits(const A& base, const B& ins, uint offset, uint bits) {
   X(maxmag) X(median3) X(min) X(min3) X(minmag) X(modf) X(nextafter) X(normalize) X(pow)       \
   X(powr) X(rint) X(round) X(rsqrt) X(saturate) X(sign) X(sin) X(sincos) X(sinh) X(sinpi)      \
   X(smoothstep) X(sqrt) X(step) X(tan) X(tanh) X(tanpi) X(trunc)
+// clang-format on
 #define METAL_USING(NAME) using ::metal::mathfn::NAME;
 namespace fast {
 METAL_FAST_PRECISE(METAL_USING)

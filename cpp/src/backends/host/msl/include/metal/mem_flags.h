@@ -28,4 +28,3 @@ enum thread_scope : unsigned {
 };
 
 }  // namespace metal
-

@@ -98,4 +98,3 @@ inline half2 unpack_snorm2x16_to_half(uint x) {
 }
 
 }  // namespace metal
-

@@ -128,7 +128,8 @@ typedef metal::bfloat bfloat;
 // only the code generator calls it).
 extern "C" __attribute__((weak, visibility("hidden"))) __bf16 __truncsfbf2(float f) {
   uint32_t u = __builtin_bit_cast(uint32_t, f);
-  const uint16_t b = (u & 0x7fffffffu) > 0x7f800000u ? uint16_t((u >> 16) | 0x40u)
-                                                     : uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+  const uint16_t b = (u & 0x7fffffffu) > 0x7f800000u
+                         ? uint16_t((u >> 16) | 0x40u)
+                         : uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
   return __builtin_bit_cast(__bf16, b);
 }

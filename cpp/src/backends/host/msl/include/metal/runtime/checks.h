@@ -91,16 +91,17 @@ inline long long element_of(int64_t off, size_t elem) {
   const long long index = element_of(off, elem);
   if (r.base == nullptr && r.bytes == 0) {
     __builtin_snprintf(msg, sizeof msg, "out-of-range %s: %s element %lld: nothing is bound there",
-                  mode_name(m), what, index);
+                       mode_name(m), what, index);
   } else if (r.bytes % elem == 0 && off % int64_t(elem) == 0) {
     __builtin_snprintf(msg, sizeof msg,
-                  "out-of-range %s: %s element %lld (it holds %llu elements of %zu bytes)",
-                  mode_name(m), what, index, (unsigned long long)(r.bytes / elem), elem);
+                       "out-of-range %s: %s element %lld (it holds %llu elements of %zu bytes)",
+                       mode_name(m), what, index, (unsigned long long)(r.bytes / elem), elem);
   } else {
     __builtin_snprintf(msg, sizeof msg,
-                  "out-of-range %s: %s element %lld at byte offset %lld (%zu bytes; it holds "
-                  "%llu bytes)",
-                  mode_name(m), what, index, (long long)off, elem, (unsigned long long)r.bytes);
+                       "out-of-range %s: %s element %lld at byte offset %lld (%zu bytes; it holds "
+                       "%llu bytes)",
+                       mode_name(m), what, index, (long long)off, elem,
+                       (unsigned long long)r.bytes);
   }
   rt::fault(msg);
 }
@@ -110,9 +111,9 @@ inline long long element_of(int64_t off, size_t elem) {
   char what[128], msg[512];
   describe(r, what, sizeof what);
   __builtin_snprintf(msg, sizeof msg,
-                "%s of uninitialised threadgroup memory: %s element %lld (no thread of this "
-                "threadgroup wrote it before)",
-                mode_name(m), what, element_of(off, elem));
+                     "%s of uninitialised threadgroup memory: %s element %lld (no thread of this "
+                     "threadgroup wrote it before)",
+                     mode_name(m), what, element_of(off, elem));
   rt::fault(msg);
 }
 
@@ -375,7 +376,7 @@ class tg_array : public checked_ptr<T> {
                                              const size_t* dims) const {
     char msg[512];
     int len = __builtin_snprintf(msg, sizeof msg, "out-of-range index: threadgroup variable '%s' ",
-                            this->region_.name);
+                                 this->region_.name);
     for (size_t k = 0; k < n && len < 400; ++k)
       len += __builtin_snprintf(msg + len, sizeof msg - len, "[%lld]", (long long)values[k]);
     len += __builtin_snprintf(msg + len, sizeof msg - len, " (declared");
@@ -498,8 +499,8 @@ struct CheckedBufferArg {
       }
       if (bytes < sizeof(V)) {
         __builtin_snprintf(msg, sizeof msg,
-                      "[[buffer(%u)]] holds %llu bytes, its parameter's type needs %zu", I,
-                      (unsigned long long)bytes, sizeof(V));
+                           "[[buffer(%u)]] holds %llu bytes, its parameter's type needs %zu", I,
+                           (unsigned long long)bytes, sizeof(V));
         rt::fault(msg);
       }
       if constexpr (std::is_reference_v<P>) {
