@@ -87,7 +87,9 @@ class _Block:
         """[n, heads * head_dim] -> [1, heads, n, head_dim], rotated for positions start.."""
         x = x.reshape(1, n, heads, self.c.head_dim)
         if rope:
-            x = ops.rope(x, offset=start, theta=self.c.rope_theta, style=self.rope_style)
+            x = ops.rope(
+                x, offset=start, theta=self.c.rope_theta, style=self.rope_style, layout="bshd"
+            )
         return x.transpose(0, 2, 1, 3).contiguous()
 
     def __call__(self, x: Tensor, n: int, start: int) -> Tensor:

@@ -48,8 +48,9 @@ class GGUFFile:
 
     def tensor(self, ctx: Context, name: str, dequantize: bool = False) -> Tensor:
         """Tensor `name` on the device, in numpy's dimension order (GGUF lists them reversed).
-        F32/F16 keep their type, BF16 becomes bf16, Q8_0/Q4_0 stay quantized (block bytes) unless
-        `dequantize` (for tables that are gathered from, not multiplied: f32 then)."""
+        Q8_0/Q4_0 stay quantized (block bytes) unless `dequantize` (for tables that are gathered
+        from, not multiplied); everything else becomes f32, the activations' dtype (matmul takes
+        one dtype for both operands)."""
         t = self._tensors.get(name)
         if t is None:
             raise ModelError(f"{self.path}: missing tensor {name!r}")
@@ -62,10 +63,10 @@ class GGUFFile:
             )
         data = np.asarray(t.data)
         if kind in ("F32", "F16"):
-            return ctx.tensor(np.ascontiguousarray(data.reshape(shape)))
+            return ctx.tensor(np.ascontiguousarray(data.reshape(shape)), dtype="f32")
         if kind == "BF16":
             bits = np.ascontiguousarray(data).view(np.uint16).reshape(shape).astype(np.uint32)
-            return ctx.tensor((bits << 16).view(np.float32), dtype="bf16")
+            return ctx.tensor((bits << 16).view(np.float32))
         if dequantize:
             import gguf
 
