@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 import time
@@ -111,20 +112,22 @@ def generate(args: argparse.Namespace) -> int:
         produced = 0
         first = end = time.perf_counter()
         profile = ctx.profile() if args.profile else None
-        for piece in model.generate(
-            ids,
-            max_tokens=args.max_tokens,
-            temperature=args.temperature,
-            top_k=args.top_k,
-            top_p=args.top_p,
-            seed=args.seed,
-        ):
-            if produced == 0:
-                first = time.perf_counter()
-            produced += 1
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-        end = time.perf_counter()
+        with profile if profile is not None else contextlib.nullcontext():
+            pieces = model.generate(
+                ids,
+                max_tokens=args.max_tokens,
+                temperature=args.temperature,
+                top_k=args.top_k,
+                top_p=args.top_p,
+                seed=args.seed,
+            )
+            for piece in pieces:
+                if produced == 0:
+                    first = time.perf_counter()
+                produced += 1
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+            end = time.perf_counter()
     except (ModelError, mt.MetallicError) as e:
         print(f"\nmetallic: {e}", file=sys.stderr)
         return 2
@@ -137,7 +140,7 @@ def generate(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     if profile is not None:
-        print(profile, file=sys.stderr)
+        print(profile.table(), file=sys.stderr, end="")
     return 0
 
 

@@ -130,7 +130,7 @@ class TestBadInput:
             )
 
     def test_cache_write_needs_contiguous_cache(self, ctx: mt.Context) -> None:
-        cache = ctx.tensor(np.zeros((1, 4, 2, 2), np.float32)).transpose(1, 2)
+        cache = ctx.tensor(np.zeros((1, 4, 2, 2), np.float32)).swapaxes(1, 2)
         with pytest.raises(mt.ShapeError, match="contiguous"):
             mt.ops.kv_cache_write(cache, ctx.tensor(np.zeros((1, 2, 1, 2), np.float32)), 0)
 
@@ -139,7 +139,7 @@ class TestBadInput:
         with pytest.raises(mt.ArgumentError, match="at least 1"):
             mt.ops.repeat_kv_heads(x, 0)
         with pytest.raises(mt.ShapeError, match="contiguous"):
-            mt.ops.repeat_kv_heads(x.transpose(2, 3), 2)
+            mt.ops.repeat_kv_heads(x.swapaxes(2, 3), 2)
 
     def test_kv_rearrange(self, ctx: mt.Context) -> None:
         qkv = ctx.tensor(np.zeros((2, 3, 20), np.float32))

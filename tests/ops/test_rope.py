@@ -120,4 +120,4 @@ def test_bad_inputs(ctx: mt.Context) -> None:
     with pytest.raises(ValueError, match="style"):
         mt.ops.rope(x, style="llama")  # type: ignore[arg-type]
     with pytest.raises(mt.ShapeError, match="x must be contiguous"):
-        mt.ops.rope(x.transpose(1, 2))
+        mt.ops.rope(x.swapaxes(1, 2))

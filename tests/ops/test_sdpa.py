@@ -128,7 +128,7 @@ def test_reads_the_valid_prefix_of_a_kv_cache(ctx: mt.Context) -> None:
 def test_transposed_query_view(ctx: mt.Context) -> None:
     """q as [batch, seq, heads, head_dim] transposed to [batch, heads, seq, head_dim] (a view)."""
     q, k, v = _qkv((1, 3, 3, 5, 5, 32), np.float32, seed=7)
-    q_view = ctx.tensor(np.ascontiguousarray(q.transpose(0, 2, 1, 3))).transpose(1, 2)
+    q_view = ctx.tensor(np.ascontiguousarray(q.transpose(0, 2, 1, 3))).swapaxes(1, 2)
     out = mt.ops.sdpa(q_view, ctx.tensor(k), ctx.tensor(v), causal=True)
     np.testing.assert_allclose(out.numpy(), reference(q, k, v, causal=True), atol=2e-5)
 
@@ -223,7 +223,7 @@ class TestBadInput:
             mt.ops.sdpa(q, q, q, mask=self._t(ctx, (3, 3)).T)
 
     def test_strided_head_dim(self, ctx: mt.Context) -> None:
-        q = self._t(ctx, (1, 2, 8, 8)).transpose(2, 3)
+        q = self._t(ctx, (1, 2, 8, 8)).swapaxes(2, 3)
         with pytest.raises(mt.ShapeError, match="head_dim must be contiguous"):
             mt.ops.sdpa(q, q, q)
 

@@ -64,8 +64,7 @@ def test_a_contiguous_view_works_with_ops(ctx: mt.Context) -> None:
     np.testing.assert_array_equal(mt.ops.add(row, row).numpy(), x[1] * 2)
     np.testing.assert_array_equal(mt.ops.add(t[0:2], t[1:3]).numpy(), x[0:2] + x[1:3])
     assert not t[:, ::2].is_contiguous()
-    with pytest.raises(mt.ShapeError, match="contiguous"):
-        mt.ops.add(t[:, ::2], t[:, ::2])
+    np.testing.assert_array_equal(mt.ops.add(t[:, ::2], t[:, ::2]).numpy(), x[:, ::2] * 2)
 
 
 @pytest.mark.parametrize("shape", [(), (5,), (2, 3), (2, 3, 4), (2, 1, 3, 1, 2)])
@@ -76,7 +75,7 @@ def test_T_reverses_the_axes(ctx: mt.Context, shape: tuple[int, ...]) -> None:
     np.testing.assert_array_equal(t.T.numpy(), x.T)
     np.testing.assert_array_equal(t.T.T.numpy(), x)
     perm = tuple(reversed(range(len(shape))))
-    np.testing.assert_array_equal(t.permute(perm).numpy(), x.transpose(perm))
+    np.testing.assert_array_equal(t.transpose(perm).numpy(), x.transpose(perm))
 
 
 def test_iteration_and_len(ctx: mt.Context) -> None:

@@ -199,10 +199,14 @@ struct Field {
       p.default_literal = fallback ? FieldType<V>::literal(*fallback) : "None";
     } else {
       p.kind = FieldType<T>::kind;
-      // A tensor, a list of tensors or a tensor-or-scalar has no meaningful default; neither
-      // has a field declared with METALLIC_REQUIRED.
-      p.required = required_scalar || p.kind == ParamKind::Tensor ||
-                   p.kind == ParamKind::TensorList || p.kind == ParamKind::TensorOrScalar;
+      // A tensor, a list of tensors, or a tensor-or-scalar whose default is a (necessarily
+      // undefined) tensor has no meaningful default; neither has a field declared with
+      // METALLIC_REQUIRED. A tensor-or-scalar defaulting to a number (rope's offset = 0) has one.
+      bool undefined_default = p.kind == ParamKind::Tensor || p.kind == ParamKind::TensorList;
+      if constexpr (std::is_same_v<T, TensorOrScalar>) {
+        undefined_default = std::holds_alternative<Tensor>(fallback);
+      }
+      p.required = required_scalar || undefined_default;
       if (!p.required) {
         p.default_value = FieldType<T>::to(fallback);
         p.default_literal = FieldType<T>::literal(fallback);

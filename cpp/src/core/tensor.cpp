@@ -166,8 +166,8 @@ Tensor Tensor::strided_slice(int64_t dim, int64_t start, int64_t count, int64_t 
   const auto block = static_cast<int64_t>(dtype_block_elements(dtype_));
   if (block > 1 && d + 1 == shape_.size() && (step != 1 || count % block != 0)) {
     throw ShapeError(std::string("a slice of a ") + dtype_name(dtype_) +
-                     " tensor's last dimension must take whole blocks of " +
-                     std::to_string(block) + " elements in steps of 1");
+                     " tensor's last dimension must take whole blocks of " + std::to_string(block) +
+                     " elements in steps of 1");
   }
   Tensor t = *this;
   if (count > 0) t.move_offset(start * strides_[d]);
@@ -261,8 +261,8 @@ size_t Tensor::axis(int64_t d) const {
 void Tensor::move_offset(int64_t elements) {
   const auto block = static_cast<int64_t>(dtype_block_elements(dtype_));
   if (elements % block != 0) {
-    throw ShapeError(std::string("cannot index a ") + dtype_name(dtype_) + " tensor inside a block of " +
-                     std::to_string(block) + " elements");
+    throw ShapeError(std::string("cannot index a ") + dtype_name(dtype_) +
+                     " tensor inside a block of " + std::to_string(block) + " elements");
   }
   // Quantized dtypes: dtype_size is the bytes of one block.
   offset_ = static_cast<size_t>(static_cast<int64_t>(offset_) +

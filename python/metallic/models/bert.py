@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -87,7 +87,9 @@ class _Layer:
         self.down = w.linear(p + "output.dense")
         self.out_norm = w.layer_norm(p + "output.LayerNorm", config.layer_norm_eps)
         self.heads = config.num_heads
-        self.approximate = "none" if config.hidden_act == "gelu" else "tanh"
+        self.approximate: Literal["none", "tanh"] = (
+            "none" if config.hidden_act == "gelu" else "tanh"
+        )
 
     def _heads(self, x: Tensor, batch: int, seq: int) -> Tensor:
         """[batch * seq, hidden] -> [batch, heads, seq, head_dim]."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -78,7 +79,7 @@ class _Block:
         self.c = c
         # llama.cpp's converter stores Llama's Q/K rows interleaved (rotate adjacent pairs);
         # Qwen2 keeps Hugging Face's half split.
-        self.rope_style = "gptj" if c.arch == "llama" else "neox"
+        self.rope_style: Literal["neox", "gptj"] = "gptj" if c.arch == "llama" else "neox"
         cache_shape = (1, c.kv_heads, max_context, c.head_dim)
         self.k_cache = ctx.zeros(cache_shape)
         self.v_cache = ctx.zeros(cache_shape)
