@@ -3,7 +3,7 @@
 #include <metal_stdlib>
 #include "common/strided.h"
 #include "creation/params.h"
-#include "creation/philox.h"
+#include "common/philox.h"
 using namespace metal;
 
 // out[i] = value for a contiguous, 4-element aligned out.

@@ -3,6 +3,7 @@
 // Memory traffic: up to 18 reads of the row (max, 8 radix passes for top-k, 8 for top-p, the
 // draw) where 1 is the minimum, and one i32 written; greedy reads it once. No sort: top-k and top-p are thresholds found by a 4-bit radix search.
 #include <metal_stdlib>
+#include "common/philox.h"
 #include "sample/params.h"
 using namespace metal;
 
@@ -13,17 +14,6 @@ constant constexpr uint kBins = 16;  // radix digit: 4 bits of the key per pass
 inline uint order_key(float x) {
   const uint bits = as_type<uint>(x);
   return (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
-}
-
-// Philox4x32-10 (Salmon et al. 2011): a counter-based generator, the same numbers everywhere.
-inline uint philox(uint4 counter, uint2 key) {
-  for (uint round = 0; round < 10; round++) {
-    const uint hi0 = mulhi(0xD2511F53u, counter.x), lo0 = 0xD2511F53u * counter.x;
-    const uint hi1 = mulhi(0xCD9E8D57u, counter.z), lo1 = 0xCD9E8D57u * counter.z;
-    counter = uint4(hi1 ^ counter.y ^ key.x, lo1, hi0 ^ counter.w ^ key.y, lo0);
-    key += uint2(0x9E3779B9u, 0xBB67AE85u);
-  }
-  return counter.x;
 }
 
 // Largest key t (built 4 bits at a time from the top) with weight(keys >= t) >= target, where an
@@ -160,7 +150,7 @@ template <typename T>
     before += s < sg ? scratch[s] : 0.0f;
     total += scratch[s];
   }
-  const uint bits = philox(uint4(row_index, p.step_lo, p.step_hi, 0u), uint2(p.seed_lo, p.seed_hi));
+  const uint bits = philox4x32_10(uint4(row_index, p.step_lo, p.step_hi, 0u), uint2(p.seed_lo, p.seed_hi)).x;
   const float u = float(bits >> 8) * (1.0f / 16777216.0f) * total;
   // The last thread with kept weight whose chunk starts at or before u holds the draw.
   const bool candidate = own > 0.0f && before <= u;

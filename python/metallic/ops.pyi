@@ -561,7 +561,7 @@ rms_norm: _RmsNormOp
 RmsNormOp: _RmsNormOp
 
 class _RopeOp(OpHandle):
-    def __call__(self, x: Tensor, offset: Tensor | float, theta: float = 1e+04, style: Literal["neox", "gptj"] = "neox", rotary_dim: int | None = None, layout: Literal["bhsd", "bshd"] = "bhsd") -> Tensor:
+    def __call__(self, x: Tensor, offset: Tensor | float = 0.0, theta: float = 1e+04, style: Literal["neox", "gptj"] = "neox", rotary_dim: int | None = None, layout: Literal["bhsd", "bshd"] = "bhsd") -> Tensor:
         """Rotary position embedding: rotates pairs of each head's first rotary_dim dims by position * theta^(-2i/rotary_dim) (NeoX: dims (i, i + rotary_dim/2), as Hugging Face Llama/Qwen2; GPT-J: dims (2i, 2i+1)); the other dims pass through.
 
         x: [batch, heads, seq, head_dim] (layout='bhsd') or [batch, seq, heads, head_dim] (layout='bshd')

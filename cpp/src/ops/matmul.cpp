@@ -76,7 +76,7 @@ MatmulDims matmul_dims(const char* op, const Tensor& a, const Tensor& b, bool tr
   if (!a.is_contiguous() || !b.is_contiguous()) {
     throw ShapeError(std::string(op) +
                      ": inputs must be contiguous (use transpose_a/transpose_b instead of "
-                     "transposed views)");
+                     "transposed views, or call .contiguous() first)");
   }
   const int64_t m = transpose_a ? a.dim(-1) : a.dim(-2);
   const int64_t k = transpose_a ? a.dim(-2) : a.dim(-1);
