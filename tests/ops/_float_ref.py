@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import metallic as mt
 import numpy as np
+from _refs import bf16 as bf16_round
 
 DTYPES = ["f32", "f16", "bf16"]
-
-
-def bf16_round(x: np.ndarray) -> np.ndarray:
-    """float32 rounded to the nearest bfloat16 (ties to even), as float32."""
-    u = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
-    rounded = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
-    return rounded.astype(np.uint32).view(np.float32)
 
 
 def as_stored(x: np.ndarray, dtype: str) -> np.ndarray:

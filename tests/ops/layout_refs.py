@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from _refs import bf16 as bf16_round
 
 DTYPES = ["f32", "f16", "bf16", "i32", "u32", "i8", "u8"]
 NUMPY = {
@@ -14,13 +15,6 @@ NUMPY = {
     "i8": np.int8,
     "u8": np.uint8,
 }
-
-
-def bf16_round(x: np.ndarray) -> np.ndarray:
-    """float32 rounded to the nearest bfloat16 (ties to even), as float32."""
-    u = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
-    rounded = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
-    return rounded.astype(np.uint32).view(np.float32)
 
 
 def sample(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:

@@ -8,6 +8,7 @@ import math
 import metallic as mt
 import numpy as np
 import pytest
+from _refs import philox4x32_10
 from layout_refs import DTYPES, NUMPY, bf16_round
 
 SHAPES = [(1,), (7,), (1029,), (3, 5, 2), (0,), (4, 0), ()]
@@ -96,22 +97,10 @@ def test_arange_errors(ctx: mt.Context) -> None:
 
 
 def _philox(blocks: np.ndarray, seed: int) -> np.ndarray:
-    """Reference Philox4x32-10 (Random123's philox4x32 with 10 rounds): the 4 words of each
-    block (counter (block, 0, 0, 0), key (seed low, seed high)), as uint32 [len(blocks), 4]."""
-    mask = np.uint64(0xFFFFFFFF)
-    c = [blocks.astype(np.uint64), *(np.zeros(len(blocks), np.uint64) for _ in range(3))]
-    k0, k1 = np.uint64(seed & 0xFFFFFFFF), np.uint64(seed >> 32)
-    for r in range(10):
-        if r:
-            k0, k1 = (k0 + np.uint64(0x9E3779B9)) & mask, (k1 + np.uint64(0xBB67AE85)) & mask
-        p0, p1 = np.uint64(0xD2511F53) * c[0], np.uint64(0xCD9E8D57) * c[2]
-        c = [
-            (p1 >> np.uint64(32)) ^ c[1] ^ k0,
-            p1 & mask,
-            (p0 >> np.uint64(32)) ^ c[3] ^ k1,
-            p0 & mask,
-        ]
-    return np.stack(c, axis=1).astype(np.uint32)
+    """The 4 words of each block: counter (block, 0, 0, 0), key (seed low, seed high)."""
+    counters = np.zeros((len(blocks), 4), np.uint64)
+    counters[:, 0] = blocks
+    return philox4x32_10(counters, seed)
 
 
 def _bits(n: int, seed: int) -> np.ndarray:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import metallic as mt
 import numpy as np
 import pytest
+from _refs import bf16 as bf16_round
 
 DTYPES = ["f32", "f16", "bf16"]
 # Relative to sqrt(K) * |a| * |b| (entries ~ N(0, 1)): f32 accumulates in f32; f16/bf16 round
@@ -31,13 +32,6 @@ CASES = [
     ((24, 1), (70, 24), True, True),
     ((3, 24), (70, 24), False, True),
 ]
-
-
-def bf16_round(x: np.ndarray) -> np.ndarray:
-    """float32 -> the nearest bf16 (ties to even), as float32."""
-    bits = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
-    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16
-    return bits.astype(np.uint32).view(np.float32)
 
 
 def operand(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:

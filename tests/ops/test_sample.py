@@ -6,20 +6,15 @@ from __future__ import annotations
 import metallic as mt
 import numpy as np
 import pytest
+from _refs import philox4x32_10
 
 QWEN_VOCAB = 151936
 
 
 def philox_uniform(row: int, step: int, seed: int) -> float:
     """The kernel's uniform number in [0, 1): Philox4x32-10, key seed, counter (row, step)."""
-    mask = 0xFFFFFFFF
-    c = [row, step & mask, step >> 32, 0]
-    k = [seed & mask, seed >> 32]
-    for _ in range(10):
-        p0, p1 = 0xD2511F53 * c[0], 0xCD9E8D57 * c[2]
-        c = [(p1 >> 32) ^ c[1] ^ k[0], p1 & mask, (p0 >> 32) ^ c[3] ^ k[1], p0 & mask]
-        k = [(k[0] + 0x9E3779B9) & mask, (k[1] + 0xBB67AE85) & mask]
-    return (c[0] >> 8) / 2**24
+    word = philox4x32_10(np.array([[row, step & 0xFFFFFFFF, step >> 32, 0]]), seed)[0, 0]
+    return float(int(word) >> 8) / 2**24
 
 
 def kept_probabilities(
