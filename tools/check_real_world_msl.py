@@ -509,6 +509,29 @@ def _ggml_mul_mv_q8_0(r: Run) -> None:
     close(out.read(), weights @ x, rtol=1e-4, atol=1e-3)
 
 
+@case("ggml", G, "kernel_rope_norm_f32")
+def _ggml_rope(r: Run) -> None:
+    x = r.randn(3, 2, 8)  # tokens ne02 = 3, heads ne01 = 2, head size ne00 = 8
+    pos = np.array([0, 5, 9], np.int32)
+    out = r.buf(np.zeros_like(x))
+    t = ggml_rows(x.shape, 4)
+    args = ggml_args(
+        r, "ggml_metal_kargs_rope", **prefixed("0", t), **t, n_dims=8, freq_base=10000.0,
+        freq_scale=1.0, attn_factor=1.0, beta_fast=32.0, beta_slow=1.0,
+    )  # fmt: skip
+    src = r.buf(x)
+    r.dispatch(
+        "kernel_rope_norm_f32", [args, src, r.buf(pos), src, out], (2, 3, 1), (8, 1, 1),
+        {800: False, 801: False},
+    )  # fmt: skip
+    theta = pos[:, None, None] * 10000.0 ** (-np.arange(0, 8, 2) / 8)
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    want = np.empty_like(x)
+    want[..., 0::2] = x0 * np.cos(theta) - x1 * np.sin(theta)
+    want[..., 1::2] = x0 * np.sin(theta) + x1 * np.cos(theta)
+    close(out.read(), want, rtol=1e-4, atol=1e-5)
+
+
 # ---- MLX: mlx/backend/metal/*.cpp ----------------------------------------------------------
 M = "mlx/backend/metal/kernels/"
 
@@ -636,6 +659,26 @@ def _mlx_copy(r: Run) -> None:
     src = r.buf(np.array([1.75], np.float32))
     r.dispatch("s_copyfloat32float16", [src, out, np.int32(64)], (64,), (64,), mode="threads")
     np.testing.assert_array_equal(out.read(), np.full(64, 1.75, np.float16))
+
+
+@case("mlx", M + "rope.metal", "rope_float32")
+def _mlx_rope(r: Run) -> None:
+    b, heads, t, d = 1, 3, 5, 16
+    x = r.randn(b, heads, t, d)
+    offset = np.array([7], np.int32)
+    out = r.buf(np.zeros_like(x))
+    strides = np.array([t * d, d, 1], np.int64)
+    args = [r.buf(x), out, r.buf(offset), np.float32(1.0), strides, strides, np.int64(0)]
+    args += [np.int32(heads), None, None, np.float32(math.log2(10000.0))]
+    grid = (d // 2, t, b * math.ceil(heads / 4))
+    constants = {1: True, 2: False, 3: False}  # forward, not traditional, no transpose
+    r.dispatch("rope_float32", args, grid, block_dims(*grid), constants, mode="threads")
+    theta = (np.arange(t) + 7)[:, None] * 10000.0 ** (-np.arange(d // 2) / (d // 2))
+    x1, x2 = x[..., : d // 2], x[..., d // 2 :]
+    want = np.concatenate(
+        [x1 * np.cos(theta) - x2 * np.sin(theta), x1 * np.sin(theta) + x2 * np.cos(theta)], -1
+    )
+    close(out.read(), want, rtol=1e-4, atol=1e-4)
 
 
 # ---- running --------------------------------------------------------------------------------
