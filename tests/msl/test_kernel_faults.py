@@ -219,10 +219,7 @@ _OUTSIDE = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(
-    "libasan" in os.environ.get("LD_PRELOAD", ""),
-    reason="under AddressSanitizer (tools/sanitized) its SEGV handler is the previous disposition",
-)
+@pytest.mark.not_under_asan("its SEGV handler is the previous disposition, so the process exits 1")
 @pytest.mark.parametrize("mode", ["default", "faulthandler"])
 def test_faults_outside_kernels_are_untouched(mode):
     env = dict(os.environ)
