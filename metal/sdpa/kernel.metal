@@ -172,9 +172,58 @@ template <typename T>
   out[((batch * q_heads + q_head) * p.q_len + qi) * p.head_dim + d] = T(den > 0.0f ? num / den : 0.0f);
 }
 
+
+// The host device's form ("row" backend): one thread per query row (batch, query head, position)
+// walks its visible keys with an online softmax, with no threadgroup memory, barriers or SIMD
+// collectives, so the CPU runs it as a plain loop. Reads K and V once per query row.
+template <typename T>
+[[kernel]] void sdpa_row(device const T* q [[buffer(0)]], device const T* k [[buffer(1)]],
+                         device const T* v [[buffer(2)]], device const T* mask [[buffer(3)]],
+                         device T* out [[buffer(4)]], constant SdpaParams& p [[buffer(7)]],
+                         uint gid [[thread_position_in_grid]]) {
+  const uint q_heads = p.kv_heads * p.head_repeat;
+  if (gid >= p.batch * q_heads * p.q_len) return;
+  const uint qi = gid % p.q_len, head = (gid / p.q_len) % q_heads;
+  const uint batch = gid / (p.q_len * q_heads), kv_head = head / p.head_repeat;
+  const uint d_len = p.head_dim;
+  device const T* q_row = q + batch * p.q_b + head * p.q_h + qi * p.q_s;
+  device const T* k_head = k + batch * p.k_b + kv_head * p.k_h;
+  device const T* v_head = v + batch * p.v_b + kv_head * p.v_h;
+  device const T* mask_row = mask + batch * p.mask_b + head * p.mask_h + qi * p.mask_q;
+  float qs[kMaxDim], acc[kMaxDim];
+  for (uint d = 0; d < d_len; d++) {
+    qs[d] = float(q_row[d]) * p.scale;
+    acc[d] = 0.0f;
+  }
+  const uint visible = p.causal ? min(p.kv_len, qi + p.kv_len - p.q_len + 1) : p.kv_len;
+  float m = -INFINITY, l = 0.0f;
+  for (uint j = 0; j < visible; j++) {
+    device const T* k_row = k_head + j * p.k_s;
+    float s = 0.0f;
+    for (uint d = 0; d < d_len; d++) s += qs[d] * float(k_row[d]);
+    if (p.has_mask) s += float(mask_row[j]);
+    if (s == -INFINITY) continue;
+    device const T* v_row = v_head + j * p.v_s;
+    if (s > m) {  // a new maximum: rescale what was summed so far
+      const float c = exp(m - s);
+      l *= c;
+      for (uint d = 0; d < d_len; d++) acc[d] *= c;
+      m = s;
+    }
+    const float w = exp(s - m);
+    l += w;
+    for (uint d = 0; d < d_len; d++) acc[d] += w * float(v_row[d]);
+  }
+  device T* out_row = out + uint(gid) * d_len;
+  const float inv = l > 0.0f ? 1.0f / l : 0.0f;  // a row that sees no key gives 0
+  for (uint d = 0; d < d_len; d++) out_row[d] = T(acc[d] * inv);
+}
+
 template [[host_name("sdpa_f32")]] [[kernel]] decltype(sdpa<float>) sdpa<float>;
 template [[host_name("sdpa_f16")]] [[kernel]] decltype(sdpa<half>) sdpa<half>;
 template [[host_name("sdpa_combine_f32")]] [[kernel]] decltype(sdpa_combine<float>)
     sdpa_combine<float>;
 template [[host_name("sdpa_combine_f16")]] [[kernel]] decltype(sdpa_combine<half>)
     sdpa_combine<half>;
+template [[host_name("sdpa_row_f32")]] [[kernel]] decltype(sdpa_row<float>) sdpa_row<float>;
+template [[host_name("sdpa_row_f16")]] [[kernel]] decltype(sdpa_row<half>) sdpa_row<half>;

@@ -1,4 +1,4 @@
-"""scaled_dot_product_attention / sdpa (metal/sdpa, backend "legacy") against a float64 numpy
+"""scaled_dot_product_attention / sdpa (metal/sdpa; backends "legacy" and, on the host, "row") against a float64 numpy
 reference (and torch's CPU implementation when the pinned torch is installed)."""
 
 from __future__ import annotations
@@ -65,15 +65,24 @@ SHAPES = [
 ]
 
 
+@pytest.fixture(params=["legacy", "row"])
+def bctx(ctx: mt.Context, request: pytest.FixtureRequest) -> mt.Context:
+    """ctx with the sdpa backend forced to each implementation (skipped where unavailable)."""
+    if request.param not in mt.backends(ctx)["sdpa"]:
+        pytest.skip(f"backend {request.param} is not available on {ctx.device}")
+    ctx.set_backend("sdpa", request.param)
+    return ctx
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_matches_reference(
-    ctx: mt.Context, shape: tuple[int, int, int, int, int, int], causal: bool, dtype: type
+    bctx: mt.Context, shape: tuple[int, int, int, int, int, int], causal: bool, dtype: type
 ) -> None:
     q, k, v = _qkv(shape, dtype)
     out = mt.ops.scaled_dot_product_attention(
-        ctx.tensor(q), ctx.tensor(k), ctx.tensor(v), causal=causal
+        bctx.tensor(q), bctx.tensor(k), bctx.tensor(v), causal=causal
     )
     assert out.shape == q.shape and out.dtype == ("f32" if dtype == np.float32 else "f16")
     np.testing.assert_allclose(
@@ -83,83 +92,84 @@ def test_matches_reference(
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 @pytest.mark.parametrize("mask_shape", [(6, 9), (2, 1, 6, 9), (2, 4, 6, 9), (1, 4, 1, 9)])
-def test_additive_mask(ctx: mt.Context, dtype: type, mask_shape: tuple[int, ...]) -> None:
+def test_additive_mask(bctx: mt.Context, dtype: type, mask_shape: tuple[int, ...]) -> None:
     q, k, v = _qkv((2, 4, 2, 6, 9, 32), dtype, seed=1)
     rng = np.random.default_rng(2)
     mask = rng.standard_normal(mask_shape).astype(dtype)
     mask[..., 3] = -np.inf  # a masked-out key
-    out = mt.ops.sdpa(ctx.tensor(q), ctx.tensor(k), ctx.tensor(v), mask=ctx.tensor(mask))
+    out = mt.ops.sdpa(bctx.tensor(q), bctx.tensor(k), bctx.tensor(v), mask=bctx.tensor(mask))
     np.testing.assert_allclose(out.numpy(), reference(q, k, v, mask=mask), atol=ATOL[dtype])
 
 
-def test_mask_with_causal_and_scale(ctx: mt.Context) -> None:
+def test_mask_with_causal_and_scale(bctx: mt.Context) -> None:
     q, k, v = _qkv((1, 2, 2, 4, 300, 64), np.float32, seed=3)
     mask = np.random.default_rng(4).standard_normal((4, 300)).astype(np.float32)
     out = mt.ops.sdpa(
-        ctx.tensor(q), ctx.tensor(k), ctx.tensor(v), ctx.tensor(mask), causal=True, scale=0.3
+        bctx.tensor(q), bctx.tensor(k), bctx.tensor(v), bctx.tensor(mask), causal=True, scale=0.3
     )
     np.testing.assert_allclose(
         out.numpy(), reference(q, k, v, mask, causal=True, scale=0.3), atol=ATOL[np.float32]
     )
 
 
-def test_fully_masked_rows_give_zero(ctx: mt.Context) -> None:
+def test_fully_masked_rows_give_zero(bctx: mt.Context) -> None:
     q, k, v = _qkv((1, 1, 1, 3, 200, 32), np.float32, seed=5)
     mask = np.zeros((3, 200), np.float32)
     mask[1] = -np.inf
-    out = mt.ops.sdpa(ctx.tensor(q), ctx.tensor(k), ctx.tensor(v), ctx.tensor(mask)).numpy()
+    out = mt.ops.sdpa(bctx.tensor(q), bctx.tensor(k), bctx.tensor(v), bctx.tensor(mask)).numpy()
     np.testing.assert_array_equal(out[0, 0, 1], 0)
     np.testing.assert_allclose(out, reference(q, k, v, mask), atol=ATOL[np.float32])
 
 
-def test_reads_the_valid_prefix_of_a_kv_cache(ctx: mt.Context) -> None:
+def test_reads_the_valid_prefix_of_a_kv_cache(bctx: mt.Context) -> None:
     """kv_cache_write returns a strided view of positions [0, p + n): attention reads only it."""
     q, k, v = _qkv((1, 6, 2, 1, 37, 64), np.float32, seed=6)
-    k_cache = ctx.tensor(np.full((1, 2, 64, 64), np.nan, np.float32))  # unwritten: never read
-    v_cache = ctx.tensor(np.full((1, 2, 64, 64), np.nan, np.float32))
-    mt.ops.kv_cache_write(k_cache, ctx.tensor(k[:, :, :36]), 0)
-    mt.ops.kv_cache_write(v_cache, ctx.tensor(v[:, :, :36]), 0)
-    k_valid = mt.ops.kv_cache_write(k_cache, ctx.tensor(k[:, :, 36:]), 36)
-    v_valid = mt.ops.kv_cache_write(v_cache, ctx.tensor(v[:, :, 36:]), 36)
-    out = mt.ops.sdpa(ctx.tensor(q), k_valid, v_valid, causal=True)
+    k_cache = bctx.tensor(np.full((1, 2, 64, 64), np.nan, np.float32))  # unwritten: never read
+    v_cache = bctx.tensor(np.full((1, 2, 64, 64), np.nan, np.float32))
+    mt.ops.kv_cache_write(k_cache, bctx.tensor(k[:, :, :36]), 0)
+    mt.ops.kv_cache_write(v_cache, bctx.tensor(v[:, :, :36]), 0)
+    k_valid = mt.ops.kv_cache_write(k_cache, bctx.tensor(k[:, :, 36:]), 36)
+    v_valid = mt.ops.kv_cache_write(v_cache, bctx.tensor(v[:, :, 36:]), 36)
+    out = mt.ops.sdpa(bctx.tensor(q), k_valid, v_valid, causal=True)
     np.testing.assert_allclose(out.numpy(), reference(q, k, v, causal=True), atol=2e-5)
 
 
-def test_transposed_query_view(ctx: mt.Context) -> None:
+def test_transposed_query_view(bctx: mt.Context) -> None:
     """q as [batch, seq, heads, head_dim] transposed to [batch, heads, seq, head_dim] (a view)."""
     q, k, v = _qkv((1, 3, 3, 5, 5, 32), np.float32, seed=7)
-    q_view = ctx.tensor(np.ascontiguousarray(q.transpose(0, 2, 1, 3))).swapaxes(1, 2)
-    out = mt.ops.sdpa(q_view, ctx.tensor(k), ctx.tensor(v), causal=True)
+    q_view = bctx.tensor(np.ascontiguousarray(q.transpose(0, 2, 1, 3))).swapaxes(1, 2)
+    out = mt.ops.sdpa(q_view, bctx.tensor(k), bctx.tensor(v), causal=True)
     np.testing.assert_allclose(out.numpy(), reference(q, k, v, causal=True), atol=2e-5)
 
 
-def test_empty(ctx: mt.Context) -> None:
+def test_empty(bctx: mt.Context) -> None:
     q, k, v = _qkv((1, 2, 1, 0, 4, 32), np.float32)
-    assert mt.ops.sdpa(ctx.tensor(q), ctx.tensor(k), ctx.tensor(v)).shape == (1, 2, 0, 32)
+    assert mt.ops.sdpa(bctx.tensor(q), bctx.tensor(k), bctx.tensor(v)).shape == (1, 2, 0, 32)
     q, k, v = _qkv((1, 2, 1, 3, 0, 32), np.float32)  # no keys: every row sees nothing
     np.testing.assert_array_equal(
-        mt.ops.sdpa(ctx.tensor(q), ctx.tensor(k), ctx.tensor(v)).numpy(), 0
+        mt.ops.sdpa(bctx.tensor(q), bctx.tensor(k), bctx.tensor(v)).numpy(), 0
     )
 
 
-def test_matches_torch(ctx: mt.Context) -> None:
+def test_matches_torch(bctx: mt.Context) -> None:
     torch = pytest.importorskip("torch")
     q, k, v = _qkv((2, 6, 2, 7, 11, 64), np.float32, seed=8)
     mask = np.random.default_rng(9).standard_normal((2, 1, 7, 11)).astype(np.float32)
     expected = torch.nn.functional.scaled_dot_product_attention(
         *(torch.from_numpy(x) for x in (q, k, v)), attn_mask=torch.from_numpy(mask), enable_gqa=True
     ).numpy()
-    out = mt.ops.sdpa(ctx.tensor(q), ctx.tensor(k), ctx.tensor(v), ctx.tensor(mask))
+    out = mt.ops.sdpa(bctx.tensor(q), bctx.tensor(k), bctx.tensor(v), bctx.tensor(mask))
     np.testing.assert_allclose(out.numpy(), expected, atol=2e-5)
 
 
 class TestBackend:
-    def test_legacy_is_chosen_and_recorded(self, ctx: mt.Context) -> None:
+    def test_auto_is_chosen_and_recorded(self, ctx: mt.Context) -> None:
         assert "legacy" in mt.backends(ctx)["sdpa"]
         q, k, v = _qkv((1, 1, 1, 2, 2, 32), np.float32)
         ctx.backend_events()  # clear
         mt.ops.sdpa(ctx.tensor(q), ctx.tensor(k), ctx.tensor(v))
-        assert [e[:2] for e in ctx.backend_events()] == [("sdpa", "legacy")]
+        auto = "row" if ctx.device == "host" else "legacy"  # the host device's plain-loop form
+        assert [e[:2] for e in ctx.backend_events()] == [("sdpa", auto)]
         ctx.set_backend("sdpa", "legacy")
         mt.ops.sdpa(ctx.tensor(q), ctx.tensor(k), ctx.tensor(v))
         assert ctx.backend_events()[-1][2] == "forced on this context"

@@ -22,8 +22,12 @@ constexpr uint32_t kThreads = 256;
 constexpr uint32_t kTargetGroups = 64;
 constexpr uint32_t kMinKeysPerSplit = 128;
 
-const KernelVariants kKernels("sdpa", {"", "combine"});
+const KernelVariants kKernels("sdpa", {"", "combine", "row"});
 const bool kLegacyRegistered = KernelBackendRegistry::register_backend("sdpa", "legacy");
+// One thread per query row: on the CPU the flash-attention kernel's barriers and SIMD collectives
+// cost a fiber switch per lane, while this form runs as a plain loop.
+const bool kRowRegistered =
+    KernelBackendRegistry::register_backend("sdpa", "row", BackendDevices::HostOnly);
 
 [[noreturn]] void fail_shape(const std::string& msg) {
   throw ShapeError("sdpa: " + msg);
@@ -89,10 +93,13 @@ Shape mask_strides(const Tensor& mask, const Shape& full) {
 
 std::pair<SdpaDispatchOp::Operation, Tensor> SdpaDispatchOp::create(Context& ctx,
                                                                     const Args& args) {
-  const std::string backend = ctx.backends().select("sdpa", ctx.device().kind(), [] {
+  const DeviceKind device = ctx.device().kind();
+  const std::string backend = ctx.backends().select("sdpa", device, [device] {
+    if (device == DeviceKind::Host) {
+      return BackendSelector::Choice{"row", "host device: one thread per query row, a plain loop"};
+    }
     return BackendSelector::Choice{"legacy", "the MSL flash-attention kernel"};
   });
-  (void)backend;  // "legacy" is the only backend registered so far: it serves every call.
   const Tensor &q = args.q, &k = args.k, &v = args.v;
   check_attention_tensor("q", q);
   check_attention_tensor("k", k);
@@ -182,7 +189,10 @@ std::pair<SdpaDispatchOp::Operation, Tensor> SdpaDispatchOp::create(Context& ctx
                kKernels.get("", q.dtype()),
                kKernels.get("combine", q.dtype()),
                row_blocks};
-  if (p.splits > 1) {
+  op.by_row = backend == "row";
+  if (op.by_row) {
+    op.attend = kKernels.get("row", q.dtype());
+  } else if (p.splits > 1) {
     const int64_t parts = batch * kv_heads * p.rows * p.splits;
     op.part_acc = ctx.tensor(DType::F32, {parts, d});
     op.part_stats = ctx.tensor(DType::F32, {parts, 2});
@@ -192,6 +202,18 @@ std::pair<SdpaDispatchOp::Operation, Tensor> SdpaDispatchOp::create(Context& ctx
 
 void SdpaDispatchOp::Operation::encode(ComputeKernelEncoder& e) const {
   if (out.numel() == 0) return;
+  if (by_row) {
+    const uint32_t rows = params.batch * params.kv_heads * params.rows;
+    e.pipeline(attend)
+        .buffer(0, q)
+        .buffer(1, k)
+        .buffer(2, v)
+        .buffer(3, mask.defined() ? mask : q)
+        .buffer(4, out)
+        .bytes(7, params)
+        .dispatch_1d(rows, 64);
+    return;
+  }
   // Unused bindings (no mask, a single split) get a tensor the kernel never reads.
   e.pipeline(attend)
       .buffer(0, q)

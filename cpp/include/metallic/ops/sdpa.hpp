@@ -32,6 +32,7 @@ struct SdpaDispatchOp {
     kernel_params::SdpaParams params;
     KernelFunction attend, combine;
     uint32_t row_blocks;
+    bool by_row = false;  // the "row" backend: one thread per query row
     void encode(ComputeKernelEncoder& e) const;
   };
   /// Returns the attention output [batch, q_heads, q_len, head_dim] in q's dtype.
