@@ -9,7 +9,7 @@ b.numpy()                           # waits only as far as `b` needs
 
 from typing import Any
 
-from metallic import _core, ops, tensor_methods  # noqa: F401  (tensor_methods adds Tensor methods)
+from metallic import _core, models, nn, ops, tensor_methods  # noqa: F401  (tensor_methods adds methods)
 from metallic._core import (
     ArgumentError,
     Context,
@@ -53,5 +53,7 @@ __all__ = [
     "MetallicError",
     "ShapeError",
     "Tensor",
+    "models",
+    "nn",
     "ops",
 ]
