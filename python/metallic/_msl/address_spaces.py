@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-# Keywords that name an address space (threadgroup_imageblock, ray_data and object_data are not
-# compute, but erased all the same).
-ERASED = {"device", "thread", "threadgroup", "threadgroup_imageblock", "ray_data", "object_data"}
+# The address spaces of compute kernels that mean nothing on the host (the prelude defines them
+# as empty macros; `constant` as `const`).
+ERASED = {"device", "thread", "threadgroup"}
 SPACES = ERASED | {"constant"}
 # What may stand between a member function's `)` and its body, `= default`, `;` or initialisers.
 QUALIFIERS = {"const", "volatile", "&", "&&", "noexcept", "override", "final"} | SPACES
