@@ -68,6 +68,9 @@ struct Conv {
   template <typename U> Conv(vec<U, 2> x) threadgroup : v(float(x.x + x.y)) {}
 };
 
+// A threadgroup reference parameter named like a threadgroup variable (candle reduce.metal).
+METAL_FUNC float tg_product(threadgroup MD<float> &md) { return md.m * md.d; }
+
 kernel void address_spaces(device const float* x [[buffer(0)]],
                            constant const float* c [[buffer(1)]],
                            device float* out [[buffer(2)]],
@@ -88,14 +91,20 @@ kernel void address_spaces(device const float* x [[buffer(0)]],
   a += 1.0f;
   acc[i] += x[i];
   typename pointee<device const float*>::type t = first(x + i);
+  const device float* pv = &acc[i].v;  // the address of a member of an element (ggml)
   out[i] = load_sum(x, 4) + load_sum(c, 4) * kTable[i % 4] + first(local) + first(shared + l)
            + t + a.get() + acc[i].get() + cacc.get() + tacc[l].get() + md[l].m * md[l].d
-           + Conv(3).v + Conv(float2(1.0f, 2.0f)).v;
+           + Conv(3).v + Conv(float2(1.0f, 2.0f)).v + (*pv - acc[i].get())
+           + (tg_product(md[l]) - md[l].m * md[l].d);
 }
 """
 
 
-def test_address_spaces(msl):
+@pytest.mark.parametrize("checks", [False, True], ids=["unchecked", "checked"])
+def test_address_spaces(msl, msl_checked, checks):
+    """Also with host checks, where device/constant/threadgroup pointers are checked pointers
+    (a thread pointer's overload or specialisation is then a different one)."""
+    msl = msl_checked if checks else msl
     lib = msl.library(ADDRESS_SPACES, name="rw_address_spaces")
     x = np.arange(1, 9, dtype=np.float32)
     c = np.array([0.5, 0.25, 0.125, 0.0625], np.float32)
