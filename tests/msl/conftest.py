@@ -110,6 +110,12 @@ def msl(hctx: mt.Context) -> Msl:
     return Msl(hctx)
 
 
+@pytest.fixture(scope="session")
+def msl_checked() -> Msl:
+    """The helpers on a host context with debug checks (the checked translation)."""
+    return Msl(mt.Context(device="host", host_checks=True))
+
+
 def f32_to_bf16_bits(x: np.ndarray) -> np.ndarray:
     """float32 values rounded to bfloat (round to nearest even), as uint16 bit patterns."""
     u = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)

@@ -6,6 +6,7 @@ add; translator cases; Apple-internal names of the real headers; function-consta
 
 from __future__ import annotations
 
+import metallic as mt
 import numpy as np
 import pytest
 
@@ -57,6 +58,18 @@ struct MD {
   constexpr MD<T>() = default;
   constexpr MD<T>() threadgroup = default;
 };
+// Different constructors, each once per address space (a defaulted template parameter's `=` is
+// not the end of the declaration).
+struct Conv {
+  float v;
+  template <typename U, typename = enable_if_t<is_arithmetic_v<U>>> Conv(U x) thread : v(float(x)) {}
+  template <typename U, typename = enable_if_t<is_arithmetic_v<U>>> Conv(U x) threadgroup : v(float(x)) {}
+  template <typename U> Conv(vec<U, 2> x) thread : v(float(x.x + x.y)) {}
+  template <typename U> Conv(vec<U, 2> x) threadgroup : v(float(x.x + x.y)) {}
+};
+
+// A threadgroup reference parameter named like a threadgroup variable (candle reduce.metal).
+METAL_FUNC float tg_product(threadgroup MD<float> &md) { return md.m * md.d; }
 
 kernel void address_spaces(device const float* x [[buffer(0)]],
                            constant const float* c [[buffer(1)]],
@@ -78,13 +91,20 @@ kernel void address_spaces(device const float* x [[buffer(0)]],
   a += 1.0f;
   acc[i] += x[i];
   typename pointee<device const float*>::type t = first(x + i);
+  const device float* pv = &acc[i].v;  // the address of a member of an element (ggml)
   out[i] = load_sum(x, 4) + load_sum(c, 4) * kTable[i % 4] + first(local) + first(shared + l)
-           + t + a.get() + acc[i].get() + cacc.get() + tacc[l].get() + md[l].m * md[l].d;
+           + t + a.get() + acc[i].get() + cacc.get() + tacc[l].get() + md[l].m * md[l].d
+           + Conv(3).v + Conv(float2(1.0f, 2.0f)).v + (*pv - acc[i].get())
+           + (tg_product(md[l]) - md[l].m * md[l].d);
 }
 """
 
 
-def test_address_spaces(msl):
+@pytest.mark.parametrize("checks", [False, True], ids=["unchecked", "checked"])
+def test_address_spaces(msl, msl_checked, checks):
+    """Also with host checks, where device/constant/threadgroup pointers are checked pointers
+    (a thread pointer's overload or specialisation is then a different one)."""
+    msl = msl_checked if checks else msl
     lib = msl.library(ADDRESS_SPACES, name="rw_address_spaces")
     x = np.arange(1, 9, dtype=np.float32)
     c = np.array([0.5, 0.25, 0.125, 0.0625], np.float32)
@@ -102,9 +122,19 @@ def test_address_spaces(msl):
     )
     i = np.arange(8)
     table = np.array([1, 10, 100, 1000], np.float32)[i % 4]
+    conv = 3 + (1 + 2)  # Conv(3).v + Conv(float2(1, 2)).v
     expect = x[:4].sum() + c.sum() * table + 2 * x + x + x + 4 + (acc + x) + 7 + (i + 0.5) + 2 * i
+    expect += conv
     np.testing.assert_allclose(out, expect, rtol=1e-6)
     np.testing.assert_array_equal(acc_out, acc + x)
+
+
+def test_a_redefinition_without_address_spaces_is_still_an_error(msl):
+    """Only declarations that differ by address space are merged: the user's own duplicate is
+    reported by the compiler, naming the file and line."""
+    source = msl.HEADER + "float twice(float x) { return x; }\nfloat twice(float x) { return x; }\n"
+    with pytest.raises(mt.KernelCompileError, match="redefinition"):
+        mt.compile_library(source, name="rw_redefinition").function_names()
 
 
 CLANG_EXTENSIONS = r"""

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-# Keywords that name an address space (threadgroup_imageblock, ray_data and object_data are not
-# compute, but erased all the same).
-ERASED = {"device", "thread", "threadgroup", "threadgroup_imageblock", "ray_data", "object_data"}
+# The address spaces of compute kernels that mean nothing on the host (the prelude defines them
+# as empty macros; `constant` as `const`).
+ERASED = {"device", "thread", "threadgroup"}
 SPACES = ERASED | {"constant"}
 # What may stand between a member function's `)` and its body, `= default`, `;` or initialisers.
 QUALIFIERS = {"const", "volatile", "&", "&&", "noexcept", "override", "final"} | SPACES
@@ -50,12 +50,14 @@ class Tokens(Protocol):
     def match_angle(self, k: int) -> int: ...
 
 
-def run(tr: Tokens) -> None:
+def run(tr: Tokens, checked: bool = False) -> None:
     """Both passes (the second compares what the first left, and removes only declarations
-    that named an address space)."""
+    that named an address space). `checked`: for the checked translation (checks.py), where a
+    device, constant or threadgroup pointer is a checked_ptr, so it still differs from a
+    thread pointer (MLX's pointer_element<device T*> must stay beside <thread T*>)."""
     original = [tr.text(k) for k in range(len(tr.sig))]
     member_qualifiers(tr)
-    Deduplicator(tr, original).scope(0, len(tr.sig), in_class=False)
+    Deduplicator(tr, original, checked).scope(0, len(tr.sig), in_class=False)
 
 
 def member_qualifiers(tr: Tokens) -> None:
@@ -114,9 +116,10 @@ class Deduplicator:
     initialisers or `;`), compared without address spaces, is the same as an earlier one in
     the same scope."""
 
-    def __init__(self, tr: Tokens, original: list[str]) -> None:
+    def __init__(self, tr: Tokens, original: list[str], checked: bool) -> None:
         self.tr = tr
         self.original = original  # the token texts before member_qualifiers
+        self.checked = checked
 
     def scope(self, lo: int, hi: int, in_class: bool) -> None:
         tr = self.tr
@@ -221,12 +224,28 @@ class Deduplicator:
                 depth += {"(": 1, "<": 1, ")": -1, ">": -1, ">>": -2}.get(t, 0)
             if depth <= 0 and (t == "=" or (t == ":" and tr.text(k - 1) == ")")):
                 break
+            if self.checked and t in ("device", "constant", "threadgroup") and self.pointer(k):
+                words.append("__checked__")
             if t == "constant":
                 t = "const"
             if t and t not in ERASED:
                 words.append(t)
             k += 1
         return tuple(_canonical_qualifiers(words))
+
+    def pointer(self, k: int) -> bool:
+        """True if the address space at k qualifies a pointer (`device const T<...>* p`)."""
+        tr = self.tr
+        j = k + 1
+        while (
+            tr.text(j) in ("const", "volatile", "::")
+            or tr.text(j)[:1].isalpha()
+            or tr.text(j)[:1] == "_"
+        ):
+            j += 1
+            if tr.text(j) == "<":
+                j = tr.match_angle(j) + 1
+        return tr.text(j) == "*"
 
     def erase(self, start: int, end: int) -> None:
         for q in range(start, end + 1):

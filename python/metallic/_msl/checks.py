@@ -244,10 +244,13 @@ def _is_value_end(s: _Stream, k: int) -> bool:
 
 
 def _is_declaration(s: _Stream, k: int) -> bool:
-    """True if the name at k is being declared (`Type name`, `Tmpl<...> name`)."""
+    """True if the name at k is being declared (`Type name`, `Tmpl<...> name`, `Type& name`
+    before `,`, `)`, `=` or `;`: candle's `threadgroup MD<T> &md_total` parameter)."""
     prev = s.text(k - 1)
     if s.kind(k - 1) == "ident":
         return prev not in EXPRESSION_KEYWORDS
+    if prev in ("&", "&&") and s.text(k + 1) in (",", ")", "=", ";"):
+        return _is_declaration(s, k - 1)  # what precedes the `&` declares a type
     if prev in (">", ">>"):
         # `checked_ptr<T> name`: the '>' closes a '<' that follows a name.
         depth = 0
@@ -373,7 +376,8 @@ def _accesses(s: _Stream, names: set[str], scalars: set[str]) -> None:
         chain_end = _member_chain_end(s, j)
         after = s.text(chain_end)
         if unary_prefix and prefix == "&":
-            mode = "addr"
+            # `&p[i]` is an address; `&p[i].m` the address of a member of an element.
+            mode = "addr" if chain_end == j else "access"
         elif not unary_prefix and _bound_to_reference(s, k, chain_end, out_refs):
             mode = "access"
         elif (

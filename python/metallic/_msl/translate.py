@@ -1018,7 +1018,7 @@ def translate(
     metallic_host_library_<name>_checked."""
     text = preprocess(sources, include_dirs, compiler)
     erased = Translator(tokenize(text))
-    _address_spaces.run(erased)
+    _address_spaces.run(erased, checked=checks)
     tr = Translator(tokenize("".join(t.text for t in erased.toks)))
     tr.run()
     seen: set[str] = set()
