@@ -202,18 +202,6 @@ std::pair<SdpaDispatchOp::Operation, Tensor> SdpaDispatchOp::create(Context& ctx
 
 void SdpaDispatchOp::Operation::encode(ComputeKernelEncoder& e) const {
   if (out.numel() == 0) return;
-  if (by_row) {
-    const uint32_t rows = params.batch * params.kv_heads * params.rows;
-    e.pipeline(attend)
-        .buffer(0, q)
-        .buffer(1, k)
-        .buffer(2, v)
-        .buffer(3, mask.defined() ? mask : q)
-        .buffer(4, out)
-        .bytes(7, params)
-        .dispatch_1d(rows, 64);
-    return;
-  }
   // Unused bindings (no mask, a single split) get a tensor the kernel never reads.
   e.pipeline(attend)
       .buffer(0, q)
@@ -221,9 +209,13 @@ void SdpaDispatchOp::Operation::encode(ComputeKernelEncoder& e) const {
       .buffer(2, v)
       .buffer(3, mask.defined() ? mask : q)
       .buffer(4, out)
-      .buffer(5, part_acc)
+      .bytes(7, params);
+  if (by_row) {
+    e.dispatch_1d(params.batch * params.kv_heads * params.rows, 64);
+    return;
+  }
+  e.buffer(5, part_acc)
       .buffer(6, part_stats)
-      .bytes(7, params)
       .dispatch_custom({row_blocks, params.batch * params.kv_heads, params.splits},
                        {kThreads, 1, 1});
   if (params.splits == 1) return;
