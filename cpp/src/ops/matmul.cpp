@@ -66,6 +66,24 @@ Shape broadcast_batch(const Shape& a, const Shape& b) {
 }
 }  // namespace
 
+MatmulCommand matmul_command(const MatmulDims& d, bool transpose_a, bool transpose_b, double alpha,
+                             double beta, DType dtype, int64_t batch, bool b_batched) {
+  MatmulCommand c;
+  c.m = static_cast<uint32_t>(d.m);
+  c.n = static_cast<uint32_t>(d.n);
+  c.k = static_cast<uint32_t>(d.k);
+  c.transpose_a = transpose_a;
+  c.transpose_b = transpose_b;
+  c.alpha = alpha;
+  c.beta = beta;
+  c.dtype = dtype;
+  c.batch = static_cast<uint32_t>(batch);
+  c.a_batch_stride = static_cast<size_t>(d.m * d.k);
+  c.b_batch_stride = b_batched ? static_cast<size_t>(d.k * d.n) : 0;
+  c.c_batch_stride = static_cast<size_t>(d.m * d.n);
+  return c;
+}
+
 MatmulDims matmul_dims(const char* op, const Tensor& a, const Tensor& b, bool transpose_a,
                        bool transpose_b) {
   if (a.ndim() < 2 || b.ndim() < 2) {
@@ -169,19 +187,8 @@ std::pair<MatmulOp::Operation, Tensor> MatmulOp::create(Context& ctx, const Args
   Tensor out = ctx.tensor(a.dtype(), out_shape);
   op.out = out;
   op.c = args.c ? *args.c : out;
-  MatmulCommand& c = op.command;
-  c.m = static_cast<uint32_t>(m);
-  c.n = static_cast<uint32_t>(n);
-  c.k = static_cast<uint32_t>(k);
-  c.transpose_a = args.transpose_a;
-  c.transpose_b = args.transpose_b;
-  c.alpha = args.alpha;
-  c.beta = args.beta;
-  c.dtype = a.dtype();
-  c.batch = static_cast<uint32_t>(batch);
-  c.a_batch_stride = static_cast<size_t>(m * k);
-  c.b_batch_stride = static_cast<size_t>(k * n);
-  c.c_batch_stride = static_cast<size_t>(m * n);
+  op.command = matmul_command({m, n, k}, args.transpose_a, args.transpose_b, args.alpha, args.beta,
+                              a.dtype(), batch, true);
   op.a_batches = static_cast<uint32_t>(product(a_batch));
   op.b_batches = static_cast<uint32_t>(product(b_batch));
   if (backend == "msl") {

@@ -41,19 +41,9 @@ std::pair<MpsMatmulOp::Operation, Tensor> MpsMatmulOp::create(Context& ctx, cons
     throw ShapeError("mps_matmul: K is 0 (the product of empty matrices is not supported)");
   }
 
-  MatmulCommand c;
-  c.m = static_cast<uint32_t>(m);
-  c.n = static_cast<uint32_t>(n);
-  c.k = static_cast<uint32_t>(k);
-  c.transpose_a = args.transpose_a;
-  c.transpose_b = args.transpose_b;
-  c.alpha = args.alpha;
-  c.dtype = a.dtype();
-  c.batch = static_cast<uint32_t>(batch);
-  c.a_batch_stride = static_cast<size_t>(m * k);
-  c.b_batch_stride = b.ndim() > 2 ? static_cast<size_t>(k * n) : 0;
-  c.c_batch_stride = static_cast<size_t>(m * n);
-  Operation op{a, b, out, c};
+  Operation op{a, b, out,
+               matmul_command({m, n, k}, args.transpose_a, args.transpose_b, args.alpha, 0.0,
+                              a.dtype(), batch, b.ndim() > 2)};
   return {std::move(op), out};
 }
 

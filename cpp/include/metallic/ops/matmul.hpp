@@ -19,6 +19,10 @@ struct MatmulDims {
 /// `op`), and returns M, N, K.
 MatmulDims matmul_dims(const char* op, const Tensor& a, const Tensor& b, bool transpose_a,
                        bool transpose_b);
+/// The device-library command for `batch` packed products of `d`'s sizes in `dtype` (buffers
+/// are bound by the encoder); `b_batched` false: one b for every batch entry.
+MatmulCommand matmul_command(const MatmulDims& d, bool transpose_a, bool transpose_b, double alpha,
+                             double beta, DType dtype, int64_t batch, bool b_batched);
 
 struct MatmulOp {
   static constexpr const char* name = "matmul";
