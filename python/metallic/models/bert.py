@@ -92,9 +92,10 @@ class _Layer:
         )
 
     def _heads(self, x: Tensor, batch: int, seq: int) -> Tensor:
-        """[batch * seq, hidden] -> [batch, heads, seq, head_dim]."""
+        """[batch * seq, hidden] -> [batch, heads, seq, head_dim], a view (attention reads it
+        strided)."""
         head_dim = int(x.shape[-1]) // self.heads
-        return x.reshape(batch, seq, self.heads, head_dim).transpose(0, 2, 1, 3).contiguous()
+        return x.reshape(batch, seq, self.heads, head_dim).transpose(0, 2, 1, 3)
 
     def __call__(self, x: Tensor, mask: Tensor, batch: int, seq: int) -> Tensor:
         q = self._heads(self.query(x), batch, seq)

@@ -85,20 +85,22 @@ class _Block:
         self.v_cache = ctx.zeros(cache_shape)
 
     def _heads(self, x: Tensor, n: int, heads: int, start: int, rope: bool) -> Tensor:
-        """[n, heads * head_dim] -> [1, heads, n, head_dim], rotated for positions start.."""
+        """[n, heads * head_dim] -> [1, heads, n, head_dim] (a view), rotated for positions
+        start.."""
         x = x.reshape(1, n, heads, self.c.head_dim)
         if rope:
             x = ops.rope(
                 x, offset=start, theta=self.c.rope_theta, style=self.rope_style, layout="bshd"
             )
-        return x.transpose(0, 2, 1, 3).contiguous()
+        return x.transpose(0, 2, 1, 3)
 
     def __call__(self, x: Tensor, n: int, start: int) -> Tensor:
         c = self.c
         h = self.attn_norm(x)
         q = self._heads(self.q(h), n, c.heads, start, rope=True)
-        k = self._heads(self.k(h), n, c.kv_heads, start, rope=True)
-        v = self._heads(self.v(h), n, c.kv_heads, start, rope=False)
+        # Attention reads q as a strided view; kv_cache_write takes contiguous keys and values.
+        k = self._heads(self.k(h), n, c.kv_heads, start, rope=True).contiguous()
+        v = self._heads(self.v(h), n, c.kv_heads, start, rope=False).contiguous()
         # The cache's filled prefix [0, start + n) as strided views, read by attention in place.
         keys = ops.kv_cache_write(self.k_cache, k, start)
         values = ops.kv_cache_write(self.v_cache, v, start)
