@@ -81,6 +81,9 @@ kernel void address_spaces(device const float* x [[buffer(0)]],
   threadgroup float shared[4];
   threadgroup Acc tacc[4];
   threadgroup MD<float> md[4];
+  threadgroup MD<float> md_one;  // a template type, no dimensions
+  if (l == 0) md_one.d = 0.25f;
+  threadgroup_barrier(mem_flags::mem_threadgroup);
   shared[l] = x[i];
   tacc[l] = Acc(float(i));
   tacc[l] += 0.5f;
@@ -95,7 +98,7 @@ kernel void address_spaces(device const float* x [[buffer(0)]],
   out[i] = load_sum(x, 4) + load_sum(c, 4) * kTable[i % 4] + first(local) + first(shared + l)
            + t + a.get() + acc[i].get() + cacc.get() + tacc[l].get() + md[l].m * md[l].d
            + Conv(3).v + Conv(float2(1.0f, 2.0f)).v + (*pv - acc[i].get())
-           + (tg_product(md[l]) - md[l].m * md[l].d);
+           + (tg_product(md[l]) - md[l].m * md[l].d) + md_one.d;
 }
 """
 
@@ -122,7 +125,7 @@ def test_address_spaces(msl, msl_checked, checks):
     )
     i = np.arange(8)
     table = np.array([1, 10, 100, 1000], np.float32)[i % 4]
-    conv = 3 + (1 + 2)  # Conv(3).v + Conv(float2(1, 2)).v
+    conv = 3 + (1 + 2) + 0.25  # Conv(3).v + Conv(float2(1, 2)).v + md_one.d
     expect = x[:4].sum() + c.sum() * table + 2 * x + x + x + 4 + (acc + x) + 7 + (i + 0.5) + 2 * i
     expect += conv
     np.testing.assert_allclose(out, expect, rtol=1e-6)

@@ -719,8 +719,9 @@ class Translator:
                     "__builtin_memcpy(__p, &__init, sizeof __init); }"
                 )
                 j += 1
+            # (The space: `MD<T>` and the closing `>` must not read as `>>`.)
             pieces.append(
-                f"auto& {name} = ::metal_host::threadgroup_variable<{type_text}{dims}>({vid}{init})"
+                f"auto& {name} = ::metal_host::threadgroup_variable<{type_text}{dims} >({vid}{init})"
             )
             if self.text(j) == ",":
                 j += 1
