@@ -95,10 +95,11 @@ kernel void address_spaces(device const float* x [[buffer(0)]],
   acc[i] += x[i];
   typename pointee<device const float*>::type t = first(x + i);
   const device float* pv = &acc[i].v;  // the address of a member of an element (ggml)
+  const constant auto* cc = c + 1;  // MLX steel_gemm_fused.h
   out[i] = load_sum(x, 4) + load_sum(c, 4) * kTable[i % 4] + first(local) + first(shared + l)
            + t + a.get() + acc[i].get() + cacc.get() + tacc[l].get() + md[l].m * md[l].d
            + Conv(3).v + Conv(float2(1.0f, 2.0f)).v + (*pv - acc[i].get())
-           + (tg_product(md[l]) - md[l].m * md[l].d) + md_one.d;
+           + (tg_product(md[l]) - md[l].m * md[l].d) + md_one.d + (cc[0] - c[1]);
 }
 """
 

@@ -177,7 +177,8 @@ def _pointer_types(s: _Stream, names: set[str]) -> None:
         element = ("const " if is_const else "") + " ".join(parts)
         for q in range(first, star + 1):
             s.set(q, "")
-        s.set(first, f"{NS}checked_ptr<{element}>")
+        # `constant auto* p = q;` (MLX): `auto`, which deduces q's checked or raw pointer type.
+        s.set(first, "auto" if parts == ["auto"] else f"{NS}checked_ptr<{element}>")
         j = star + 1
         while s.text(j) in RESTRICT:
             s.set(j, "")
