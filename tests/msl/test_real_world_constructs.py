@@ -70,6 +70,9 @@ struct Conv {
 
 // A threadgroup reference parameter named like a threadgroup variable (candle reduce.metal).
 METAL_FUNC float tg_product(threadgroup MD<float> &md) { return md.m * md.d; }
+// A threadgroup variable passed to a template's reference parameter (a write, not a read).
+template <typename T>
+METAL_FUNC void set_d(threadgroup MD<T> &out, T v) { out.m = v; out.d = v; }
 
 kernel void address_spaces(device const float* x [[buffer(0)]],
                            constant const float* c [[buffer(1)]],
@@ -82,7 +85,7 @@ kernel void address_spaces(device const float* x [[buffer(0)]],
   threadgroup Acc tacc[4];
   threadgroup MD<float> md[4];
   threadgroup MD<float> md_one;  // a template type, no dimensions
-  if (l == 0) md_one.d = 0.25f;
+  if (l == 0) set_d<float>(md_one, 0.25f);
   threadgroup_barrier(mem_flags::mem_threadgroup);
   shared[l] = x[i];
   tacc[l] = Acc(float(i));

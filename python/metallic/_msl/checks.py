@@ -337,7 +337,15 @@ def _bound_to_reference(s: _Stream, k: int, end: int, out_refs: dict[str, set[in
         elif t in (";", "{", "}"):
             return False
         j -= 1
-    return s.kind(j - 1) == "ident" and position in out_refs.get(s.text(j - 1), set())
+    callee = j - 1
+    if s.text(callee) in (">", ">>"):  # `softmax<T, N>(...)`: the name before the `<`
+        depth = 0
+        while callee > 0:
+            depth += {">": 1, ">>": 2, "<": -1}.get(s.text(callee), 0)
+            callee -= 1
+            if depth <= 0:
+                break
+    return s.kind(callee) == "ident" and position in out_refs.get(s.text(callee), set())
 
 
 def _match_back(s: _Stream, close: int) -> int:
