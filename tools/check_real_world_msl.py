@@ -601,10 +601,13 @@ def _mlx_rms(r: Run) -> None:
 
 @case("mlx", M + "layer_norm.metal", "layer_normfloat32")
 def _mlx_layer_norm(r: Run) -> None:
-    x, w, b = r.randn(3, 70), r.randn(70), r.randn(70)
+    # An axis of 250: every thread of the (32-thread) group has part of the row. With fewer
+    # elements than 8 * 31 (70, say) MLX's kernel writes thread_x[i] for negative i in the
+    # threads past the row's end, which corrupts their stack here (a DeviceError with checks).
+    x, w, b = r.randn(3, 250), r.randn(250), r.randn(250)
     out = r.buf(np.zeros_like(x))
-    tg = mlx_row_threads(70, 8)
-    args = [r.buf(x), r.buf(w), r.buf(b), out, np.float32(1e-5), np.uint32(70)]
+    tg = mlx_row_threads(250, 8)
+    args = [r.buf(x), r.buf(w), r.buf(b), out, np.float32(1e-5), np.uint32(250)]
     args += [np.uint32(1), np.uint32(1)]
     r.dispatch("layer_normfloat32", args, (3 * tg,), (tg,), mode="threads")
     mu, var = x.mean(1, keepdims=True), x.var(1, keepdims=True)

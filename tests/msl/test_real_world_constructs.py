@@ -70,6 +70,9 @@ struct Conv {
 
 // A threadgroup reference parameter named like a threadgroup variable (candle reduce.metal).
 METAL_FUNC float tg_product(threadgroup MD<float> &md) { return md.m * md.d; }
+// A threadgroup variable passed to a template's reference parameter (a write, not a read).
+template <typename T>
+METAL_FUNC void set_d(threadgroup MD<T> &out, T v) { out.m = v; out.d = v; }
 
 kernel void address_spaces(device const float* x [[buffer(0)]],
                            constant const float* c [[buffer(1)]],
@@ -81,6 +84,9 @@ kernel void address_spaces(device const float* x [[buffer(0)]],
   threadgroup float shared[4];
   threadgroup Acc tacc[4];
   threadgroup MD<float> md[4];
+  threadgroup MD<float> md_one;  // a template type, no dimensions
+  if (l == 0) set_d<float>(md_one, 0.25f);
+  threadgroup_barrier(mem_flags::mem_threadgroup);
   shared[l] = x[i];
   tacc[l] = Acc(float(i));
   tacc[l] += 0.5f;
@@ -92,10 +98,11 @@ kernel void address_spaces(device const float* x [[buffer(0)]],
   acc[i] += x[i];
   typename pointee<device const float*>::type t = first(x + i);
   const device float* pv = &acc[i].v;  // the address of a member of an element (ggml)
+  const constant auto* cc = c + 1;  // MLX steel_gemm_fused.h
   out[i] = load_sum(x, 4) + load_sum(c, 4) * kTable[i % 4] + first(local) + first(shared + l)
            + t + a.get() + acc[i].get() + cacc.get() + tacc[l].get() + md[l].m * md[l].d
            + Conv(3).v + Conv(float2(1.0f, 2.0f)).v + (*pv - acc[i].get())
-           + (tg_product(md[l]) - md[l].m * md[l].d);
+           + (tg_product(md[l]) - md[l].m * md[l].d) + md_one.d + (cc[0] - c[1]);
 }
 """
 
@@ -122,7 +129,7 @@ def test_address_spaces(msl, msl_checked, checks):
     )
     i = np.arange(8)
     table = np.array([1, 10, 100, 1000], np.float32)[i % 4]
-    conv = 3 + (1 + 2)  # Conv(3).v + Conv(float2(1, 2)).v
+    conv = 3 + (1 + 2) + 0.25  # Conv(3).v + Conv(float2(1, 2)).v + md_one.d
     expect = x[:4].sum() + c.sum() * table + 2 * x + x + x + 4 + (acc + x) + 7 + (i + 0.5) + 2 * i
     expect += conv
     np.testing.assert_allclose(out, expect, rtol=1e-6)

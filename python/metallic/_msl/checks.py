@@ -177,7 +177,8 @@ def _pointer_types(s: _Stream, names: set[str]) -> None:
         element = ("const " if is_const else "") + " ".join(parts)
         for q in range(first, star + 1):
             s.set(q, "")
-        s.set(first, f"{NS}checked_ptr<{element}>")
+        # `constant auto* p = q;` (MLX): `auto`, which deduces q's checked or raw pointer type.
+        s.set(first, "auto" if parts == ["auto"] else f"{NS}checked_ptr<{element}>")
         j = star + 1
         while s.text(j) in RESTRICT:
             s.set(j, "")
@@ -336,7 +337,15 @@ def _bound_to_reference(s: _Stream, k: int, end: int, out_refs: dict[str, set[in
         elif t in (";", "{", "}"):
             return False
         j -= 1
-    return s.kind(j - 1) == "ident" and position in out_refs.get(s.text(j - 1), set())
+    callee = j - 1
+    if s.text(callee) in (">", ">>"):  # `softmax<T, N>(...)`: the name before the `<`
+        depth = 0
+        while callee > 0:
+            depth += {">": 1, ">>": 2, "<": -1}.get(s.text(callee), 0)
+            callee -= 1
+            if depth <= 0:
+                break
+    return s.kind(callee) == "ident" and position in out_refs.get(s.text(callee), set())
 
 
 def _match_back(s: _Stream, close: int) -> int:

@@ -733,8 +733,9 @@ class Translator:
                 )
                 j += 1
             self.threadgroup_decls.append((k, vid))
+            # (The space: `MD<T>` and the closing `>` must not read as `>>`.)
             pieces.append(
-                f"auto& {name} = ::metal_host::threadgroup_variable<{type_text}{dims}>({vid}{init})"
+                f"auto& {name} = ::metal_host::threadgroup_variable<{type_text}{dims} >({vid}{init})"
             )
             # Records the variable's size when the library loads (static_threadgroup_memory).
             pieces.append(f"(void)__mtlh_tg_size<{vid}, sizeof({type_text}{dims})>::registered")
