@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "metallic/dtype.hpp"
+#include "metallic/graph.hpp"
 
 namespace metallic {
 
@@ -137,6 +138,31 @@ struct MatmulCommand {
   std::string label = "matmul";                                       // profiler label
 };
 
+/// A graph compiled by a device for its fixed shapes and dtypes (Metal: an MPSGraphExecutable;
+/// host device: the graph, ready for the reference executor). Made by Device::compile_graph and
+/// cached by the core's GraphExecutableCache.
+class GraphExecutable {
+ public:
+  virtual ~GraphExecutable() = default;
+  virtual const graph::Graph& graph() const = 0;
+};
+using GraphExecutablePtr = std::shared_ptr<GraphExecutable>;
+
+/// One tensor of a graph execution: contiguous row-major data of the node's shape and dtype,
+/// starting `offset` bytes into `buffer`.
+struct GraphTensorBinding {
+  BufferPtr buffer;
+  size_t offset = 0;
+};
+
+/// One execution of a compiled graph, ordered with the command buffer's other work.
+struct GraphCommand {
+  GraphExecutablePtr executable;
+  std::vector<GraphTensorBinding> inputs;   // one per placeholder, in Graph::placeholders() order
+  std::vector<GraphTensorBinding> outputs;  // one per output, in Graph::outputs() order
+  std::string label = "graph";              // profiler label
+};
+
 /// Duration of one labelled dispatch (or, where the device cannot split, of a command buffer).
 struct DispatchTiming {
   std::string label;
@@ -151,6 +177,8 @@ class CommandBuffer {
   virtual void encode_dispatch(DispatchCommand&& command) = 0;
   /// Encodes a matrix multiplication by the device's own library (see MatmulCommand).
   virtual void encode_matmul(const MatmulCommand& command) = 0;
+  /// Encodes one execution of a compiled graph, after the work encoded before it.
+  virtual void encode_graph(GraphCommand&& command) = 0;
   /// Sends the recorded work to the device's queue. Encoding after commit is an error.
   virtual void commit() = 0;
   /// Blocks until the work has run; throws DeviceError if it failed.
@@ -182,6 +210,12 @@ class Device {
   virtual PipelinePtr make_pipeline(const LibraryPtr& library, const std::string& function,
                                     const FunctionConstants& constants) = 0;
   virtual CommandBufferPtr new_command_buffer() = 0;
+  /// Compiles `graph` (its outputs set) for this device; throws DeviceError where the device has
+  /// no graph executor. Callers cache the result (ResourceCache), since compiling is slow on Metal.
+  virtual GraphExecutablePtr compile_graph(const graph::Graph& graph) = 0;
+  /// Whether compile_graph lowers NodeKind::ScaledDotProductAttention to a fused call (Metal:
+  /// MPSGraph on macOS 15 and later). Graph kernels build the unfused form where it does not.
+  virtual bool graph_has_fused_attention() const { return false; }
   /// Stops committed work that has not completed, if the device can (the host device can, a GPU
   /// cannot: the default does nothing). Called once a context has become unusable (a wait was
   /// interrupted), so that a kernel that never ends does not keep running.
