@@ -19,6 +19,7 @@ from metallic._core import (
     MetallicError,
     ShapeError,
     Tensor,
+    graph_kernels,
 )
 from metallic._core import (
     # Also a builtins.IndexError (iteration stops on it); not in __all__, where a star import
@@ -47,6 +48,7 @@ __all__ = [
     "compile_library",
     "default_context",
     "from_dlpack",
+    "graph_kernels",
     "DTypeError",
     "DeviceError",
     "KernelCompileError",

@@ -15,7 +15,9 @@ import numpy as np
 import metallic as mt
 
 
-def info(ctx: mt.Context) -> None:
+def info(ctx: mt.Context, graph: bool = False) -> None:
+    """Prints the build's devices, the active device, ops and kernel libraries; with `graph`,
+    every graph kernel's signature and dtype policies instead of the ops and libraries."""
     from metallic import _core
 
     print(f"metallic {mt.__version__}")
@@ -23,6 +25,9 @@ def info(ctx: mt.Context) -> None:
     print(f"active device: {ctx.device}")
     for key, value in sorted(ctx.device_info().items()):
         print(f"  {key}: {value}")
+    if graph:
+        graph_kernels()
+        return
     print("ops:")
     for op in _core.op_infos():
         params = ", ".join(
@@ -33,6 +38,20 @@ def info(ctx: mt.Context) -> None:
     print("kernel libraries:")
     for lib, functions in _core.kernel_libraries().items():
         print(f"  {lib}: {', '.join(functions)}")
+
+
+def graph_kernels() -> None:
+    """Prints every graph kernel: its bindings with their axes, its dtype policies and notes."""
+    print("graph kernels (the mpsgraph backend of their op):")
+    for kernel in mt.graph_kernels():
+        print(f"  {kernel['name']}")
+        for role in ("inputs", "outputs"):
+            for b in kernel[role]:
+                optional = ", optional" if b["optional"] else ""
+                print(f"    {role[:-1]:6} {b['name']}: {b['axes']}{optional} -- {b['doc']}")
+        print(f"    policies: {'; '.join(kernel['policies'])}")
+        for note in kernel["notes"]:
+            print(f"    note: {note}")
 
 
 def demo(ctx: mt.Context) -> None:
@@ -194,7 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--sdpa-backend", default="auto")
     gen.add_argument("--matmul-backend", default="auto")
     gen.add_argument("--profile", action="store_true", help="per-op table on stderr")
-    sub.add_parser("info", help="devices, ops and kernel libraries")
+    info_parser = sub.add_parser("info", help="devices, ops and kernel libraries")
+    info_parser.add_argument(
+        "--graph", action="store_true", help="graph kernels: signatures and dtype policies"
+    )
     sub.add_parser("demo", help="run a few ops and print results and timings")
     compile_parser = sub.add_parser(
         "compile", help="translate and compile a .metal file for the host device, list kernels"
@@ -214,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"metallic: {e}", file=sys.stderr)
         return 2
     if args.command == "info":
-        info(ctx)
+        info(ctx, graph=args.graph)
     else:
         demo(ctx)
     return 0

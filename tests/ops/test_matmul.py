@@ -67,12 +67,12 @@ def check(out: mt.Tensor, expected: np.ndarray, dtype: str, k: int) -> None:
 def use_backend(ctx: mt.Context, backend: str, dtype: str = "f32") -> None:
     if backend not in mt.backends(ctx)["matmul"]:
         pytest.skip(f"backend {backend} is not available on {ctx.device}")
-    if backend == "mps" and dtype == "bf16":
-        pytest.skip("MPS matmul takes f32 and f16")
+    if backend in ("mps", "mpsgraph") and dtype == "bf16":
+        pytest.skip(f"the {backend} matmul takes f32 and f16")
     ctx.set_backend("matmul", backend)
 
 
-@pytest.mark.parametrize("backend", ["msl", "mps", "blas"])
+@pytest.mark.parametrize("backend", ["msl", "mps", "blas", "mpsgraph"])
 @pytest.mark.parametrize(("a_shape", "b_shape", "ta", "tb"), CASES)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_matches_numpy(
@@ -95,7 +95,7 @@ def test_matches_numpy(
     assert ctx.backend_events()[-1] == ("matmul", backend, "forced on this context")
 
 
-@pytest.mark.parametrize("backend", ["msl", "mps", "blas"])
+@pytest.mark.parametrize("backend", ["msl", "mps", "blas", "mpsgraph"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_alpha(ctx: mt.Context, backend: str, dtype: str) -> None:
     use_backend(ctx, backend, dtype)
@@ -125,7 +125,7 @@ def test_beta_adds_c(ctx: mt.Context, dtype: str) -> None:
     assert ctx.backend_events()[-1][1:] == ("msl", "auto: beta != 0 (the MSL kernels read c)")
 
 
-@pytest.mark.parametrize("backend", ["msl", "mps", "blas"])
+@pytest.mark.parametrize("backend", ["msl", "mps", "blas", "mpsgraph"])
 def test_empty(ctx: mt.Context, backend: str) -> None:
     use_backend(ctx, backend)
     f = np.float32

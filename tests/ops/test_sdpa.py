@@ -1,5 +1,5 @@
-"""scaled_dot_product_attention / sdpa (metal/sdpa; backends "legacy" and, on the host, "row") against a float64 numpy
-reference (and torch's CPU implementation when the pinned torch is installed)."""
+"""scaled_dot_product_attention / sdpa (metal/sdpa; backends "legacy", "mpsgraph" and, on the
+host, "row") against a float64 numpy reference (and torch's CPU implementation when the pinned torch is installed)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ SHAPES = [
 ]
 
 
-@pytest.fixture(params=["legacy", "row"])
+@pytest.fixture(params=["legacy", "row", "mpsgraph"])
 def bctx(ctx: mt.Context, request: pytest.FixtureRequest) -> mt.Context:
     """ctx with the sdpa backend forced to each implementation (skipped where unavailable)."""
     if request.param not in mt.backends(ctx)["sdpa"]:

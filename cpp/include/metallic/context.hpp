@@ -1,5 +1,5 @@
 // Context: owns a device and its queue, the lazy command stream, the buffer pool, the pipeline
-// and library caches and the profiler. One stream of work: encoding, committing and the
+// and library caches, the graph kernels' ResourceCache and the profiler. One stream of work: encoding, committing and the
 // bookkeeping of waits are serialised by a lock, because Python releases the GIL while it waits
 // and another thread may encode meanwhile (the lock is not held while blocked on the device, so
 // that an interrupt check may take the GIL). The rest (pool, caches, profiler scopes) expects one
@@ -21,6 +21,7 @@
 #include "metallic/device.hpp"
 #include "metallic/kernel_registry.hpp"
 #include "metallic/profiler.hpp"
+#include "metallic/resource_cache.hpp"
 #include "metallic/tensor.hpp"
 
 namespace metallic {
@@ -101,6 +102,8 @@ class Context : public std::enable_shared_from_this<Context> {
   Profiler& profiler() { return profiler_; }
   /// Backend overrides and choices of ops with several implementations (backend_registry.hpp).
   BackendSelector& backends() { return backends_; }
+  /// The graph kernels' compiled executables and masks (resource_cache.hpp).
+  ResourceCache& resources() { return resources_; }
   /// Starts recording a profile (see profiler.hpp); nests.
   ProfileMark begin_profile();
   /// Waits for all work and returns the records since `mark`.
@@ -125,6 +128,7 @@ class Context : public std::enable_shared_from_this<Context> {
   BufferPool pool_;
   Profiler profiler_;
   BackendSelector backends_;
+  ResourceCache resources_;
   CommandBufferPtr active_;
   uint32_t active_dispatches_ = 0;
   uint32_t dispatch_limit_ = 64;

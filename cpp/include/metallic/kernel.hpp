@@ -59,6 +59,10 @@ class ComputeKernelEncoder {
   /// Encodes `command` (a device-library matmul, no pipeline) on tensors a, b, c: fills in their
   /// buffers and offsets and marks them used.
   void matmul(MatmulCommand command, const Tensor& a, const Tensor& b, const Tensor& c);
+  /// Encodes one execution of a compiled graph on contiguous tensors (one per placeholder, one
+  /// per output, in the graph's orders) and marks them used; nothing when every output is empty.
+  void graph(const GraphExecutablePtr& executable, const std::vector<Tensor>& inputs,
+             const std::vector<Tensor>& outputs);
 
   /// The pipeline set by pipeline(), for kernels that size threadgroups by its limits.
   const Pipeline& current_pipeline() const;

@@ -1,5 +1,7 @@
 #include "metallic/kernel.hpp"
 
+#include <algorithm>
+
 #include "metallic/error.hpp"
 
 namespace metallic {
@@ -97,6 +99,52 @@ void ComputeKernelEncoder::matmul(MatmulCommand command, const Tensor& a, const 
            a.nbytes() + b.nbytes() + c.nbytes());
   }
   cb.encode_matmul(command);
+  ctx_.dispatch_encoded();
+}
+
+void ComputeKernelEncoder::graph(const GraphExecutablePtr& executable,
+                                 const std::vector<Tensor>& inputs,
+                                 const std::vector<Tensor>& outputs) {
+  const graph::Graph& g = executable->graph();
+  if (inputs.size() != g.placeholders().size() || outputs.size() != g.outputs().size()) {
+    throw ArgumentError(std::string(op_name_) + ": the graph takes " +
+                        std::to_string(g.placeholders().size()) + " inputs and " +
+                        std::to_string(g.outputs().size()) + " outputs, got " +
+                        std::to_string(inputs.size()) + " and " + std::to_string(outputs.size()));
+  }
+  if (std::all_of(outputs.begin(), outputs.end(), [](const Tensor& t) { return t.numel() == 0; })) {
+    return;
+  }
+  GraphCommand command;
+  command.executable = executable;
+  size_t bytes = 0;
+  auto bind = [&](const Tensor& t, graph::NodeId id) {
+    const graph::Node& n = g.node(id);
+    if (&t.context() != &ctx_) {
+      throw ArgumentError(std::string(op_name_) + ": a tensor belongs to another context");
+    }
+    if (!t.is_contiguous() || t.dtype() != n.dtype ||
+        !std::equal(t.shape().begin(), t.shape().end(), n.shape.begin(), n.shape.end())) {
+      throw ArgumentError(std::string(op_name_) + ": graph tensors must be contiguous and match " +
+                          "their node (" + dtype_name(n.dtype) + " " +
+                          shape_str(Shape(n.shape.begin(), n.shape.end())) + "), got " +
+                          t.describe());
+    }
+    ctx_.mark_used(t);
+    bytes += t.nbytes();
+    return GraphTensorBinding{t.buffer(), t.offset_bytes()};
+  };
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    command.inputs.push_back(bind(inputs[i], g.placeholders()[i]));
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    command.outputs.push_back(bind(outputs[i], g.outputs()[i]));
+  }
+  command.label = ctx_.profiler().label(op_name_);
+  std::lock_guard<std::recursive_mutex> lock(ctx_.stream_mutex());
+  CommandBuffer& cb = ctx_.active_command_buffer();
+  if (ctx_.profiler().recording()) record("graph (device executor)", {0, 0, 0}, {0, 0, 0}, bytes);
+  cb.encode_graph(std::move(command));
   ctx_.dispatch_encoded();
 }
 

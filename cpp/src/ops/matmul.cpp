@@ -1,5 +1,6 @@
-// Host side of matmul: validation, broadcasting, the backend choice, and the three paths (MSL
-// GEMM, MSL GEMV through MatmulQ8GemvOp, the device library's MatmulCommand).
+// Host side of matmul: validation, broadcasting, the backend choice, and the four paths (MSL
+// GEMM, MSL GEMV through MatmulQ8GemvOp, the device library's MatmulCommand, the matmul graph
+// kernel).
 #include "metallic/ops/matmul.hpp"
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 
 #include "metallic/backend_registry.hpp"
 #include "metallic/error.hpp"
+#include "metallic/graph_kernel.hpp"
 #include "metallic/kernel_variants.hpp"
 #include "metallic/op_registry.hpp"
 #include "metallic/ops/matmul_q8_gemv.hpp"
@@ -20,7 +22,36 @@ using uint = uint32_t;
 const bool kRegistered =
     KernelBackendRegistry::register_backend("matmul", "msl") &&
     KernelBackendRegistry::register_backend("matmul", "mps", BackendDevices::MetalOnly) &&
-    KernelBackendRegistry::register_backend("matmul", "blas", BackendDevices::HostOnly);
+    KernelBackendRegistry::register_backend("matmul", "blas", BackendDevices::HostOnly) &&
+    KernelBackendRegistry::register_backend("matmul", "mpsgraph");
+
+/// alpha · op(a) @ op(b) in the accumulator dtype, batch dimensions broadcast.
+graph::Graph build_matmul_graph(const GraphKernelKey& key) {
+  const DType storage = key.policy.storage, acc = key.policy.accumulator;
+  graph::Graph g;
+  auto input = [&](const char* name, size_t i) {
+    const graph::NodeId x = g.placeholder(name, storage, key.inputs[i].shape);
+    return storage == acc ? x : g.cast(x, acc);
+  };
+  const graph::NodeId a = input("a", 0), b = input("b", 1);
+  graph::NodeId out = g.matmul(a, b, key.attribute("transpose_a") != 0,
+                               key.attribute("transpose_b") != 0);
+  const double alpha = key.attribute("alpha");
+  if (alpha != 1.0) out = g.scale(out, alpha);
+  g.set_outputs({storage == acc ? out : g.cast(out, storage)});
+  return g;
+}
+
+const GraphKernel& kGraphKernel = GraphKernel::register_kernel(
+    "matmul",
+    {{{"a", "(..., M, K), (..., K, M) with transpose_a", false, "left operand"},
+      {"b", "(..., K, N), (..., N, K) with transpose_b", false,
+       "right operand; batch dimensions broadcast with a's"}},
+     {{"out", "(..., M, N)", false, "alpha · op(a) @ op(b)"}},
+     {{DType::F32, DType::F32}, {DType::F16, DType::F32}},
+     {"attributes: transpose_a, transpose_b, alpha", "no quantized weights and no beta · c: "
+      "the msl backend has those"}},
+    build_matmul_graph);
 
 const KernelVariants kGemmKernels("matmul_gemm", {""});
 
@@ -179,6 +210,15 @@ std::pair<MatmulOp::Operation, Tensor> MatmulOp::create(Context& ctx, const Args
   Operation op;
   op.a = a;
   op.b = b;
+  if (backend == "mpsgraph") {
+    op.path = Operation::Path::Graph;
+    op.graph = prepare_graph_kernel_call(ctx, kGraphKernel, {a, b}, default_graph_policy(a.dtype()),
+                                         {{"transpose_a", args.transpose_a},
+                                          {"transpose_b", args.transpose_b},
+                                          {"alpha", args.alpha}});
+    Tensor out = op.graph->outputs[0];
+    return {std::move(op), std::move(out)};
+  }
   if (backend == "msl" && gemv_shape && (quantized || few_rows)) {
     // The rows of every batch entry of a meet the same weight: one GEMV over all of them.
     Tensor out = ctx.call<MatmulQ8GemvOp>({a, b, args.transpose_b, args.alpha});
@@ -223,6 +263,10 @@ void MatmulOp::Operation::encode_library(ComputeKernelEncoder& e) const {
 }
 
 void MatmulOp::Operation::encode(ComputeKernelEncoder& e) const {
+  if (path == Path::Graph) {
+    graph->encode(e);
+    return;
+  }
   if (path == Path::Done || out.numel() == 0) return;
   if (path == Path::Library) {
     encode_library(e);
@@ -258,7 +302,7 @@ METALLIC_REGISTER_OP(
     MatmulOp, "matmul",
     "alpha * op(a) @ op(b) + beta * c over broadcast batch dimensions; b may be a q8_0/q4_0 "
     "weight [N, K] used with transpose_b=True (= a @ W^T). Backends: msl, mps (Metal), blas "
-    "(host).",
+    "(host), mpsgraph.",
     METALLIC_ARG(a, "[..., M, K] ([..., K, M] with transpose_a); f32, f16 or bf16"),
     METALLIC_ARG(b, "[..., K, N] ([..., N, K] with transpose_b), a's dtype, or q8_0/q4_0 [N, K]"),
     METALLIC_ARG(transpose_a, "a is stored transposed"),

@@ -1,4 +1,5 @@
-// Host side of metal/sdpa: validation, backend choice, the split of the KV range, binding.
+// Host side of metal/sdpa: validation, backend choice, the split of the KV range, binding; and
+// the sdpa graph kernel (the mpsgraph backend).
 #include "metallic/ops/sdpa.hpp"
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 
 #include "metallic/backend_registry.hpp"
 #include "metallic/error.hpp"
+#include "metallic/graph_kernel.hpp"
 #include "metallic/op_registry.hpp"
 
 namespace metallic {
@@ -28,6 +30,61 @@ const bool kLegacyRegistered = KernelBackendRegistry::register_backend("sdpa", "
 // cost a fiber switch per lane, while this form runs as a plain loop.
 const bool kRowRegistered =
     KernelBackendRegistry::register_backend("sdpa", "row", BackendDevices::HostOnly);
+const bool kGraphRegistered = KernelBackendRegistry::register_backend("sdpa", "mpsgraph");
+
+/// The attention graph of one call: MPSGraph's fused node where the device has it, else
+/// q kᵀ, scale, mask, softmax and · v, with the query heads that share a KV head stacked into
+/// one matrix (GQA). Inputs and results in the storage dtype, the rest in the accumulator's.
+graph::Graph build_sdpa_graph(const GraphKernelKey& key) {
+  using graph::NodeId;
+  const DType storage = key.policy.storage, acc = key.policy.accumulator;
+  graph::Graph g;
+  auto input = [&](const char* name, size_t i) {
+    const NodeId x = g.placeholder(name, storage, key.inputs[i].shape);
+    return storage == acc ? x : g.cast(x, acc);
+  };
+  const NodeId q = input("q", 0), k = input("k", 1), v = input("v", 2);
+  std::optional<NodeId> mask;
+  if (key.inputs[3].present) mask = input("mask", 3);
+  if (key.inputs[4].present) {
+    const NodeId causal = input("causal_mask", 4);
+    mask = mask ? g.add(*mask, causal) : causal;
+  }
+  const double scale = key.attribute("scale");
+  NodeId out;
+  if (key.attribute("fused_attention") != 0) {
+    out = g.scaled_dot_product_attention(q, k, v, mask, scale);
+  } else {
+    const auto& qs = key.inputs[0].shape;
+    const auto& ks = key.inputs[1].shape;
+    const int64_t batch = qs[0], heads = qs[1], queries = qs[2], dim = qs[3];
+    const int64_t kv_heads = ks[1], keys = ks[2], group = heads / kv_heads;
+    const NodeId stacked = g.reshape(q, {batch, kv_heads, group * queries, dim});
+    NodeId scores = g.scale(g.matmul(stacked, k, false, true), scale);
+    if (mask) {
+      const NodeId per_head = g.reshape(scores, {batch, heads, queries, keys});
+      scores = g.reshape(g.additive_mask(per_head, *mask), {batch, kv_heads, group * queries, keys});
+    }
+    out = g.reshape(g.matmul(g.softmax(scores, -1), v), {batch, heads, queries, dim});
+  }
+  g.set_outputs({storage == acc ? out : g.cast(out, storage)});
+  return g;
+}
+
+const GraphKernel& kGraphKernel = GraphKernel::register_kernel(
+    "sdpa",
+    {{{"q", "(B, H, Sq, D)", false, "queries"},
+      {"k", "(B, Hkv, Skv, D)", false, "keys; H % Hkv == 0, query head h reads KV head h / (H / Hkv)"},
+      {"v", "(B, Hkv, Skv, D)", false, "values, like k"},
+      {"mask", "broadcast to (B, H, Sq, Skv)", true, "additive: 0 keeps, -inf hides"},
+      {"causal_mask", "(Sq, Skv)", true,
+       "the MaskArena's causal mask: key j hidden from query i when j > i + Skv - Sq"}},
+     {{"out", "(B, H, Sq, D)", false, "softmax(q kᵀ · scale + masks) v"}},
+     {{DType::F32, DType::F32}, {DType::F16, DType::F32}},
+     {"attributes: scale (default 1/sqrt(D)), fused_attention (the device's fused node)",
+      "decode (Sq = 1) needs no causal mask: every key precedes the query",
+      "rows that see no key give 0"}},
+    build_sdpa_graph);
 
 [[noreturn]] void fail_shape(const std::string& msg) {
   throw ShapeError("sdpa: " + msg);
@@ -145,6 +202,20 @@ std::pair<SdpaDispatchOp::Operation, Tensor> SdpaDispatchOp::create(Context& ctx
     ms = mask_strides(mask, {batch, q_heads, q_len, kv_len});
   }
 
+  if (backend == "mpsgraph") {
+    Operation op{};
+    std::optional<Tensor> causal_mask;
+    if (args.causal && q_len > 1) {  // one query sees every key: no mask needed
+      causal_mask = ctx.resources().get_or_create_mpsgraph_mask(ctx, MaskKind::Causal, q_len,
+                                                                kv_len, q.dtype());
+    }
+    const double scale = args.scale ? *args.scale : 1.0 / std::sqrt(static_cast<double>(d));
+    op.graph = prepare_graph_kernel_call(ctx, kGraphKernel, {q, k, v, args.mask, causal_mask},
+                                         default_graph_policy(q.dtype()), {{"scale", scale}});
+    Tensor out = op.graph->outputs[0];
+    return {std::move(op), std::move(out)};
+  }
+
   Tensor out = ctx.tensor(q.dtype(), {batch, q_heads, q_len, d});
   kernel_params::SdpaParams p{};
   p.batch = u32(batch);
@@ -201,6 +272,10 @@ std::pair<SdpaDispatchOp::Operation, Tensor> SdpaDispatchOp::create(Context& ctx
 }
 
 void SdpaDispatchOp::Operation::encode(ComputeKernelEncoder& e) const {
+  if (graph) {
+    graph->encode(e);
+    return;
+  }
   if (out.numel() == 0) return;
   // Unused bindings (no mask, a single split) get a tensor the kernel never reads.
   e.pipeline(attend)

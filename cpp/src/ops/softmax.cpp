@@ -1,4 +1,5 @@
-// Host side of metal/softmax: validation, mask broadcasting, the vec/block backend choice.
+// Host side of metal/softmax: validation, mask broadcasting, the vec/block/row backend choice,
+// and the softmax graph kernel (the mpsgraph backend).
 #include "metallic/ops/softmax.hpp"
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include "float_input.hpp"
 #include "metallic/backend_registry.hpp"
 #include "metallic/error.hpp"
+#include "metallic/graph_kernel.hpp"
 #include "metallic/op_registry.hpp"
 
 namespace metallic {
@@ -22,7 +24,35 @@ const bool registered_block = KernelBackendRegistry::register_backend("softmax",
 // reduction costs every fiber a switch: a thread per row, a plain loop there, is what a CPU wants.
 const bool registered_row =
     KernelBackendRegistry::register_backend("softmax", "row", BackendDevices::HostOnly);
+const bool registered_graph = KernelBackendRegistry::register_backend("softmax", "mpsgraph");
 constexpr uint32_t kVecRowsPerThreadgroup = 4;
+
+/// softmax(scale · x + masks) over the last axis, in the accumulator dtype.
+graph::Graph build_softmax_graph(const GraphKernelKey& key) {
+  const DType storage = key.policy.storage, acc = key.policy.accumulator;
+  graph::Graph g;
+  auto input = [&](const char* name, size_t i) {
+    const graph::NodeId x = g.placeholder(name, storage, key.inputs[i].shape);
+    return storage == acc ? x : g.cast(x, acc);
+  };
+  graph::NodeId x = g.scale(input("x", 0), key.attribute("scale"));
+  if (key.inputs[1].present) x = g.additive_mask(x, input("mask", 1));
+  if (key.inputs[2].present) x = g.additive_mask(x, input("causal_mask", 2));
+  const graph::NodeId out = g.softmax(x, -1);
+  g.set_outputs({storage == acc ? out : g.cast(out, storage)});
+  return g;
+}
+
+const GraphKernel& graph_kernel = GraphKernel::register_kernel(
+    "softmax",
+    {{{"x", "(..., Lk), (..., Lq, Lk) with a causal mask", false, "scores"},
+      {"mask", "broadcast to x", true, "additive: 0 keeps, -inf hides"},
+      {"causal_mask", "(Lq, Lk)", true,
+       "the MaskArena's causal mask: key k hidden from query q when k > q + Lk - Lq"}},
+     {{"out", "x's shape", false, "softmax(scale · x + masks) over the last axis"}},
+     {{DType::F32, DType::F32}, {DType::F16, DType::F32}},
+     {"attributes: scale", "rows with no visible key give 0"}},
+    build_softmax_graph);
 }  // namespace
 
 std::pair<SoftmaxOp::Operation, Tensor> SoftmaxOp::create(Context& ctx, const Args& args) {
@@ -89,6 +119,17 @@ std::pair<SoftmaxOp::Operation, Tensor> SoftmaxOp::create(Context& ctx, const Ar
                         std::to_string(kVecMaxRow) + " elements, got " + std::to_string(n) +
                         "; use the block backend or auto");
   }
+  if (op.backend == "mpsgraph") {
+    std::optional<Tensor> causal_mask;
+    if (args.causal) {
+      causal_mask = ctx.resources().get_or_create_mpsgraph_mask(ctx, MaskKind::Causal, x.dim(-2),
+                                                                n, x.dtype());
+    }
+    op.graph = prepare_graph_kernel_call(ctx, graph_kernel, {x, args.mask, causal_mask},
+                                         default_graph_policy(x.dtype()), {{"scale", args.scale}});
+    Tensor out = op.graph->outputs[0];
+    return {std::move(op), std::move(out)};
+  }
   op.function = softmax_kernels.get(op.backend.c_str(), x.dtype());
   if (op.backend == "block") {  // about 32 elements per thread, 32..1024 threads
     op.threads = static_cast<uint32_t>(std::clamp<int64_t>((n + 1023) / 1024 * 32, 32, 1024));
@@ -123,6 +164,10 @@ void SoftmaxOp::Operation::bind_kernel_args(ComputeKernelEncoder& e) const {
 }
 
 void SoftmaxOp::Operation::encode(ComputeKernelEncoder& e) const {
+  if (graph) {
+    graph->encode(e);
+    return;
+  }
   if (rows == 0) return;
   e.pipeline(function).bind_kernel(*this);
   if (backend == "row") {
@@ -138,8 +183,8 @@ METALLIC_REGISTER_OP(
     SoftmaxOp, "softmax",
     "softmax(scale * x + mask) over the last axis; causal hides key k from query q when "
     "k > q + Lk - Lq (aligned bottom-right, as in decode); rows with no visible key are 0. "
-    "Backends: vec (rows <= 1024), block (any length), row (host device); auto picks row on the "
-    "host device, else by row length.",
+    "Backends: vec (rows <= 1024), block (any length), row (host device), mpsgraph; auto picks row "
+    "on the host device, else by row length.",
     METALLIC_ARG(x, "scores [..., Lk] ([..., Lq, Lk] with causal)"),
     METALLIC_ARG(scale, "multiplies x before the mask is added"),
     METALLIC_ARG(causal, "hide keys after each query (bottom-right aligned)"),

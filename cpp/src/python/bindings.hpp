@@ -9,6 +9,8 @@ void bind_tensor(pybind11::module_& m);
 void bind_context(pybind11::module_& m);
 void bind_ops(pybind11::module_& m);
 void bind_backends(pybind11::module_& m);
+/// After bind_context: mt.graph_kernels and the Context's graph-cache methods.
+void bind_graph(pybind11::module_& m);
 void bind_kernels(pybind11::module_& m);
 /// After bind_context: the Profile class and Context.profile.
 void bind_profile(pybind11::module_& m);

@@ -68,6 +68,7 @@ PYBIND11_MODULE(_core, m) {
   metallic::python::bind_context(m);
   metallic::python::bind_ops(m);
   metallic::python::bind_backends(m);
+  metallic::python::bind_graph(m);
   metallic::python::bind_kernels(m);
   metallic::python::bind_profile(m);
   metallic::python::bind_dlpack(m);

@@ -1,13 +1,15 @@
 // matmul: out = alpha * op(a) @ op(b) + beta * c over broadcast batch dimensions, with backends
 // (backend_registry.hpp): "msl" (metal/matmul's simdgroup_matrix GEMM; the matmul_q8_gemv GEMV
 // for M <= 8 rows and for quantized weights), "mps" (MPSMatrixMultiplication, Metal) and "blas"
-// (the vendor BLAS, host device). Both of the last two run as a device-library MatmulCommand.
+// (the vendor BLAS, host device), both run as a device-library MatmulCommand, and "mpsgraph"
+// (the matmul graph kernel, docs/graph-kernels.md).
 #pragma once
 
 #include <optional>
 #include <utility>
 
 #include "metallic/context.hpp"
+#include "metallic/graph_kernel.hpp"
 
 namespace metallic {
 
@@ -36,8 +38,9 @@ struct MatmulOp {
     std::optional<Tensor> c;  // added as beta * c; out's shape and dtype
   };
   struct Operation {
-    enum class Path { Gemm, Library, Done };  // Done: a composite call already encoded it
+    enum class Path { Gemm, Library, Graph, Done };  // Done: a composite call encoded it
     Path path = Path::Done;
+    std::optional<GraphKernelCall> graph;  // Path::Graph
     Tensor a, b, c, out;
     KernelFunction function{};
     MatmulCommand command;  // the problem (Gemm reads its sizes, strides and scales too)

@@ -1,13 +1,15 @@
 // Scaled dot-product attention (metal/sdpa): softmax(q kᵀ · scale + mask) v on [batch, heads,
 // seq, head_dim] tensors, with grouped-query attention, a causal mask aligned bottom-right and an
 // additive mask. SdpaDispatchOp picks a backend from the KernelBackendRegistry ("sdpa": legacy,
-// the MSL flash-attention kernel; the graph issue adds mpsgraph).
+// the MSL flash-attention kernel; row, one thread per query row on the host device; mpsgraph,
+// the sdpa graph kernel, docs/graph-kernels.md).
 #pragma once
 
 #include <optional>
 #include <utility>
 
 #include "metallic/context.hpp"
+#include "metallic/graph_kernel.hpp"
 #include "metallic/kernel_variants.hpp"
 
 namespace metallic {
@@ -33,6 +35,7 @@ struct SdpaDispatchOp {
     KernelFunction attend, combine;
     uint32_t row_blocks;
     bool by_row = false;  // the "row" backend: one thread per query row
+    std::optional<GraphKernelCall> graph;  // the "mpsgraph" backend: the rest is unused
     void encode(ComputeKernelEncoder& e) const;
   };
   /// Returns the attention output [batch, q_heads, q_len, head_dim] in q's dtype.

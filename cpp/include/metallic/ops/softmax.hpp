@@ -1,8 +1,8 @@
 // Softmax over the last axis (metal/softmax) of scale * x, with an optional causal mask (aligned
-// bottom-right when queries < keys) and an additive mask added after scaling. Two backends,
+// bottom-right when queries < keys) and an additive mask added after scaling. Backends,
 // chosen through the KernelBackendRegistry: `vec` (one SIMD group per row, rows up to 1024),
 // `block` (one threadgroup per row, online max/sum, any length) and, on the host device only,
-// `row` (one thread per row, no SIMD-group reductions).
+// `row` (one thread per row, no SIMD-group reductions); `mpsgraph` runs the softmax graph kernel.
 #pragma once
 
 #include <optional>
@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "metallic/context.hpp"
+#include "metallic/graph_kernel.hpp"
 #include "metallic/kernel_variants.hpp"
 
 namespace metallic {
@@ -27,7 +28,8 @@ struct SoftmaxOp {
   struct Operation {
     Tensor x, mask, out;
     KernelFunction function;
-    std::string backend;  // "vec", "block" or "row"
+    std::string backend;  // "vec", "block", "row" or "mpsgraph"
+    std::optional<GraphKernelCall> graph;  // mpsgraph: the rest is unused
     bool causal = false;
     uint32_t rows, n, lq, vec4, threads, rows_per_group;
     uint32_t lead[3], mask_stride[3];

@@ -125,7 +125,10 @@ std::vector<KernelArgument> HostPipeline::arguments() const {
 }
 
 HostDevice::HostDevice(const DeviceOptions& options)
-    : options_(options), queue_(options.host_checks, host_timeout_seconds()) {}
+    : options_(options), queue_(options.host_checks, host_timeout_seconds()) {
+  const char* fused = std::getenv("METALLIC_HOST_GRAPH_FUSED_ATTENTION");
+  fused_attention_ = !(fused && std::strcmp(fused, "0") == 0);
+}
 
 void HostDevice::abandon_work() {
   queue_.abandon("abandoned: its context was interrupted while waiting");

@@ -103,6 +103,8 @@ class HostQueue {
   void execute(HostCommandBuffer& cb);
   void run_dispatch(DispatchCommand& command);
   void run_matmul(const MatmulCommand& command);
+  /// The reference executor (host_graph.cpp).
+  void run_graph(const GraphCommand& command);
   void watchdog_loop();
   /// Stops the running dispatch `id` (if it still runs) with error `why`; returns once it has.
   void stop_dispatch(uint64_t id, const std::string& why);
@@ -138,6 +140,7 @@ class HostCommandBuffer final : public CommandBuffer,
   explicit HostCommandBuffer(HostQueue& queue) : queue_(queue) {}
   void encode_dispatch(DispatchCommand&& command) override;
   void encode_matmul(const MatmulCommand& command) override;
+  void encode_graph(GraphCommand&& command) override;
   void commit() override;
   void wait() override;
   bool wait_for(double seconds) override;
@@ -149,7 +152,7 @@ class HostCommandBuffer final : public CommandBuffer,
   void finish(std::vector<DispatchTiming> timings, std::string error);
 
   HostQueue& queue_;
-  std::vector<std::variant<DispatchCommand, MatmulCommand>> commands_;
+  std::vector<std::variant<DispatchCommand, MatmulCommand, GraphCommand>> commands_;
   bool committed_ = false;
   mutable std::mutex mutex_;
   std::condition_variable done_cv_;
@@ -172,10 +175,15 @@ class HostDevice final : public Device {
   PipelinePtr make_pipeline(const LibraryPtr& library, const std::string& function,
                             const FunctionConstants& constants) override;
   CommandBufferPtr new_command_buffer() override;
+  GraphExecutablePtr compile_graph(const graph::Graph& graph) override;
+  /// The reference executor runs the fused node directly (one task per batch entry and KV
+  /// head); METALLIC_HOST_GRAPH_FUSED_ATTENTION=0 makes graph kernels build the unfused form.
+  bool graph_has_fused_attention() const override { return fused_attention_; }
   void abandon_work() override;
 
  private:
   DeviceOptions options_;
+  bool fused_attention_ = true;
   HostQueue queue_;
 };
 

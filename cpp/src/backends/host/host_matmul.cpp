@@ -7,6 +7,7 @@
 #include <mutex>
 #include <vector>
 
+#include "backends/host/host_blas.hpp"
 #include "backends/host/host_device.hpp"
 #include "core/float16.hpp"
 #include "metallic/error.hpp"
@@ -55,11 +56,70 @@ struct FloatOperands {
 
 }  // namespace
 
+void sgemm(bool transpose_a, bool transpose_b, size_t m, size_t n, size_t k, float alpha,
+           const float* a, size_t lda, const float* b, size_t ldb, float beta, float* c,
+           size_t ldc) {
+  use_single_threaded_blas();
+  METALLIC_SGEMM(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
+                 transpose_b ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a,
+                 int(std::max<size_t>(lda, 1)), b, int(std::max<size_t>(ldb, 1)), beta, c,
+                 int(std::max<size_t>(ldc, 1)));
+}
+
+void parallel_sgemm(WorkerPool& pool, const SgemmProblem& m) {
+  use_single_threaded_blas();
+  const size_t lda = std::max<size_t>(1, m.lda), ldb = std::max<size_t>(1, m.ldb);
+  const size_t ldc = std::max<size_t>(1, m.ldc);
+  // Blocks of C, one per worker. Each worker reads all of the operand it does not split: split
+  // the (batch x M) rows when B is the smaller operand (M >= N) or there are batches enough to
+  // go round, else the columns (decode, prefill against a wide weight such as an lm head).
+  const uint32_t workers = pool.size();
+  const uint64_t rows = uint64_t(m.batch) * m.m;
+  const bool split_rows = m.batch >= workers || m.m >= m.n || m.n < workers * 16;
+  const auto ta = m.transpose_a ? CblasTrans : CblasNoTrans;
+  const auto tb = m.transpose_b ? CblasTrans : CblasNoTrans;
+  const float alpha = m.alpha, beta = m.beta;
+  pool.parallel_for(workers, [&](uint32_t first, uint32_t count) {
+    for (uint32_t part = first; part < first + count; ++part) {
+      if (split_rows) {
+        const uint64_t r0 = rows * part / workers, r1 = rows * (part + 1) / workers;
+        for (uint64_t r = r0; r < r1;) {  // row ranges within one batch entry
+          const uint32_t batch = uint32_t(r / m.m), i = uint32_t(r % m.m);
+          const uint32_t n_rows = uint32_t(std::min<uint64_t>(r1 - r, m.m - i));
+          const float* a = m.a + batch * m.a_batch_stride + (m.transpose_a ? i : i * lda);
+          METALLIC_SGEMM(CblasRowMajor, ta, tb, int(n_rows), int(m.n), int(m.k), alpha, a, int(lda),
+                         m.b + batch * m.b_batch_stride, int(ldb), beta,
+                         m.c + batch * m.c_batch_stride + size_t(i) * ldc, int(ldc));
+          r += n_rows;
+        }
+      } else {
+        const uint32_t j0 = uint32_t(uint64_t(m.n) * part / workers);
+        const uint32_t j1 = uint32_t(uint64_t(m.n) * (part + 1) / workers);
+        if (j1 == j0) continue;
+        for (uint32_t batch = 0; batch < m.batch; ++batch) {
+          const float* a = m.a + batch * m.a_batch_stride;
+          const float* b = m.b + batch * m.b_batch_stride + (m.transpose_b ? j0 * ldb : j0);
+          float* c = m.c + batch * m.c_batch_stride + j0;
+          if (m.m == 1) {  // decode: c = op(B)^T a as a mat-vec, which BLAS streams faster
+            const auto tv = m.transpose_b ? CblasNoTrans : CblasTrans;
+            const int rows = m.transpose_b ? int(j1 - j0) : int(m.k);
+            const int cols = m.transpose_b ? int(m.k) : int(j1 - j0);
+            METALLIC_SGEMV(CblasRowMajor, tv, rows, cols, alpha, b, int(ldb), a,
+                           m.transpose_a ? int(lda) : 1, beta, c, 1);
+          } else {
+            METALLIC_SGEMM(CblasRowMajor, ta, tb, int(m.m), int(j1 - j0), int(m.k), alpha, a,
+                           int(lda), b, int(ldb), beta, c, int(ldc));
+          }
+        }
+      }
+    }
+  });
+}
+
 void HostQueue::run_matmul(const MatmulCommand& m) {
   if (!dtype_is_float(m.dtype)) {
     throw DTypeError(std::string("matmul supports f32, f16 and bf16, not ") + dtype_name(m.dtype));
   }
-  use_single_threaded_blas();
   const size_t a_cols = m.transpose_a ? m.m : m.k, b_cols = m.transpose_b ? m.k : m.n;
   const size_t a_rows = m.transpose_a ? m.k : m.m, b_rows = m.transpose_b ? m.n : m.k;
   // BLAS wants leading dimensions of at least 1, even for empty matrices (K = 0).
@@ -89,51 +149,9 @@ void HostQueue::run_matmul(const MatmulCommand& m) {
     f.b = f.b_copy.data();
     f.c = f.c_copy.data();
   }
-
-  // Blocks of C, one per worker. Each worker reads all of the operand it does not split: split
-  // the (batch x M) rows when B is the smaller operand (M >= N) or there are batches enough to
-  // go round, else the columns (decode, prefill against a wide weight such as an lm head).
-  const uint32_t workers = workers_.size();
-  const uint64_t rows = uint64_t(m.batch) * m.m;
-  const bool split_rows = m.batch >= workers || m.m >= m.n || m.n < workers * 16;
-  const auto ta = m.transpose_a ? CblasTrans : CblasNoTrans;
-  const auto tb = m.transpose_b ? CblasTrans : CblasNoTrans;
-  const auto alpha = float(m.alpha), beta = float(m.beta);
-  workers_.parallel_for(workers, [&](uint32_t first, uint32_t count) {
-    for (uint32_t part = first; part < first + count; ++part) {
-      if (split_rows) {
-        const uint64_t r0 = rows * part / workers, r1 = rows * (part + 1) / workers;
-        for (uint64_t r = r0; r < r1;) {  // row ranges within one batch entry
-          const uint32_t batch = uint32_t(r / m.m), i = uint32_t(r % m.m);
-          const uint32_t n_rows = uint32_t(std::min<uint64_t>(r1 - r, m.m - i));
-          const float* a = f.a + batch * m.a_batch_stride + (m.transpose_a ? i : i * lda);
-          METALLIC_SGEMM(CblasRowMajor, ta, tb, int(n_rows), int(m.n), int(m.k), alpha, a, int(lda),
-                         f.b + batch * m.b_batch_stride, int(ldb), beta,
-                         f.c + batch * m.c_batch_stride + size_t(i) * ldc, int(ldc));
-          r += n_rows;
-        }
-      } else {
-        const uint32_t j0 = uint32_t(uint64_t(m.n) * part / workers);
-        const uint32_t j1 = uint32_t(uint64_t(m.n) * (part + 1) / workers);
-        if (j1 == j0) continue;
-        for (uint32_t batch = 0; batch < m.batch; ++batch) {
-          const float* a = f.a + batch * m.a_batch_stride;
-          const float* b = f.b + batch * m.b_batch_stride + (m.transpose_b ? j0 * ldb : j0);
-          float* c = f.c + batch * m.c_batch_stride + j0;
-          if (m.m == 1) {  // decode: c = op(B)^T a as a mat-vec, which BLAS streams faster
-            const auto tv = m.transpose_b ? CblasNoTrans : CblasTrans;
-            const int rows = m.transpose_b ? int(j1 - j0) : int(m.k);
-            const int cols = m.transpose_b ? int(m.k) : int(j1 - j0);
-            METALLIC_SGEMV(CblasRowMajor, tv, rows, cols, alpha, b, int(ldb), a,
-                           m.transpose_a ? int(lda) : 1, beta, c, 1);
-          } else {
-            METALLIC_SGEMM(CblasRowMajor, ta, tb, int(m.m), int(j1 - j0), int(m.k), alpha, a,
-                           int(lda), b, int(ldb), beta, c, int(ldc));
-          }
-        }
-      }
-    }
-  });
+  parallel_sgemm(workers_, {m.m, m.n, m.k, m.batch, m.transpose_a, m.transpose_b, lda, ldb, ldc,
+                            m.a_batch_stride, m.b_batch_stride, m.c_batch_stride, float(m.alpha),
+                            float(m.beta), f.a, f.b, f.c});
 
   if (m.dtype != DType::F32) {  // narrow C's rows back (only the rows and columns of C)
     auto* out = reinterpret_cast<uint16_t*>(c_base);

@@ -38,6 +38,11 @@ void HostCommandBuffer::encode_matmul(const MatmulCommand& command) {
   commands_.emplace_back(command);
 }
 
+void HostCommandBuffer::encode_graph(GraphCommand&& command) {
+  if (committed_) throw MetallicError("cannot encode into a committed command buffer");
+  commands_.push_back(std::move(command));
+}
+
 void HostCommandBuffer::commit() {
   if (committed_) throw MetallicError("the command buffer was already committed");
   committed_ = true;
@@ -269,10 +274,13 @@ void HostQueue::execute(HostCommandBuffer& cb) {
       if (auto* dispatch = std::get_if<DispatchCommand>(&entry)) {
         label = dispatch->label;
         run_dispatch(*dispatch);
+      } else if (auto* matmul = std::get_if<MatmulCommand>(&entry)) {
+        label = matmul->label;
+        run_matmul(*matmul);
       } else {
-        const auto& matmul = std::get<MatmulCommand>(entry);
-        label = matmul.label;
-        run_matmul(matmul);
+        const auto& graph = std::get<GraphCommand>(entry);
+        label = graph.label;
+        run_graph(graph);
       }
     } catch (const std::exception& e) {
       error = label + ": " + e.what();
