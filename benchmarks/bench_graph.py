@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+from collections.abc import Callable
 
 import metallic as mt
 import numpy as np
@@ -36,6 +37,30 @@ def contexts(device: str) -> dict[str, tuple[mt.Context, str]]:
     return columns
 
 
+def runs(
+    columns: dict[str, tuple[mt.Context, str]], arrays: list[np.ndarray], causal: bool
+) -> list[Callable[[], object]]:
+    """One synchronised sdpa call per column, then numpy's, on the same data."""
+
+    def sdpa(ctx: mt.Context, backend: str) -> Callable[[], object]:
+        q, k, v = (ctx.tensor(a) for a in arrays)
+
+        def run() -> None:
+            ctx.set_backend("sdpa", backend)
+            mt.ops.sdpa(q, k, v, causal=causal)
+            ctx.synchronize()
+
+        return run
+
+    qf, kf, vf = (a.astype(np.float32) for a in arrays)
+    return [sdpa(*c) for c in columns.values()] + [lambda: numpy_sdpa(qf, kf, vf, causal)]
+
+
+def cell(times: tuple[float, float]) -> str:
+    """A table cell: the median wall time and the process's CPU time, in ms."""
+    return f"{times[0] * 1e3:10.2f} (cpu {times[1] * 1e3:7.1f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="auto")
@@ -45,28 +70,20 @@ def main() -> None:
     args = parser.parse_args()
     dtype = np.float32 if args.dtype == "f32" else np.float16
     columns = contexts(args.device)
-    print(f"machine: {platform.machine()} {platform.processor()}, device {args.device}, {args.dtype}")
+    print(
+        f"machine: {platform.machine()} {platform.processor()}, device {args.device}, {args.dtype}"
+    )
     print(f"{'case':28} " + " ".join(f"{name + ' ms':>22}" for name in [*columns, "numpy"]))
     rng = np.random.default_rng(0)
     prefixes = [p for p in args.cases.split(",") if p]
     for name, b, hq, hkv, lq, lk, d, causal in CASES:
         if prefixes and not any(name.startswith(p) for p in prefixes):
             continue
-        arrays = [rng.standard_normal(s).astype(dtype) for s in ((b, hq, lq, d), (b, hkv, lk, d), (b, hkv, lk, d))]
-        cells = []
-        for ctx, backend in columns.values():
-            ctx.set_backend("sdpa", backend)
-            q, k, v = (ctx.tensor(a) for a in arrays)
-
-            def run(ctx: mt.Context = ctx, q: mt.Tensor = q, k: mt.Tensor = k, v: mt.Tensor = v) -> None:
-                mt.ops.sdpa(q, k, v, causal=causal)
-                ctx.synchronize()
-
-            wall, cpu = median_seconds(run, args.reps)
-            cells.append(f"{wall * 1e3:10.2f} (cpu {cpu * 1e3:7.1f})")
-        qf, kf, vf = (a.astype(np.float32) for a in arrays)
-        wall, cpu = median_seconds(lambda: numpy_sdpa(qf, kf, vf, causal), args.reps)
-        cells.append(f"{wall * 1e3:10.2f} (cpu {cpu * 1e3:7.1f})")
+        arrays = [
+            rng.standard_normal(s).astype(dtype)
+            for s in ((b, hq, lq, d), (b, hkv, lk, d), (b, hkv, lk, d))
+        ]
+        cells = [cell(median_seconds(run, args.reps)) for run in runs(columns, arrays, causal)]
         print(f"{name:28} " + " ".join(cells))
 
 

@@ -323,7 +323,7 @@ LogOp: _LogOp
 
 class _MatmulOp(OpHandle):
     def __call__(self, a: Tensor, b: Tensor, transpose_a: bool = False, transpose_b: bool = False, alpha: float = 1.0, beta: float = 0.0, c: Tensor | None = None) -> Tensor:
-        """alpha * op(a) @ op(b) + beta * c over broadcast batch dimensions; b may be a q8_0/q4_0 weight [N, K] used with transpose_b=True (= a @ W^T). Backends: msl, mps (Metal), blas (host).
+        """alpha * op(a) @ op(b) + beta * c over broadcast batch dimensions; b may be a q8_0/q4_0 weight [N, K] used with transpose_b=True (= a @ W^T). Backends: msl, mps (Metal), blas (host), mpsgraph.
 
         a: [..., M, K] ([..., K, M] with transpose_a); f32, f16 or bf16
         b: [..., K, N] ([..., N, K] with transpose_b), a's dtype, or q8_0/q4_0 [N, K]
@@ -662,7 +662,7 @@ SinOp: _SinOp
 
 class _SoftmaxOp(OpHandle):
     def __call__(self, x: Tensor, scale: float = 1.0, causal: bool = False, mask: Tensor | None = None) -> Tensor:
-        """softmax(scale * x + mask) over the last axis; causal hides key k from query q when k > q + Lk - Lq (aligned bottom-right, as in decode); rows with no visible key are 0. Backends: vec (rows <= 1024), block (any length), row (host device); auto picks row on the host device, else by row length.
+        """softmax(scale * x + mask) over the last axis; causal hides key k from query q when k > q + Lk - Lq (aligned bottom-right, as in decode); rows with no visible key are 0. Backends: vec (rows <= 1024), block (any length), row (host device), mpsgraph; auto picks row on the host device, else by row length.
 
         x: scores [..., Lk] ([..., Lq, Lk] with causal)
         scale: multiplies x before the mask is added

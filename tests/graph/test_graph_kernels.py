@@ -4,6 +4,8 @@ overrides; the GraphExecutableCache and the MaskArena through their counters."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +14,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))
+from test_matmul import reference as matmul_reference  # noqa: E402
+from test_sdpa import _qkv as sdpa_inputs  # noqa: E402
 from test_sdpa import reference as sdpa_reference  # noqa: E402
 
 # Max abs error between the graph kernel and the legacy kernel (outputs of order 1). f16: both
@@ -32,7 +36,9 @@ SDPA_SHAPES = [
 
 
 @pytest.fixture(params=["fused", "unfused"])
-def gctx(device: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> mt.Context:
+def gctx(
+    device: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> mt.Context:
     """A context whose graph kernels build the fused attention node, or the unfused graph (the
     host device reads METALLIC_HOST_GRAPH_FUSED_ATTENTION when it is created)."""
     if request.param == "unfused":
@@ -40,14 +46,6 @@ def gctx(device: str, request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
             pytest.skip("the Metal device decides the form by its OS")
         monkeypatch.setenv("METALLIC_HOST_GRAPH_FUSED_ATTENTION", "0")
     return mt.Context(device=device)
-
-
-def _qkv(shape: tuple[int, ...], dtype: type, seed: int) -> list[np.ndarray]:
-    b, hq, hkv, lq, lk, d = shape
-    rng = np.random.default_rng(seed)
-    return [
-        rng.standard_normal(s).astype(dtype) for s in ((b, hq, lq, d), (b, hkv, lk, d), (b, hkv, lk, d))
-    ]
 
 
 def _sdpa(
@@ -73,10 +71,12 @@ def _sdpa(
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("shape", SDPA_SHAPES)
-def test_sdpa_matches_legacy(gctx: mt.Context, shape: tuple[int, ...], causal: bool, dtype: type) -> None:
+def test_sdpa_matches_legacy(
+    gctx: mt.Context, shape: tuple[int, ...], causal: bool, dtype: type
+) -> None:
     if causal and shape[3] > shape[4]:
         pytest.skip("causal attention needs q_len <= kv_len")
-    q, k, v = _qkv(shape, dtype, seed=1)
+    q, k, v = sdpa_inputs(shape, dtype, seed=1)
     graph = _sdpa(gctx, "mpsgraph", q, k, v, causal=causal)
     legacy = _sdpa(gctx, "legacy", q, k, v, causal=causal)
     np.testing.assert_allclose(graph, legacy, atol=ATOL[dtype], rtol=0)
@@ -90,7 +90,7 @@ def test_sdpa_matches_legacy(gctx: mt.Context, shape: tuple[int, ...], causal: b
 def test_sdpa_additive_mask_with_causal_and_scale(
     gctx: mt.Context, mask_shape: tuple[int, ...], dtype: type
 ) -> None:
-    q, k, v = _qkv((2, 6, 2, 9, 13, 16), dtype, seed=2)
+    q, k, v = sdpa_inputs((2, 6, 2, 9, 13, 16), dtype, seed=2)
     rng = np.random.default_rng(3)
     mask = np.where(rng.random(mask_shape) < 0.3, -np.inf, rng.standard_normal(mask_shape))
     mask[..., 0] = -np.inf  # with causal, some queries see only masked keys: their rows give 0
@@ -104,7 +104,7 @@ def test_sdpa_additive_mask_with_causal_and_scale(
 
 def test_sdpa_strided_inputs_are_copied(gctx: mt.Context) -> None:
     """Graph inputs are contiguous: a transposed query view and a KV-cache prefix are copied."""
-    q, k, v = _qkv((1, 4, 2, 6, 20, 8), np.float32, seed=4)
+    q, k, v = sdpa_inputs((1, 4, 2, 6, 20, 8), np.float32, seed=4)
     qt = gctx.tensor(np.ascontiguousarray(q.transpose(0, 2, 1, 3))).transpose(0, 2, 1, 3)
     cache_k, cache_v = (gctx.tensor(np.concatenate([x, x], axis=2)) for x in (k, v))
     gctx.set_backend("sdpa", "mpsgraph")
@@ -126,7 +126,12 @@ def test_sdpa_strided_inputs_are_copied(gctx: mt.Context) -> None:
     ],
 )
 def test_matmul_matches_blas_and_numpy(
-    ctx: mt.Context, a_shape: tuple[int, ...], b_shape: tuple[int, ...], ta: bool, tb: bool, dtype: str
+    ctx: mt.Context,
+    a_shape: tuple[int, ...],
+    b_shape: tuple[int, ...],
+    ta: bool,
+    tb: bool,
+    dtype: str,
 ) -> None:
     rng = np.random.default_rng(5)
     np_dtype = np.float32 if dtype == "f32" else np.float16
@@ -137,9 +142,7 @@ def test_matmul_matches_blas_and_numpy(
         out = mt.ops.matmul(ctx.tensor(a), ctx.tensor(b), transpose_a=ta, transpose_b=tb, alpha=0.5)
         assert out.dtype == dtype and ctx.backend_events()[-1][:2] == ("matmul", backend)
         outs.append(np.asarray(out.numpy(), np.float64))
-    a64 = np.swapaxes(a, -1, -2) if ta else a
-    b64 = np.swapaxes(b, -1, -2) if tb else b
-    expected = 0.5 * np.matmul(a64.astype(np.float64), b64.astype(np.float64))
+    expected = matmul_reference(a, b, ta, tb, alpha=0.5)
     tol = 2e-5 if dtype == "f32" else 3e-3
     k = a_shape[-2] if ta else a_shape[-1]
     for out in outs:
@@ -149,14 +152,27 @@ def test_matmul_matches_blas_and_numpy(
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 @pytest.mark.parametrize(
     ("shape", "mask_shape", "causal"),
-    [((3, 17), None, False), ((2, 3, 5, 9), (5, 9), True), ((2, 7, 4), (2, 1, 4), False), ((6, 4), None, True)],
+    [
+        ((3, 17), None, False),
+        ((2, 3, 5, 9), (5, 9), True),
+        ((2, 7, 4), (2, 1, 4), False),
+        ((6, 4), None, True),
+    ],
 )
 def test_softmax_matches_row(
-    ctx: mt.Context, shape: tuple[int, ...], mask_shape: tuple[int, ...] | None, causal: bool, dtype: type
+    ctx: mt.Context,
+    shape: tuple[int, ...],
+    mask_shape: tuple[int, ...] | None,
+    causal: bool,
+    dtype: type,
 ) -> None:
     rng = np.random.default_rng(6)
     x = (3 * rng.standard_normal(shape)).astype(dtype)
-    mask = None if mask_shape is None else np.where(rng.random(mask_shape) < 0.3, -np.inf, 0).astype(dtype)
+    mask = (
+        None
+        if mask_shape is None
+        else np.where(rng.random(mask_shape) < 0.3, -np.inf, 0).astype(dtype)
+    )
     outs = []
     for backend in ("mpsgraph", "row" if ctx.device == "host" else "block"):
         ctx.set_backend("softmax", backend)
@@ -170,7 +186,9 @@ def test_softmax_matches_row(
 def test_bf16_is_a_clear_error(ctx: mt.Context) -> None:
     ctx.set_backend("matmul", "mpsgraph")
     a = ctx.tensor(np.ones((2, 2), np.float32)).astype("bf16")
-    with pytest.raises(mt.DTypeError, match=r"f32 storage, f32 accumulation; f16 storage.*not bf16"):
+    with pytest.raises(
+        mt.DTypeError, match=r"f32 storage, f32 accumulation; f16 storage.*not bf16"
+    ):
         mt.ops.matmul(a, a)
 
 
@@ -178,7 +196,7 @@ def test_environment_forces_mpsgraph(device: str, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("METALLIC_FORCE_SDPA_BACKEND", "mpsgraph")
     monkeypatch.setenv("METALLIC_FORCE_SOFTMAX_BACKEND", "mpsgraph")
     ctx = mt.Context(device=device)
-    q, k, v = (ctx.tensor(x) for x in _qkv((1, 2, 2, 3, 3, 8), np.float32, seed=7))
+    q, k, v = (ctx.tensor(x) for x in sdpa_inputs((1, 2, 2, 3, 3, 8), np.float32, seed=7))
     mt.ops.sdpa(q, k, v)
     mt.ops.softmax(q)
     assert ctx.backend_events() == [
@@ -200,23 +218,42 @@ def test_auto_does_not_pick_mpsgraph_on_the_host(ctx: mt.Context) -> None:
     assert [e[1] for e in ctx.backend_events()] == ["row", "row", "blas"]
 
 
-def test_unknown_backend_lists_the_valid_ones(ctx: mt.Context, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(mt.ArgumentError, match=r"unknown backend 'graph' for sdpa.*valid: auto, legacy.*mpsgraph"):
+def test_unknown_backend_lists_the_valid_ones(
+    ctx: mt.Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(
+        mt.ArgumentError, match=r"unknown backend 'graph' for sdpa.*valid: auto, legacy.*mpsgraph"
+    ):
         ctx.set_backend("sdpa", "graph")
     monkeypatch.setenv("METALLIC_FORCE_MATMUL_BACKEND", "mpsgrap")
     fresh = mt.Context(device=ctx.device)
     a = fresh.tensor(np.ones((2, 2), np.float32))
-    with pytest.raises(mt.ArgumentError, match=r"METALLIC_FORCE_MATMUL_BACKEND: unknown backend 'mpsgrap'.*mpsgraph"):
+    with pytest.raises(
+        mt.ArgumentError,
+        match=r"METALLIC_FORCE_MATMUL_BACKEND: unknown backend 'mpsgrap'.*mpsgraph",
+    ):
         mt.ops.matmul(a, a)
 
 
 def test_executable_cache_hits_misses_and_evicts(ctx: mt.Context) -> None:
     ctx.set_backend("sdpa", "mpsgraph")
-    assert ctx.graph_cache_stats() == {"hits": 0, "misses": 0, "evictions": 0, "entries": 0, "capacity": 64}
-    q, k, v = (ctx.tensor(x) for x in _qkv((1, 2, 1, 4, 6, 8), np.float32, seed=8))
+    assert ctx.graph_cache_stats() == {
+        "hits": 0,
+        "misses": 0,
+        "evictions": 0,
+        "entries": 0,
+        "capacity": 64,
+    }
+    q, k, v = (ctx.tensor(x) for x in sdpa_inputs((1, 2, 1, 4, 6, 8), np.float32, seed=8))
     mt.ops.sdpa(q, k, v)
     mt.ops.sdpa(q, k, v)  # the same shapes: the compiled graph is reused
-    assert ctx.graph_cache_stats() == {"hits": 1, "misses": 1, "evictions": 0, "entries": 1, "capacity": 64}
+    assert ctx.graph_cache_stats() == {
+        "hits": 1,
+        "misses": 1,
+        "evictions": 0,
+        "entries": 1,
+        "capacity": 64,
+    }
     mt.ops.sdpa(q, k[:, :, :5], v[:, :, :5])  # another kv_len
     mt.ops.sdpa(q, k, v, scale=0.5)  # another attribute
     mt.ops.sdpa(q.astype("f16"), k.astype("f16"), v.astype("f16"))  # another dtype and policy
@@ -225,7 +262,13 @@ def test_executable_cache_hits_misses_and_evicts(ctx: mt.Context) -> None:
     ctx.set_graph_cache_capacity(2)
     assert ctx.graph_cache_stats()["evictions"] == 2
     mt.ops.sdpa(q, k, v)  # the oldest, evicted: compiled again
-    assert ctx.graph_cache_stats() == {"hits": 1, "misses": 5, "evictions": 3, "entries": 2, "capacity": 2}
+    assert ctx.graph_cache_stats() == {
+        "hits": 1,
+        "misses": 5,
+        "evictions": 3,
+        "entries": 2,
+        "capacity": 2,
+    }
     with pytest.raises(mt.ArgumentError, match="at least 1"):
         ctx.set_graph_cache_capacity(0)
 
@@ -241,11 +284,17 @@ def test_cache_capacity_from_the_environment(device: str, monkeypatch: pytest.Mo
 def test_causal_masks_are_reused(ctx: mt.Context) -> None:
     ctx.set_backend("sdpa", "mpsgraph")
     ctx.set_backend("softmax", "mpsgraph")
-    q, k, v = (ctx.tensor(x) for x in _qkv((1, 2, 1, 4, 6, 8), np.float32, seed=9))
+    q, k, v = (ctx.tensor(x) for x in sdpa_inputs((1, 2, 1, 4, 6, 8), np.float32, seed=9))
     mt.ops.sdpa(q, k, v, causal=True)
     mt.ops.sdpa(q, k, v, causal=True)
     mt.ops.softmax(ctx.tensor(np.ones((3, 4, 6), np.float32)), causal=True)  # the same [4, 6] mask
-    assert ctx.mask_arena_stats() == {"hits": 2, "misses": 1, "evictions": 0, "entries": 1, "capacity": 16}
+    assert ctx.mask_arena_stats() == {
+        "hits": 2,
+        "misses": 1,
+        "evictions": 0,
+        "entries": 1,
+        "capacity": 16,
+    }
     mt.ops.sdpa(q.astype("f16"), k.astype("f16"), v.astype("f16"), causal=True)  # another dtype
     mt.ops.sdpa(q[:, :, :1], k, v, causal=True)  # decode: one query sees every key, no mask
     assert ctx.mask_arena_stats()["misses"] == 2
@@ -266,3 +315,18 @@ def test_graph_kernels_publish_signatures() -> None:
     assert {b["name"] for b in sdpa["inputs"] if b["optional"]} == {"mask", "causal_mask"}
     assert sdpa["policies"] == ["f32 storage, f32 accumulation", "f16 storage, f32 accumulation"]
     assert any("Skv - Sq" in b["doc"] for b in sdpa["inputs"])
+
+
+def test_cli_info_graph_prints_signatures_and_policies() -> None:
+    exe = shutil.which("metallic")
+    cmd = [exe] if exe else [sys.executable, "-m", "metallic.cli"]
+    result = subprocess.run(
+        [*cmd, "--device", "host", "info", "--graph"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "graph kernels (the mpsgraph backend of their op):" in out
+    assert "    input  q: (B, H, Sq, D) -- queries" in out
+    assert "input  mask: broadcast to (B, H, Sq, Skv), optional" in out
+    assert out.count("policies: f32 storage, f32 accumulation; f16 storage, f32 accumulation") == 3
+    assert "ops:" not in out  # --graph prints the graph kernels instead of the ops

@@ -1,10 +1,10 @@
 // Context: owns a device and its queue, the lazy command stream, the buffer pool, the pipeline
-// and library caches, the graph kernels' ResourceCache and the profiler. One stream of work: encoding, committing and the
-// bookkeeping of waits are serialised by a lock, because Python releases the GIL while it waits
-// and another thread may encode meanwhile (the lock is not held while blocked on the device, so
-// that an interrupt check may take the GIL). The rest (pool, caches, profiler scopes) expects one
-// caller at a time, as the GIL guarantees; C++ code that shares a context between threads must
-// lock around its calls.
+// and library caches, the graph kernels' ResourceCache and the profiler. One stream of work:
+// encoding, committing and the bookkeeping of waits are serialised by a lock, because Python
+// releases the GIL while it waits and another thread may encode meanwhile (the lock is not held
+// while blocked on the device, so that an interrupt check may take the GIL). The rest (pool,
+// caches, profiler scopes) expects one caller at a time, as the GIL guarantees; C++ code that
+// shares a context between threads must lock around its calls.
 #pragma once
 
 #include <cstdint>

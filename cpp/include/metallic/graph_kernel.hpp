@@ -123,4 +123,11 @@ GraphKernelCall prepare_graph_kernel_call(Context& ctx, const GraphKernel& kerne
 /// The policy graph kernels use for inputs of `storage` dtype: f32 accumulation.
 GraphKernelDtypePolicy default_graph_policy(DType storage);
 
+/// For builders: the placeholder of `key`'s input `index` (storage dtype), cast to the
+/// accumulator dtype.
+graph::NodeId accumulator_input(graph::Graph& g, const GraphKernelKey& key, size_t index,
+                                const std::string& name);
+/// For builders: `node` (accumulator dtype) cast back to the storage dtype, set as the output.
+void set_storage_output(graph::Graph& g, const GraphKernelKey& key, graph::NodeId node);
+
 }  // namespace metallic

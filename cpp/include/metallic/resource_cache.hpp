@@ -7,9 +7,9 @@
 
 #include <cstdint>
 #include <functional>
-#include <string>
 #include <list>
 #include <map>
+#include <string>
 #include <tuple>
 #include <utility>
 

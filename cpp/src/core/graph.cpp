@@ -56,8 +56,8 @@ bool broadcasts_to(const std::vector<int64_t>& from, const std::vector<int64_t>&
 int64_t normalise_axis(NodeKind kind, int64_t axis, size_t rank) {
   const auto r = static_cast<int64_t>(rank);
   if (axis < -r || axis >= r) {
-    shape_error(kind, "axis " + std::to_string(axis) + " is out of range for rank " +
-                          std::to_string(rank));
+    shape_error(
+        kind, "axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
   }
   return axis < 0 ? axis + r : axis;
 }
@@ -159,8 +159,8 @@ NodeId Graph::constant(double value, DType dtype, std::vector<int64_t> shape) {
 NodeId Graph::matmul(NodeId a, NodeId b, bool transpose_a, bool transpose_b) {
   const Node &x = node(a), &y = node(b);
   if (x.shape.size() < 2 || y.shape.size() < 2) {
-    shape_error(NodeKind::MatMul, "operands need at least 2 dimensions, got " +
-                                      dims_text(x.shape) + " and " + dims_text(y.shape));
+    shape_error(NodeKind::MatMul, "operands need at least 2 dimensions, got " + dims_text(x.shape) +
+                                      " and " + dims_text(y.shape));
   }
   if (x.dtype != y.dtype) {
     throw DTypeError(std::string("graph matmul: operands must have one dtype, got ") +
@@ -265,8 +265,8 @@ NodeId Graph::additive_mask(NodeId x, NodeId mask) {
                      dtype_name(m.dtype));
   }
   if (!broadcasts_to(m.shape, n.shape)) {
-    shape_error(NodeKind::AdditiveMask, "mask " + dims_text(m.shape) + " does not broadcast to " +
-                                            dims_text(n.shape));
+    shape_error(NodeKind::AdditiveMask,
+                "mask " + dims_text(m.shape) + " does not broadcast to " + dims_text(n.shape));
   }
   n.inputs.push_back(mask);
   return add_node(std::move(n));
@@ -349,8 +349,8 @@ NodeId Graph::reshape(NodeId x, std::vector<int64_t> shape) {
   return add_node(std::move(n));
 }
 
-NodeId Graph::scaled_dot_product_attention(NodeId q, NodeId k, NodeId v,
-                                           std::optional<NodeId> mask, double scale) {
+NodeId Graph::scaled_dot_product_attention(NodeId q, NodeId k, NodeId v, std::optional<NodeId> mask,
+                                           double scale) {
   constexpr NodeKind kind = NodeKind::ScaledDotProductAttention;
   const Node &nq = node(q), &nk = node(k), &nv = node(v);
   if (nq.shape.size() != 4 || nk.shape.size() != 4 || nv.shape != nk.shape) {

@@ -51,6 +51,17 @@ GraphKernelDtypePolicy default_graph_policy(DType storage) {
   return {storage, DType::F32};
 }
 
+graph::NodeId accumulator_input(graph::Graph& g, const GraphKernelKey& key, size_t index,
+                                const std::string& name) {
+  const graph::NodeId x = g.placeholder(name, key.policy.storage, key.inputs[index].shape);
+  return key.policy.storage == key.policy.accumulator ? x : g.cast(x, key.policy.accumulator);
+}
+
+void set_storage_output(graph::Graph& g, const GraphKernelKey& key, graph::NodeId node) {
+  g.set_outputs(
+      {key.policy.storage == key.policy.accumulator ? node : g.cast(node, key.policy.storage)});
+}
+
 GraphKernelCall prepare_graph_kernel_call(Context& ctx, const GraphKernel& kernel,
                                           const std::vector<std::optional<Tensor>>& inputs,
                                           const GraphKernelDtypePolicy& policy,
@@ -68,8 +79,8 @@ GraphKernelCall prepare_graph_kernel_call(Context& ctx, const GraphKernel& kerne
     std::string valid;
     for (const auto& p : policies) valid += (valid.empty() ? "" : "; ") + p.describe();
     throw DTypeError("graph kernel " + kernel.name() + " is built for " + valid + ", not " +
-                     policy.describe() + "; use another backend for " +
-                     dtype_name(policy.storage) + " (ctx.set_backend(op, 'auto'))");
+                     policy.describe() + "; use another backend for " + dtype_name(policy.storage) +
+                     " (ctx.set_backend(op, 'auto'))");
   }
   GraphKernelKey key;
   key.kernel = &kernel;
@@ -85,7 +96,8 @@ GraphKernelCall prepare_graph_kernel_call(Context& ctx, const GraphKernel& kerne
                             " is undefined");
       }
       // The stride requirement of graph inputs: contiguous row-major data.
-      const Tensor t = inputs[i]->is_contiguous() ? *inputs[i] : ctx.call<ContiguousOp>({*inputs[i]});
+      const Tensor t =
+          inputs[i]->is_contiguous() ? *inputs[i] : ctx.call<ContiguousOp>({*inputs[i]});
       desc.present = true;
       desc.dtype = t.dtype();
       desc.shape.assign(t.shape().begin(), t.shape().end());

@@ -80,7 +80,8 @@ ResourceCache::ResourceCache(size_t executable_capacity)
 
 GraphExecutablePtr ResourceCache::get_or_create_mpsgraph_executable(Device& device,
                                                                     const GraphKernelKey& key) {
-  return executables_.get_or_create(key, [&] { return device.compile_graph(key.kernel->build(key)); });
+  return executables_.get_or_create(key,
+                                    [&] { return device.compile_graph(key.kernel->build(key)); });
 }
 
 Tensor ResourceCache::get_or_create_mpsgraph_mask(Context& ctx, MaskKind kind, int64_t q_len,

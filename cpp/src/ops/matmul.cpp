@@ -27,18 +27,13 @@ const bool kRegistered =
 
 /// alpha · op(a) @ op(b) in the accumulator dtype, batch dimensions broadcast.
 graph::Graph build_matmul_graph(const GraphKernelKey& key) {
-  const DType storage = key.policy.storage, acc = key.policy.accumulator;
   graph::Graph g;
-  auto input = [&](const char* name, size_t i) {
-    const graph::NodeId x = g.placeholder(name, storage, key.inputs[i].shape);
-    return storage == acc ? x : g.cast(x, acc);
-  };
-  const graph::NodeId a = input("a", 0), b = input("b", 1);
-  graph::NodeId out = g.matmul(a, b, key.attribute("transpose_a") != 0,
-                               key.attribute("transpose_b") != 0);
+  const graph::NodeId a = accumulator_input(g, key, 0, "a"), b = accumulator_input(g, key, 1, "b");
+  graph::NodeId out =
+      g.matmul(a, b, key.attribute("transpose_a") != 0, key.attribute("transpose_b") != 0);
   const double alpha = key.attribute("alpha");
   if (alpha != 1.0) out = g.scale(out, alpha);
-  g.set_outputs({storage == acc ? out : g.cast(out, storage)});
+  set_storage_output(g, key, out);
   return g;
 }
 
@@ -49,7 +44,8 @@ const GraphKernel& kGraphKernel = GraphKernel::register_kernel(
        "right operand; batch dimensions broadcast with a's"}},
      {{"out", "(..., M, N)", false, "alpha · op(a) @ op(b)"}},
      {{DType::F32, DType::F32}, {DType::F16, DType::F32}},
-     {"attributes: transpose_a, transpose_b, alpha", "no quantized weights and no beta · c: "
+     {"attributes: transpose_a, transpose_b, alpha",
+      "no quantized weights and no beta · c: "
       "the msl backend has those"}},
     build_matmul_graph);
 

@@ -37,17 +37,13 @@ const bool kGraphRegistered = KernelBackendRegistry::register_backend("sdpa", "m
 /// one matrix (GQA). Inputs and results in the storage dtype, the rest in the accumulator's.
 graph::Graph build_sdpa_graph(const GraphKernelKey& key) {
   using graph::NodeId;
-  const DType storage = key.policy.storage, acc = key.policy.accumulator;
   graph::Graph g;
-  auto input = [&](const char* name, size_t i) {
-    const NodeId x = g.placeholder(name, storage, key.inputs[i].shape);
-    return storage == acc ? x : g.cast(x, acc);
-  };
-  const NodeId q = input("q", 0), k = input("k", 1), v = input("v", 2);
+  const NodeId q = accumulator_input(g, key, 0, "q"), k = accumulator_input(g, key, 1, "k"),
+               v = accumulator_input(g, key, 2, "v");
   std::optional<NodeId> mask;
-  if (key.inputs[3].present) mask = input("mask", 3);
+  if (key.inputs[3].present) mask = accumulator_input(g, key, 3, "mask");
   if (key.inputs[4].present) {
-    const NodeId causal = input("causal_mask", 4);
+    const NodeId causal = accumulator_input(g, key, 4, "causal_mask");
     mask = mask ? g.add(*mask, causal) : causal;
   }
   const double scale = key.attribute("scale");
@@ -63,18 +59,20 @@ graph::Graph build_sdpa_graph(const GraphKernelKey& key) {
     NodeId scores = g.scale(g.matmul(stacked, k, false, true), scale);
     if (mask) {
       const NodeId per_head = g.reshape(scores, {batch, heads, queries, keys});
-      scores = g.reshape(g.additive_mask(per_head, *mask), {batch, kv_heads, group * queries, keys});
+      scores =
+          g.reshape(g.additive_mask(per_head, *mask), {batch, kv_heads, group * queries, keys});
     }
     out = g.reshape(g.matmul(g.softmax(scores, -1), v), {batch, heads, queries, dim});
   }
-  g.set_outputs({storage == acc ? out : g.cast(out, storage)});
+  set_storage_output(g, key, out);
   return g;
 }
 
 const GraphKernel& kGraphKernel = GraphKernel::register_kernel(
     "sdpa",
     {{{"q", "(B, H, Sq, D)", false, "queries"},
-      {"k", "(B, Hkv, Skv, D)", false, "keys; H % Hkv == 0, query head h reads KV head h / (H / Hkv)"},
+      {"k", "(B, Hkv, Skv, D)", false,
+       "keys; H % Hkv == 0, query head h reads KV head h / (H / Hkv)"},
       {"v", "(B, Hkv, Skv, D)", false, "values, like k"},
       {"mask", "broadcast to (B, H, Sq, Skv)", true, "additive: 0 keeps, -inf hides"},
       {"causal_mask", "(Sq, Skv)", true,

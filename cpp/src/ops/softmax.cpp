@@ -29,17 +29,12 @@ constexpr uint32_t kVecRowsPerThreadgroup = 4;
 
 /// softmax(scale · x + masks) over the last axis, in the accumulator dtype.
 graph::Graph build_softmax_graph(const GraphKernelKey& key) {
-  const DType storage = key.policy.storage, acc = key.policy.accumulator;
   graph::Graph g;
-  auto input = [&](const char* name, size_t i) {
-    const graph::NodeId x = g.placeholder(name, storage, key.inputs[i].shape);
-    return storage == acc ? x : g.cast(x, acc);
-  };
-  graph::NodeId x = g.scale(input("x", 0), key.attribute("scale"));
-  if (key.inputs[1].present) x = g.additive_mask(x, input("mask", 1));
-  if (key.inputs[2].present) x = g.additive_mask(x, input("causal_mask", 2));
+  graph::NodeId x = g.scale(accumulator_input(g, key, 0, "x"), key.attribute("scale"));
+  if (key.inputs[1].present) x = g.additive_mask(x, accumulator_input(g, key, 1, "mask"));
+  if (key.inputs[2].present) x = g.additive_mask(x, accumulator_input(g, key, 2, "causal_mask"));
   const graph::NodeId out = g.softmax(x, -1);
-  g.set_outputs({storage == acc ? out : g.cast(out, storage)});
+  set_storage_output(g, key, out);
   return g;
 }
 
@@ -122,8 +117,8 @@ std::pair<SoftmaxOp::Operation, Tensor> SoftmaxOp::create(Context& ctx, const Ar
   if (op.backend == "mpsgraph") {
     std::optional<Tensor> causal_mask;
     if (args.causal) {
-      causal_mask = ctx.resources().get_or_create_mpsgraph_mask(ctx, MaskKind::Causal, x.dim(-2),
-                                                                n, x.dtype());
+      causal_mask = ctx.resources().get_or_create_mpsgraph_mask(ctx, MaskKind::Causal, x.dim(-2), n,
+                                                                x.dtype());
     }
     op.graph = prepare_graph_kernel_call(ctx, graph_kernel, {x, args.mask, causal_mask},
                                          default_graph_policy(x.dtype()), {{"scale", args.scale}});

@@ -75,8 +75,9 @@ void bind_graph(py::module_& m) {
           "set_graph_cache_capacity",
           [](Context& c, int64_t capacity) {
             if (capacity < 1) {
-              throw ArgumentError("set_graph_cache_capacity: the capacity must be at least 1, got " +
-                                  std::to_string(capacity));
+              throw ArgumentError(
+                  "set_graph_cache_capacity: the capacity must be at least 1, got " +
+                  std::to_string(capacity));
             }
             c.resources().set_executable_capacity(static_cast<size_t>(capacity));
           },

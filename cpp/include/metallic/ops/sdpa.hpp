@@ -34,7 +34,7 @@ struct SdpaDispatchOp {
     kernel_params::SdpaParams params;
     KernelFunction attend, combine;
     uint32_t row_blocks;
-    bool by_row = false;  // the "row" backend: one thread per query row
+    bool by_row = false;                   // the "row" backend: one thread per query row
     std::optional<GraphKernelCall> graph;  // the "mpsgraph" backend: the rest is unused
     void encode(ComputeKernelEncoder& e) const;
   };

@@ -28,7 +28,7 @@ struct SoftmaxOp {
   struct Operation {
     Tensor x, mask, out;
     KernelFunction function;
-    std::string backend;  // "vec", "block", "row" or "mpsgraph"
+    std::string backend;                   // "vec", "block", "row" or "mpsgraph"
     std::optional<GraphKernelCall> graph;  // mpsgraph: the rest is unused
     bool causal = false;
     uint32_t rows, n, lq, vec4, threads, rows_per_group;

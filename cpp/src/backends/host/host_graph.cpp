@@ -250,7 +250,8 @@ Value Executor::softmax(const Node& n) {
   Value out = in(n, 0);
   const auto axis = static_cast<size_t>(n.axes[0]);
   const auto len = static_cast<size_t>(n.shape[axis]);
-  const size_t inner = count(Dims(n.shape.begin() + static_cast<ptrdiff_t>(axis) + 1, n.shape.end()));
+  const size_t inner =
+      count(Dims(n.shape.begin() + static_cast<ptrdiff_t>(axis) + 1, n.shape.end()));
   const size_t rows = len ? out.size() / len : 0;  // outer * inner
   for_rows(rows, out.size(), [&](size_t first, size_t n_rows) {
     for (size_t r = first; r < first + n_rows; ++r) {
@@ -335,8 +336,8 @@ Value Executor::matmul(const Node& n) {
   // One call when each operand has one matrix per output entry or one for all of them; a
   // partial broadcast ([2, 1] against [1, 3]) takes a call per output entry.
   auto uniform = [&](const Dims& operand) {
-    return count(operand) == 1 || broadcast_strides(operand, batch.size()) ==
-                                      broadcast_strides(batch, batch.size());
+    return count(operand) == 1 ||
+           broadcast_strides(operand, batch.size()) == broadcast_strides(batch, batch.size());
   };
   if (uniform(a_batch) && uniform(b_batch)) {
     p.batch = static_cast<uint32_t>(entries);
@@ -381,28 +382,29 @@ Value Executor::attention(const Node& n) {
   const std::vector<size_t> mask_strides =
       has_mask ? broadcast_strides(in_node(n, 3).shape, 4) : std::vector<size_t>(4, 0);
   const float scale = static_cast<float>(n.value);
-  pool_.parallel_for(static_cast<uint32_t>(batch * kv_heads), [&](uint32_t first, uint32_t n_tasks) {
-    Value scores(rows * keys);
-    for (size_t task = first; task < first + n_tasks; ++task) {
-      const size_t b = task / kv_heads, kv = task % kv_heads;
-      const size_t q_first = (b * heads + kv * group) * queries * dim;  // row 0 of the group
-      const size_t kv_first = (b * kv_heads + kv) * keys * dim;
-      sgemm(false, true, rows, keys, dim, scale, q.data() + q_first, dim, k.data() + kv_first,
-            dim, 0.0f, scores.data(), keys);
-      for (size_t r = 0; r < rows; ++r) {
-        float* row = scores.data() + r * keys;
-        if (has_mask) {
-          const size_t h = kv * group + r / queries, i = r % queries;
-          const float* mask = in(n, 3).data() + b * mask_strides[0] + h * mask_strides[1] +
-                              i * mask_strides[2];
-          for (size_t j = 0; j < keys; ++j) row[j] += mask[j * mask_strides[3]];
+  pool_.parallel_for(
+      static_cast<uint32_t>(batch * kv_heads), [&](uint32_t first, uint32_t n_tasks) {
+        Value scores(rows * keys);
+        for (size_t task = first; task < first + n_tasks; ++task) {
+          const size_t b = task / kv_heads, kv = task % kv_heads;
+          const size_t q_first = (b * heads + kv * group) * queries * dim;  // row 0 of the group
+          const size_t kv_first = (b * kv_heads + kv) * keys * dim;
+          sgemm(false, true, rows, keys, dim, scale, q.data() + q_first, dim, k.data() + kv_first,
+                dim, 0.0f, scores.data(), keys);
+          for (size_t r = 0; r < rows; ++r) {
+            float* row = scores.data() + r * keys;
+            if (has_mask) {
+              const size_t h = kv * group + r / queries, i = r % queries;
+              const float* mask =
+                  in(n, 3).data() + b * mask_strides[0] + h * mask_strides[1] + i * mask_strides[2];
+              for (size_t j = 0; j < keys; ++j) row[j] += mask[j * mask_strides[3]];
+            }
+            softmax_row(row, keys, 1, DType::F32);
+          }
+          sgemm(false, false, rows, dim, keys, 1.0f, scores.data(), keys, v.data() + kv_first, dim,
+                0.0f, out.data() + q_first, dim);
         }
-        softmax_row(row, keys, 1, DType::F32);
-      }
-      sgemm(false, false, rows, dim, keys, 1.0f, scores.data(), keys, v.data() + kv_first, dim,
-            0.0f, out.data() + q_first, dim);
-    }
-  });
+      });
   if (n.dtype != DType::F32) {
     for (float& x : out) x = round_to(n.dtype, x);
   }
