@@ -28,6 +28,7 @@ class Context;
 struct GraphKernelDtypePolicy {
   DType storage = DType::F32;
   DType accumulator = DType::F32;
+  /// Orders policies in cache keys.
   bool operator<(const GraphKernelDtypePolicy& o) const {
     return std::pair(storage, accumulator) < std::pair(o.storage, o.accumulator);
   }
@@ -56,6 +57,7 @@ struct GraphInputDesc {
   bool present = false;
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
+  /// Orders inputs in cache keys.
   bool operator<(const GraphInputDesc& o) const {
     return std::tie(present, dtype, shape) < std::tie(o.present, o.dtype, o.shape);
   }
@@ -69,6 +71,7 @@ struct GraphKernelKey {
   std::vector<GraphInputDesc> inputs;  // one per signature input, in its order
   GraphKernelDtypePolicy policy;
   std::map<std::string, double> attributes;  // "scale", "causal", "fused_attention", ...
+  /// Orders keys in the GraphExecutableCache.
   bool operator<(const GraphKernelKey& o) const {
     return std::tie(kernel, inputs, policy, attributes) <
            std::tie(o.kernel, o.inputs, o.policy, o.attributes);
@@ -94,6 +97,7 @@ class GraphKernel {
   /// The graph for `key` (its outputs set).
   graph::Graph build(const GraphKernelKey& key) const { return build_(key); }
 
+  /// Use register_kernel: a kernel lives in the process-wide list.
   GraphKernel(std::string name, GraphKernelSignature signature, Builder build)
       : name_(std::move(name)), signature_(std::move(signature)), build_(std::move(build)) {}
 
@@ -108,6 +112,7 @@ struct GraphKernelCall {
   GraphExecutablePtr executable;
   std::vector<Tensor> inputs;   // the present inputs, contiguous, in placeholder order
   std::vector<Tensor> outputs;  // allocated from the graph's output nodes
+  /// Encodes the execution (ComputeKernelEncoder::graph).
   void encode(ComputeKernelEncoder& e) const;
 };
 

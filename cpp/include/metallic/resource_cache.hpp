@@ -31,6 +31,7 @@ struct CacheStats {
 template <class Key, class Value>
 class LruCache {
  public:
+  /// An empty cache that keeps at most `capacity` entries.
   explicit LruCache(size_t capacity) { stats_.capacity = capacity; }
 
   /// The value of `key`, made by `make` on a miss.
@@ -52,6 +53,7 @@ class LruCache {
     stats_.capacity = capacity;
     trim();
   }
+  /// The counters and the current number of entries.
   CacheStats stats() const {
     CacheStats s = stats_;
     s.entries = order_.size();
@@ -59,6 +61,7 @@ class LruCache {
   }
 
  private:
+  /// Evicts the least recently used entries until the capacity holds.
   void trim() {
     while (order_.size() > stats_.capacity) {
       index_.erase(order_.back().first);
@@ -91,9 +94,11 @@ class MaskArena {
       return std::tie(kind, q_len, kv_len, dtype) < std::tie(o.kind, o.q_len, o.kv_len, o.dtype);
     }
   };
+  /// An empty arena that keeps at most `capacity` masks.
   explicit MaskArena(size_t capacity) : masks_(capacity) {}
   /// The mask of `key` on `ctx`'s device.
   Tensor get_or_create(Context& ctx, const Key& key);
+  /// The arena's counters.
   CacheStats stats() const { return masks_.stats(); }
 
  private:
@@ -113,7 +118,9 @@ class ResourceCache {
   Tensor get_or_create_mpsgraph_mask(Context& ctx, MaskKind kind, int64_t q_len, int64_t kv_len,
                                      DType dtype);
 
+  /// The GraphExecutableCache's counters.
   CacheStats executable_stats() const { return executables_.stats(); }
+  /// The MaskArena's counters.
   CacheStats mask_stats() const { return masks_.stats(); }
   /// Changes the executable cache's capacity (at least 1), evicting what no longer fits.
   void set_executable_capacity(size_t capacity);
