@@ -96,8 +96,7 @@ void bind_graph(py::module_& m) {
       .def("set_outputs", &Graph::set_outputs, py::arg("outputs"),
            "The results, returned in this order by run_graph.")
       .def(
-          "node_shape",
-          [](const Graph& g, NodeId id) { return g.node(id).shape; }, py::arg("node"),
+          "node_shape", [](const Graph& g, NodeId id) { return g.node(id).shape; }, py::arg("node"),
           "The inferred shape of a node.")
       .def(
           "node_dtype",

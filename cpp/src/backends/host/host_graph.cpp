@@ -145,10 +145,6 @@ void Executor::run(const GraphCommand& command) {
 
 Value Executor::read_input(const Node& n, const GraphTensorBinding& b) const {
   const size_t elements = count(n.shape);
-  if (!dtype_is_float(n.dtype)) {
-    throw DTypeError(std::string("graph placeholder ") + n.name +
-                     ": the host executor takes f32, f16 and bf16, not " + dtype_name(n.dtype));
-  }
   if (b.offset + dtype_nbytes(n.dtype, elements) > b.buffer->length()) {
     throw ArgumentError("graph placeholder " + n.name + ": the buffer is too small");
   }
@@ -462,6 +458,13 @@ Value Executor::evaluate(const Node& n) {
 
 GraphExecutablePtr HostDevice::compile_graph(const graph::Graph& graph) {
   if (graph.outputs().empty()) throw ArgumentError("compile_graph: the graph has no outputs");
+  for (const Node& n : graph.nodes()) {
+    if (!dtype_is_float(n.dtype)) {  // every node kind computes on floats
+      throw DTypeError(std::string("compile_graph: the host executor takes f32, f16 and bf16 "
+                                   "nodes, not ") +
+                       dtype_name(n.dtype) + " (" + node_kind_name(n.kind) + " " + n.name + ")");
+    }
+  }
   return std::make_shared<HostGraphExecutable>(graph);
 }
 
