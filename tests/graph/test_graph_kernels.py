@@ -330,3 +330,16 @@ def test_cli_info_graph_prints_signatures_and_policies() -> None:
     assert "input  mask: broadcast to (B, H, Sq, Skv), optional" in out
     assert out.count("policies: f32 storage, f32 accumulation; f16 storage, f32 accumulation") == 3
     assert "ops:" not in out  # --graph prints the graph kernels instead of the ops
+
+
+def test_graph_runs_in_queue_order_with_dispatches(ctx: mt.Context) -> None:
+    """A kernel's output feeds a graph and the graph's output feeds a kernel, all in one command
+    buffer before any wait: the graph sees the first result and the last kernel sees the graph's."""
+    ctx.set_backend("softmax", "mpsgraph")
+    x = np.random.default_rng(10).standard_normal((5, 9)).astype(np.float32)
+    t = ctx.tensor(x)
+    before = ctx.active_sequence
+    out = mt.ops.softmax(t + t) * 2.0
+    assert ctx.active_sequence == before  # nothing committed yet
+    e = np.exp(2 * x - (2 * x).max(axis=-1, keepdims=True))
+    np.testing.assert_allclose(out.numpy(), 2 * e / e.sum(axis=-1, keepdims=True), rtol=1e-5)
