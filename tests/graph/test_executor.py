@@ -4,11 +4,16 @@ and f16 (an f16 node rounds its results to f16), and the builder's errors from P
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import metallic as mt
 import numpy as np
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))
+from test_matmul import reference as matmul_reference  # noqa: E402
 
 DTYPES = {"f32": np.float32, "f16": np.float16}
 # f16: each node rounds to f16 (spacing 1e-3 near 1); the reference rounds its result once.
@@ -162,9 +167,7 @@ def test_matmul(
     out = g.matmul(g.placeholder("a", dtype, a_shape), g.placeholder("b", dtype, b_shape), ta, tb)
     g.set_outputs([out])
     (got,) = run(ctx, g, a, b)
-    a64 = np.swapaxes(a, -1, -2).astype(np.float64) if ta else a.astype(np.float64)
-    b64 = np.swapaxes(b, -1, -2).astype(np.float64) if tb else b.astype(np.float64)
-    expected = a64 @ b64
+    expected = matmul_reference(a, b, ta, tb)
     assert tuple(g.node_shape(out)) == expected.shape
     np.testing.assert_allclose(got, expected, rtol=3 * TOL[dtype], atol=3 * TOL[dtype] * 4)
 

@@ -1,16 +1,18 @@
 // The host device's graph executor: a reference implementation of every graph::NodeKind. Each
 // node's value is a float array of the node's shape; a node of a 16-bit dtype rounds every
 // result to that dtype, so a node computes in its own precision as the IR says (a graph that
-// wants f32 accumulation casts). Matmul and attention go through the vendor BLAS (host_blas.hpp);
-// elementwise nodes and softmax spread their rows over the worker pool. Values are dropped after
-// their last use, which keeps an unfused attention graph's peak memory to a few score arrays.
+// wants f32 accumulation casts). Matmul and attention go through the vendor BLAS
+// (host_graph_blas.cpp); elementwise nodes and softmax spread their rows over the worker pool.
+// Values are dropped after their last use, which keeps an unfused attention graph's peak memory to
+// a few score arrays.
+#include "backends/host/host_graph.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <vector>
 
-#include "backends/host/host_blas.hpp"
 #include "backends/host/host_device.hpp"
 #include "core/float16.hpp"
 #include "metallic/error.hpp"
@@ -22,7 +24,7 @@ namespace {
 using graph::Node;
 using graph::NodeKind;
 using Dims = std::vector<int64_t>;
-using Value = std::vector<float>;
+using namespace graph_executor;
 
 class HostGraphExecutable final : public GraphExecutable {
  public:
@@ -35,44 +37,6 @@ class HostGraphExecutable final : public GraphExecutable {
 
 /// Below this many elements a node runs on the queue's thread alone (waking workers costs more).
 constexpr size_t kParallelElements = size_t(1) << 15;
-
-size_t count(const Dims& shape) {
-  size_t n = 1;
-  for (int64_t d : shape) n *= static_cast<size_t>(d);
-  return n;
-}
-
-/// `v` rounded to `dtype` (f32: unchanged).
-float round_to(DType dtype, float v) {
-  if (dtype == DType::F16) return f16_to_float(float_to_f16(v));
-  if (dtype == DType::BF16) return bf16_to_float(float_to_bf16(v));
-  return v;
-}
-
-/// Row-major strides of `shape` seen from an output of rank `rank`: right-aligned, 0 along
-/// the dimensions `shape` broadcasts (size 1 or missing).
-std::vector<size_t> broadcast_strides(const Dims& shape, size_t rank) {
-  std::vector<size_t> out(rank, 0);
-  size_t stride = 1;
-  for (size_t i = shape.size(); i-- > 0;) {
-    const size_t d = rank - shape.size() + i;
-    out[d] = shape[i] == 1 ? 0 : stride;
-    stride *= static_cast<size_t>(shape[i]);
-  }
-  return out;
-}
-
-/// The offset of row `row` (an index over all but the last dimension of `shape`) in an operand
-/// with `strides` (broadcast_strides).
-size_t row_offset(size_t row, const Dims& shape, const std::vector<size_t>& strides) {
-  size_t offset = 0;
-  for (size_t d = shape.size() - 1; d-- > 0;) {
-    const auto size = static_cast<size_t>(shape[d]);
-    offset += row % size * strides[d];
-    row /= size;
-  }
-  return offset;
-}
 
 class Executor {
  public:
@@ -101,8 +65,6 @@ class Executor {
   Value softmax(const Node& n);
   Value reduce(const Node& n);
   Value transpose(const Node& n);
-  Value matmul(const Node& n);
-  Value attention(const Node& n);
 
   const Value& in(const Node& n, size_t i) const { return values_[n.inputs[i]]; }
   const Node& in_node(const Node& n, size_t i) const { return g_.node(n.inputs[i]); }
@@ -225,23 +187,6 @@ Value Executor::causal_mask(const Node& n) {
   return out;
 }
 
-/// Softmax of `len` values `stride` apart, max-subtracted; a row with no finite value (every
-/// key masked) gives 0, as the legacy kernels do.
-void softmax_row(float* x, size_t len, size_t stride, DType dtype) {
-  float max = -std::numeric_limits<float>::infinity();
-  for (size_t j = 0; j < len; ++j) max = std::max(max, x[j * stride]);
-  if (max == -std::numeric_limits<float>::infinity()) {
-    for (size_t j = 0; j < len; ++j) x[j * stride] = 0.0f;
-    return;
-  }
-  float sum = 0.0f;
-  for (size_t j = 0; j < len; ++j) {
-    x[j * stride] = std::exp(x[j * stride] - max);
-    sum += x[j * stride];
-  }
-  for (size_t j = 0; j < len; ++j) x[j * stride] = round_to(dtype, x[j * stride] / sum);
-}
-
 Value Executor::softmax(const Node& n) {
   Value out = in(n, 0);
   const auto axis = static_cast<size_t>(n.axes[0]);
@@ -298,115 +243,6 @@ Value Executor::transpose(const Node& n) {
   return out;
 }
 
-Value Executor::matmul(const Node& n) {
-  const Node &na = in_node(n, 0), &nb = in_node(n, 1);
-  const Value &a = in(n, 0), &b = in(n, 1);
-  const size_t rank = n.shape.size(), ra = na.shape.size(), rb = nb.shape.size();
-  const auto m = static_cast<uint32_t>(n.shape[rank - 2]);
-  const auto cols = static_cast<uint32_t>(n.shape[rank - 1]);
-  const auto k = static_cast<uint32_t>(n.transpose_a ? na.shape[ra - 2] : na.shape[ra - 1]);
-  Value out(count(n.shape), 0.0f);
-  if (out.empty() || k == 0) return out;
-  const Dims batch(n.shape.begin(), n.shape.end() - 2);
-  const Dims a_batch(na.shape.begin(), na.shape.end() - 2);
-  const Dims b_batch(nb.shape.begin(), nb.shape.end() - 2);
-  const size_t a_matrix = size_t(m) * k, b_matrix = size_t(k) * cols, c_matrix = size_t(m) * cols;
-  const size_t entries = count(batch);
-  SgemmProblem p{m,
-                 cols,
-                 k,
-                 1,
-                 n.transpose_a,
-                 n.transpose_b,
-                 static_cast<size_t>(na.shape[ra - 1]),
-                 static_cast<size_t>(nb.shape[rb - 1]),
-                 cols,
-                 a_matrix,
-                 b_matrix,
-                 c_matrix,
-                 1.0f,
-                 0.0f,
-                 a.data(),
-                 b.data(),
-                 out.data()};
-  // One call when each operand has one matrix per output entry or one for all of them; a
-  // partial broadcast ([2, 1] against [1, 3]) takes a call per output entry.
-  auto uniform = [&](const Dims& operand) {
-    return count(operand) == 1 ||
-           broadcast_strides(operand, batch.size()) == broadcast_strides(batch, batch.size());
-  };
-  if (uniform(a_batch) && uniform(b_batch)) {
-    p.batch = static_cast<uint32_t>(entries);
-    if (count(a_batch) == 1) p.a_batch_stride = 0;
-    if (count(b_batch) == 1) p.b_batch_stride = 0;
-    parallel_sgemm(pool_, p);
-  } else {
-    // row_offset walks all but the last dimension: give each batch shape a last one of size 1.
-    auto with_last = [](Dims d) {
-      d.push_back(1);
-      return d;
-    };
-    const Dims rows_shape = with_last(batch);
-    const std::vector<size_t> sa = broadcast_strides(with_last(a_batch), rows_shape.size());
-    const std::vector<size_t> sb = broadcast_strides(with_last(b_batch), rows_shape.size());
-    for (size_t e = 0; e < entries; ++e) {
-      p.a = a.data() + row_offset(e, rows_shape, sa) * a_matrix;
-      p.b = b.data() + row_offset(e, rows_shape, sb) * b_matrix;
-      p.c = out.data() + e * c_matrix;
-      parallel_sgemm(pool_, p);
-    }
-  }
-  if (n.dtype != DType::F32) {
-    for (float& v : out) v = round_to(n.dtype, v);
-  }
-  return out;
-}
-
-/// The fused node: one task per (batch entry, KV head) computes the scores of the query heads
-/// that share the KV head (adjacent in q: head h reads KV head h / (H / Hkv)) with one GEMM,
-/// adds the mask, takes the softmax per row and multiplies by v, all in f32.
-Value Executor::attention(const Node& n) {
-  const Node &nq = in_node(n, 0), &nk = in_node(n, 1);
-  const Value &q = in(n, 0), &k = in(n, 1), &v = in(n, 2);
-  const bool has_mask = n.inputs.size() > 3;
-  const size_t batch = size_t(nq.shape[0]), heads = size_t(nq.shape[1]);
-  const size_t queries = size_t(nq.shape[2]), dim = size_t(nq.shape[3]);
-  const size_t kv_heads = size_t(nk.shape[1]), keys = size_t(nk.shape[2]);
-  const size_t group = heads / kv_heads, rows = group * queries;
-  Value out(q.size(), 0.0f);
-  if (out.empty() || keys == 0) return out;  // no key: every row gives 0
-  const std::vector<size_t> mask_strides =
-      has_mask ? broadcast_strides(in_node(n, 3).shape, 4) : std::vector<size_t>(4, 0);
-  const float scale = static_cast<float>(n.value);
-  pool_.parallel_for(
-      static_cast<uint32_t>(batch * kv_heads), [&](uint32_t first, uint32_t n_tasks) {
-        Value scores(rows * keys);
-        for (size_t task = first; task < first + n_tasks; ++task) {
-          const size_t b = task / kv_heads, kv = task % kv_heads;
-          const size_t q_first = (b * heads + kv * group) * queries * dim;  // row 0 of the group
-          const size_t kv_first = (b * kv_heads + kv) * keys * dim;
-          sgemm(false, true, rows, keys, dim, scale, q.data() + q_first, dim, k.data() + kv_first,
-                dim, 0.0f, scores.data(), keys);
-          for (size_t r = 0; r < rows; ++r) {
-            float* row = scores.data() + r * keys;
-            if (has_mask) {
-              const size_t h = kv * group + r / queries, i = r % queries;
-              const float* mask =
-                  in(n, 3).data() + b * mask_strides[0] + h * mask_strides[1] + i * mask_strides[2];
-              for (size_t j = 0; j < keys; ++j) row[j] += mask[j * mask_strides[3]];
-            }
-            softmax_row(row, keys, 1, DType::F32);
-          }
-          sgemm(false, false, rows, dim, keys, 1.0f, scores.data(), keys, v.data() + kv_first, dim,
-                0.0f, out.data() + q_first, dim);
-        }
-      });
-  if (n.dtype != DType::F32) {
-    for (float& x : out) x = round_to(n.dtype, x);
-  }
-  return out;
-}
-
 Value Executor::evaluate(const Node& n) {
   switch (n.kind) {
     case NodeKind::Placeholder:
@@ -414,7 +250,7 @@ Value Executor::evaluate(const Node& n) {
     case NodeKind::Constant:
       return Value(count(n.shape), round_to(n.dtype, static_cast<float>(n.value)));
     case NodeKind::MatMul:
-      return matmul(n);
+      return matmul(pool_, g_, n, values_);
     case NodeKind::Add:
       return binary(n, [](float a, float b) { return a + b; });
     case NodeKind::Sub:
@@ -448,13 +284,67 @@ Value Executor::evaluate(const Node& n) {
     case NodeKind::Transpose:
       return transpose(n);
     case NodeKind::ScaledDotProductAttention:
-      return attention(n);
+      return attention(pool_, g_, n, values_);
   }
   throw MetallicError(std::string("graph executor: no implementation of ") +
                       node_kind_name(n.kind));
 }
 
 }  // namespace
+
+// The helpers of host_graph.hpp.
+namespace graph_executor {
+
+size_t count(const std::vector<int64_t>& shape) {
+  size_t n = 1;
+  for (int64_t d : shape) n *= static_cast<size_t>(d);
+  return n;
+}
+
+float round_to(DType dtype, float v) {
+  if (dtype == DType::F16) return f16_to_float(float_to_f16(v));
+  if (dtype == DType::BF16) return bf16_to_float(float_to_bf16(v));
+  return v;
+}
+
+std::vector<size_t> broadcast_strides(const std::vector<int64_t>& shape, size_t rank) {
+  std::vector<size_t> out(rank, 0);
+  size_t stride = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    const size_t d = rank - shape.size() + i;
+    out[d] = shape[i] == 1 ? 0 : stride;
+    stride *= static_cast<size_t>(shape[i]);
+  }
+  return out;
+}
+
+size_t row_offset(size_t row, const std::vector<int64_t>& shape,
+                  const std::vector<size_t>& strides) {
+  size_t offset = 0;
+  for (size_t d = shape.size() - 1; d-- > 0;) {
+    const auto size = static_cast<size_t>(shape[d]);
+    offset += row % size * strides[d];
+    row /= size;
+  }
+  return offset;
+}
+
+void softmax_row(float* x, size_t len, size_t stride, DType dtype) {
+  float max = -std::numeric_limits<float>::infinity();
+  for (size_t j = 0; j < len; ++j) max = std::max(max, x[j * stride]);
+  if (max == -std::numeric_limits<float>::infinity()) {
+    for (size_t j = 0; j < len; ++j) x[j * stride] = 0.0f;
+    return;
+  }
+  float sum = 0.0f;
+  for (size_t j = 0; j < len; ++j) {
+    x[j * stride] = std::exp(x[j * stride] - max);
+    sum += x[j * stride];
+  }
+  for (size_t j = 0; j < len; ++j) x[j * stride] = round_to(dtype, x[j * stride] / sum);
+}
+
+}  // namespace graph_executor
 
 GraphExecutablePtr HostDevice::compile_graph(const graph::Graph& graph) {
   if (graph.outputs().empty()) throw ArgumentError("compile_graph: the graph has no outputs");
