@@ -28,6 +28,14 @@ std::string env(const char* name) {
   return value ? std::string(value) : std::string();
 }
 
+void require_mps(const DeviceState& state, const std::string& what) {
+  if (state.mps) return;
+  throw DeviceError(what + ": this Metal device (" + to_std(state.device.name) +
+                    ") does not support Metal Performance Shaders (MPSSupportsMTLDevice is NO, as "
+                    "on the paravirtualized GPU of a virtual machine); use the host device "
+                    "(device=\"host\") or a Mac's own GPU");
+}
+
 namespace {
 
 // The highest Apple GPU family the device supports ("apple9", ...), for info() and bug reports.
@@ -101,6 +109,7 @@ class MetalDevice final : public Device {
       out["gpu_family"] = apple_family(d);
       out["metal3"] = [d supportsFamily:MTLGPUFamilyMetal3] ? "yes" : "no";
       out["mps"] = state_->mps ? "yes" : "no";
+      out["mpsgraph_fused_attention"] = metal_graph_has_fused_attention() ? "yes" : "no";
       out["max_threads_per_threadgroup"] = size3(d.maxThreadsPerThreadgroup);
       out["max_threadgroup_memory_length"] = std::to_string(d.maxThreadgroupMemoryLength);
       out["max_buffer_length"] = std::to_string(d.maxBufferLength);
@@ -146,6 +155,12 @@ class MetalDevice final : public Device {
   CommandBufferPtr new_command_buffer() override {
     return std::make_shared<MetalCommandBuffer>(state_);
   }
+
+  GraphExecutablePtr compile_graph(const graph::Graph& graph) override {
+    return compile_metal_graph(*state_, graph);
+  }
+
+  bool graph_has_fused_attention() const override { return metal_graph_has_fused_attention(); }
 
   void capture_begin(const std::string& path) override { metal::capture_begin(path); }
   void capture_end() override { metal::capture_end(); }
