@@ -3,6 +3,8 @@
 
 #import <MetalPerformanceShaders/MetalPerformanceShaders.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <sstream>
 
@@ -140,6 +142,28 @@ class MetalDevice final : public Device {
                           " bytes (out of memory?)");
       }
       return std::make_shared<MetalBuffer>(buffer, bytes);
+    }
+  }
+
+  // Zero-copy where Metal can map the memory: newBufferWithBytesNoCopy: needs a page-aligned
+  // address and whole pages, so the length is rounded up to the page the memory ends in (as
+  // executorch MPSExecutor.mm maps host tensors); the buffer keeps `owner` until Metal releases
+  // it. Any other memory is copied by the caller (nullptr).
+  BufferPtr wrap_host_memory(void* data, size_t length, std::shared_ptr<void> owner) override {
+    @autoreleasepool {
+      const size_t page = static_cast<size_t>(getpagesize());
+      if (length == 0 || reinterpret_cast<uintptr_t>(data) % page != 0) return nullptr;
+      const size_t mapped = (length + page - 1) / page * page;
+      if (mapped > state_->device.maxBufferLength) return nullptr;
+      id<MTLBuffer> buffer =
+          [state_->device newBufferWithBytesNoCopy:data
+                                            length:mapped
+                                           options:MTLResourceStorageModeShared
+                                       deallocator:^(void*, NSUInteger) {
+                                         (void)owner;  // captured: released with the buffer
+                                       }];
+      if (!buffer) return nullptr;
+      return std::make_shared<MetalBuffer>(buffer, length);
     }
   }
 

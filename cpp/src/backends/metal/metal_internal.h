@@ -77,8 +77,9 @@ class MetalLibrary final : public Library {
 
 class MetalPipeline final : public Pipeline {
  public:
-  MetalPipeline(std::string function, id<MTLComputePipelineState> state)
-      : function_(std::move(function)), state_(state) {}
+  MetalPipeline(std::string function, id<MTLComputePipelineState> state,
+                std::vector<KernelArgument> arguments)
+      : function_(std::move(function)), state_(state), arguments_(std::move(arguments)) {}
   const std::string& function_name() const override { return function_; }
   uint32_t max_total_threads_per_threadgroup() const override {
     return static_cast<uint32_t>(state_.maxTotalThreadsPerThreadgroup);
@@ -89,11 +90,13 @@ class MetalPipeline final : public Pipeline {
   size_t static_threadgroup_memory_length() const override {
     return state_.staticThreadgroupMemoryLength;
   }
+  std::vector<KernelArgument> arguments() const override { return arguments_; }
   id<MTLComputePipelineState> mtl() const { return state_; }
 
  private:
   std::string function_;
   id<MTLComputePipelineState> state_;
+  std::vector<KernelArgument> arguments_;  // from the pipeline's reflection (metal_pipeline.mm)
 };
 
 /// metal_library.mm: builtin (metallib or run-time sources) and user-source libraries.
