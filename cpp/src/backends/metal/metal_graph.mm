@@ -98,10 +98,11 @@ MPSGraphTensor* lower_attention(MPSGraph* g, const graph::Graph& graph, NodeId i
       const Node& m = graph.node(n.inputs[3]);
       mask = t[n.inputs[3]];
       if (m.dtype != q.dtype) mask = [g castTensor:mask toType:mps_type(q.dtype) name:nil];
+      // Rank 4 (the mask broadcasts from the right): Apple documents no broadcasting of ranks.
+      std::vector<int64_t> padded(4 - m.shape.size(), 1);
+      padded.insert(padded.end(), m.shape.begin(), m.shape.end());
+      mask = [g reshapeTensor:mask withShape:mps_shape(padded) name:nil];
       if (group > 1) {
-        std::vector<int64_t> padded(4 - m.shape.size(), 1);  // the mask broadcasts from the right
-        padded.insert(padded.end(), m.shape.begin(), m.shape.end());
-        mask = [g reshapeTensor:mask withShape:mps_shape(padded) name:nil];
         mask = [g broadcastTensor:mask toShape:@[ @(batch), @(heads), @(rows), @(keys) ] name:nil];
         mask = [g reshapeTensor:mask
                       withShape:@[ @(batch), @(kv_heads), @(group * rows), @(keys) ]
