@@ -12,6 +12,7 @@
 
 #include <cmath>
 
+#include "metal_check_missing_api.h"
 #include "metal_internal.h"
 #include "metallic/error.hpp"
 

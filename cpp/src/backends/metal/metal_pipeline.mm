@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "metal_check_missing_api.h"
 #include "metal_internal.h"
 #include "metallic/error.hpp"
 
