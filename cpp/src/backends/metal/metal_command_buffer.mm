@@ -9,6 +9,10 @@
 // silent race. Serial is correct by construction; across encoders (after an MPS pass) Metal's
 // hazard tracking of our tracked buffers orders the work.
 //
+// An MPSGraph execution may commit the MTLCommandBuffer early and continue in a new one on the
+// same queue (MPSCommandBuffer commitAndContinue): this object then encodes into the new one and
+// waits for, reports errors of and times all of them; the queue runs them in order.
+//
 // Lifetime: command buffers are created with unretained references (no per-resource retain on
 // every setBuffer:), so this object keeps every bound buffer and pipeline and the completion
 // handler holds them until the GPU is done, even if the CommandBuffer is dropped earlier.
@@ -189,6 +193,12 @@ id<MTLCommandBuffer> MetalCommandBuffer::begin_external_pass(const std::string& 
   return cb_;
 }
 
+void MetalCommandBuffer::continue_in(id<MTLCommandBuffer> root) {
+  if (root == cb_) return;
+  committed_by_mps_.push_back(cb_);
+  cb_ = root;
+}
+
 void MetalCommandBuffer::commit() {
   @autoreleasepool {
     if (committed_) return;
@@ -213,8 +223,12 @@ void MetalCommandBuffer::commit() {
 void MetalCommandBuffer::wait() {
   @autoreleasepool {
     commit();  // waiting on uncommitted work would never return
+    for (id<MTLCommandBuffer> part : committed_by_mps_) {
+      [part waitUntilCompleted];
+      if (part.status == MTLCommandBufferStatusError) throw DeviceError(describe_failure(part));
+    }
     [cb_ waitUntilCompleted];
-    if (cb_.status == MTLCommandBufferStatusError) throw DeviceError(describe_failure());
+    if (cb_.status == MTLCommandBufferStatusError) throw DeviceError(describe_failure(cb_));
   }
 }
 
@@ -226,7 +240,7 @@ bool MetalCommandBuffer::is_completed() const {
 
 // "Metal command buffer failed (dispatches: a, b x3): <reason>" plus, with
 // METALLIC_METAL_DEBUG=1, the state of each encoder and the debug groups it ran.
-std::string MetalCommandBuffer::describe_failure() const {
+std::string MetalCommandBuffer::describe_failure(id<MTLCommandBuffer> failed) const {
   std::ostringstream out;
   out << "Metal command buffer failed (dispatches:";
   for (size_t i = 0; i < entries_.size();) {
@@ -236,7 +250,7 @@ std::string MetalCommandBuffer::describe_failure() const {
     if (j - i > 1) out << " x" << (j - i);
     i = j;
   }
-  NSError* error = cb_.error;
+  NSError* error = failed.error;
   out << "): " << error_text(error);
   NSArray* infos = error.userInfo[MTLCommandBufferEncoderInfoErrorKey];
   for (id<MTLCommandBufferEncoderInfo> info in infos) {
@@ -255,7 +269,11 @@ std::vector<DispatchTiming> MetalCommandBuffer::timings() const {
     if (!committed_ || cb_.status != MTLCommandBufferStatusCompleted || entries_.empty()) {
       return {};
     }
-    const double total = cb_.GPUEndTime - cb_.GPUStartTime;
+    double total = cb_.GPUEndTime - cb_.GPUStartTime;
+    for (id<MTLCommandBuffer> part : committed_by_mps_) {
+      if (part.status != MTLCommandBufferStatusCompleted) return {};
+      total += part.GPUEndTime - part.GPUStartTime;
+    }
     std::vector<DispatchTiming> out;
     if (recorder_.mode() == TimestampMode::CommandBuffer) {
       std::string joined;

@@ -3,6 +3,8 @@
 
 #import <MetalPerformanceShaders/MetalPerformanceShaders.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <sstream>
 
@@ -26,6 +28,14 @@ std::string error_text(NSError* error, const char* fallback) {
 std::string env(const char* name) {
   const char* value = std::getenv(name);
   return value ? std::string(value) : std::string();
+}
+
+void require_mps(const DeviceState& state, const std::string& what) {
+  if (state.mps) return;
+  throw DeviceError(what + ": this Metal device (" + to_std(state.device.name) +
+                    ") does not support Metal Performance Shaders (MPSSupportsMTLDevice is NO, as "
+                    "on the paravirtualized GPU of a virtual machine); use the host device "
+                    "(device=\"host\") or a Mac's own GPU");
 }
 
 namespace {
@@ -101,6 +111,7 @@ class MetalDevice final : public Device {
       out["gpu_family"] = apple_family(d);
       out["metal3"] = [d supportsFamily:MTLGPUFamilyMetal3] ? "yes" : "no";
       out["mps"] = state_->mps ? "yes" : "no";
+      out["mpsgraph_fused_attention"] = metal_graph_has_fused_attention() ? "yes" : "no";
       out["max_threads_per_threadgroup"] = size3(d.maxThreadsPerThreadgroup);
       out["max_threadgroup_memory_length"] = std::to_string(d.maxThreadgroupMemoryLength);
       out["max_buffer_length"] = std::to_string(d.maxBufferLength);
@@ -134,6 +145,28 @@ class MetalDevice final : public Device {
     }
   }
 
+  // Zero-copy where Metal can map the memory: newBufferWithBytesNoCopy: needs a page-aligned
+  // address and whole pages, so the length is rounded up to the page the memory ends in (as
+  // executorch MPSExecutor.mm maps host tensors); the buffer keeps `owner` until Metal releases
+  // it. Any other memory is copied by the caller (nullptr).
+  BufferPtr wrap_host_memory(void* data, size_t length, std::shared_ptr<void> owner) override {
+    @autoreleasepool {
+      const size_t page = static_cast<size_t>(getpagesize());
+      if (length == 0 || reinterpret_cast<uintptr_t>(data) % page != 0) return nullptr;
+      const size_t mapped = (length + page - 1) / page * page;
+      if (mapped > state_->device.maxBufferLength) return nullptr;
+      id<MTLBuffer> buffer =
+          [state_->device newBufferWithBytesNoCopy:data
+                                            length:mapped
+                                           options:MTLResourceStorageModeShared
+                                       deallocator:^(void*, NSUInteger) {
+                                         (void)owner;  // captured: released with the buffer
+                                       }];
+      if (!buffer) return nullptr;
+      return std::make_shared<MetalBuffer>(buffer, length);
+    }
+  }
+
   LibraryPtr load_library(const LibrarySource& source) override {
     return load_metal_library(*state_, source);
   }
@@ -146,6 +179,12 @@ class MetalDevice final : public Device {
   CommandBufferPtr new_command_buffer() override {
     return std::make_shared<MetalCommandBuffer>(state_);
   }
+
+  GraphExecutablePtr compile_graph(const graph::Graph& graph) override {
+    return compile_metal_graph(*state_, graph);
+  }
+
+  bool graph_has_fused_attention() const override { return metal_graph_has_fused_attention(); }
 
   void capture_begin(const std::string& path) override { metal::capture_begin(path); }
   void capture_end() override { metal::capture_end(); }

@@ -44,6 +44,10 @@ struct DeviceState {
   NSMutableDictionary* mps_kernels = nil;  // MPSMatrixMultiplication by shape key
 };
 
+/// Throws DeviceError naming `what` (metal_device.mm) where the device has no Metal Performance
+/// Shaders: without them MPS encodes nothing and the outputs keep whatever they held.
+void require_mps(const DeviceState& state, const std::string& what);
+
 // --- buffers, libraries, pipelines ------------------------------------------------------------
 class MetalBuffer final : public Buffer {
  public:
@@ -73,8 +77,9 @@ class MetalLibrary final : public Library {
 
 class MetalPipeline final : public Pipeline {
  public:
-  MetalPipeline(std::string function, id<MTLComputePipelineState> state)
-      : function_(std::move(function)), state_(state) {}
+  MetalPipeline(std::string function, id<MTLComputePipelineState> state,
+                std::vector<KernelArgument> arguments)
+      : function_(std::move(function)), state_(state), arguments_(std::move(arguments)) {}
   const std::string& function_name() const override { return function_; }
   uint32_t max_total_threads_per_threadgroup() const override {
     return static_cast<uint32_t>(state_.maxTotalThreadsPerThreadgroup);
@@ -85,11 +90,13 @@ class MetalPipeline final : public Pipeline {
   size_t static_threadgroup_memory_length() const override {
     return state_.staticThreadgroupMemoryLength;
   }
+  std::vector<KernelArgument> arguments() const override { return arguments_; }
   id<MTLComputePipelineState> mtl() const { return state_; }
 
  private:
   std::string function_;
   id<MTLComputePipelineState> state_;
+  std::vector<KernelArgument> arguments_;  // from the pipeline's reflection (metal_pipeline.mm)
 };
 
 /// metal_library.mm: builtin (metallib or run-time sources) and user-source libraries.
@@ -97,6 +104,15 @@ LibraryPtr load_metal_library(DeviceState& state, const LibrarySource& source);
 /// metal_pipeline.mm.
 PipelinePtr make_metal_pipeline(DeviceState& state, const LibraryPtr& library,
                                 const std::string& function, const FunctionConstants& constants);
+
+// --- graphs (metal_graph.mm) ------------------------------------------------------------------
+/// Lowers `graph` to an MPSGraph compiled to an MPSGraphExecutable (Device::compile_graph).
+GraphExecutablePtr compile_metal_graph(DeviceState& state, const graph::Graph& graph);
+/// Whether this OS has MPSGraph's fused scaled-dot-product attention (macOS 15+).
+bool metal_graph_has_fused_attention();
+class MetalCommandBuffer;
+/// Encodes one execution of a compiled graph (CommandBuffer::encode_graph).
+void encode_metal_graph(MetalCommandBuffer& command_buffer, const GraphCommand& command);
 
 // --- profiling (metal_profiling.mm) -----------------------------------------------------------
 /// GPU timestamps of one command buffer: counter sample buffers in chunks, resolved after
@@ -139,6 +155,7 @@ class MetalCommandBuffer final : public CommandBuffer {
   ~MetalCommandBuffer() override;
   void encode_dispatch(DispatchCommand&& command) override;
   void encode_matmul(const MatmulCommand& command) override { encode_mps_matmul(*this, command); }
+  void encode_graph(GraphCommand&& command) override { encode_metal_graph(*this, command); }
   void commit() override;
   void wait() override;
   bool is_completed() const override;
@@ -147,6 +164,9 @@ class MetalCommandBuffer final : public CommandBuffer {
   /// For work that encodes its own passes (MPS): ends the open compute encoder, records `label`
   /// as one (unsampled) timing entry and returns the native command buffer.
   id<MTLCommandBuffer> begin_external_pass(const std::string& label);
+  /// After an external pass: MPS committed the command buffer and continued in `root`
+  /// (MPSCommandBuffer commitAndContinue), so later work goes there. Does nothing for the same one.
+  void continue_in(id<MTLCommandBuffer> root);
   void keep_alive(BufferPtr buffer) { buffers_.push_back(std::move(buffer)); }
   void keep_alive(id object) { [objects_ addObject:object]; }
   DeviceState& state() { return *state_; }
@@ -161,10 +181,11 @@ class MetalCommandBuffer final : public CommandBuffer {
   id<MTLComputeCommandEncoder> open_encoder(const std::string& label,
                                             TimestampRecorder::Sample* pass_sample);
   void end_encoder();
-  std::string describe_failure() const;
+  std::string describe_failure(id<MTLCommandBuffer> failed) const;
 
   std::shared_ptr<DeviceState> state_;
-  id<MTLCommandBuffer> cb_ = nil;
+  id<MTLCommandBuffer> cb_ = nil;                       // the one being encoded
+  std::vector<id<MTLCommandBuffer>> committed_by_mps_;  // earlier parts of this one, in order
   id<MTLComputeCommandEncoder> encoder_ = nil;
   TimestampRecorder recorder_;
   std::vector<Entry> entries_;      // every dispatch / external pass, in order

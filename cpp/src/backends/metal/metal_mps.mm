@@ -92,14 +92,7 @@ void encode_mps_matmul(CommandBuffer& command_buffer, const MatmulCommand& a) {
   @autoreleasepool {
     auto* cb = dynamic_cast<MetalCommandBuffer*>(&command_buffer);
     if (!cb) throw ArgumentError("mps_matmul needs a command buffer of the Metal device");
-    if (!cb->state().mps) {
-      // Without this check MPS encodes nothing and C keeps whatever it held.
-      throw DeviceError("mps_matmul '" + a.label + "': this Metal device (" +
-                        to_std(cb->state().device.name) +
-                        ") does not support Metal Performance Shaders (MPSSupportsMTLDevice is "
-                        "NO, as on the paravirtualized GPU of a virtual machine); use the host "
-                        "device (device=\"host\") or a Mac's own GPU");
-    }
+    require_mps(cb->state(), "mps_matmul '" + a.label + "'");
     if (a.dtype != DType::F32 && a.dtype != DType::F16) {
       throw DTypeError("mps_matmul '" + a.label + "': MPS matrices support f32 and f16, not " +
                        dtype_name(a.dtype));

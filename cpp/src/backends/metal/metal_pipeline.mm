@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "metal_check_missing_api.h"
 #include "metal_internal.h"
 #include "metallic/error.hpp"
 
@@ -49,6 +50,33 @@ std::string describe(const std::string& library, const std::string& function) {
   return "function '" + function + "' of Metal library '" + library + "'";
 }
 
+// The [[buffer]] and [[threadgroup]] parameters the pipeline reflects, for custom-kernel argument
+// checks (Pipeline::arguments). Metal reflects sizes, not source spellings: `type` stays empty and
+// `is_reference` false, which checks whole elements rather than exactly one. A parameter the
+// function does not use may stay unbound on Metal, so it is optional.
+std::vector<KernelArgument> reflected_arguments(MTLComputePipelineReflection* reflection) {
+  std::vector<KernelArgument> out;
+  for (id<MTLBinding> binding in reflection.bindings) {
+    KernelArgument a;
+    a.index = static_cast<uint32_t>(binding.index);
+    a.name = to_std(binding.name);
+    a.optional = !binding.used;
+    if (binding.type == MTLBindingTypeBuffer) {
+      id<MTLBufferBinding> buffer = (id<MTLBufferBinding>)binding;
+      a.kind = KernelArgument::Kind::Buffer;
+      // An argument buffer's size says nothing about what a caller binds.
+      a.element_size = buffer.bufferPointerType.elementIsArgumentBuffer ? 0 : buffer.bufferDataSize;
+    } else if (binding.type == MTLBindingTypeThreadgroupMemory) {
+      a.kind = KernelArgument::Kind::Threadgroup;
+      a.element_size = ((id<MTLThreadgroupBinding>)binding).threadgroupMemoryDataSize;
+    } else {
+      continue;  // textures, samplers: not something a metallic dispatch binds
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
 }  // namespace
 
 PipelinePtr make_metal_pipeline(DeviceState& state, const LibraryPtr& library,
@@ -81,16 +109,17 @@ PipelinePtr make_metal_pipeline(DeviceState& state, const LibraryPtr& library,
     MTLComputePipelineDescriptor* desc = [[MTLComputePipelineDescriptor alloc] init];
     desc.computeFunction = fn;
     desc.label = to_ns(function);  // names the pipeline in GPU captures
+    MTLAutoreleasedComputePipelineReflection reflection = nil;
     id<MTLComputePipelineState> pipeline =
         [state.device newComputePipelineStateWithDescriptor:desc
-                                                    options:MTLPipelineOptionNone
-                                                 reflection:nil
+                                                    options:MTLPipelineOptionBindingInfo
+                                                 reflection:&reflection
                                                       error:&error];
     if (!pipeline) {
       throw KernelCompileError("cannot build a compute pipeline for " +
                                describe(lib->name(), function) + ": " + error_text(error));
     }
-    return std::make_shared<MetalPipeline>(function, pipeline);
+    return std::make_shared<MetalPipeline>(function, pipeline, reflected_arguments(reflection));
   }
 }
 
