@@ -58,6 +58,10 @@ static const MTLPipelineOption MTLPipelineOptionBindingInfo = MTLPipelineOptionA
                             secondaryTensor:(MPSGraphTensor*)secondaryTensor
                                        name:(NSString*)name;
 - (MPSGraphTensor*)exponentWithTensor:(MPSGraphTensor*)tensor name:(NSString*)name;
+// pytorch operations/LossOps.mm (nll_loss).
+- (MPSGraphTensor*)equalWithPrimaryTensor:(MPSGraphTensor*)primaryTensor
+                          secondaryTensor:(MPSGraphTensor*)secondaryTensor
+                                     name:(NSString*)name;
 // pytorch Attention.mm (causal mask), Activation.mm.
 - (MPSGraphTensor*)selectWithPredicateTensor:(MPSGraphTensor*)predicateTensor
                          truePredicateTensor:(MPSGraphTensor*)truePredicateTensor

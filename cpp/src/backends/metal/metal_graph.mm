@@ -78,6 +78,24 @@ MPSGraphTensor* swap_last_two(MPSGraph* g, MPSGraphTensor* x, size_t rank) {
   return [g transposeTensor:x dimension:rank - 2 withDimension:rank - 1 name:nil];
 }
 
+// The IR's rule for a row that sees no key (every score -inf): its result is 0, as on the host
+// device and in the legacy kernels, where MPSGraph's softmax gives NaN. `row_max` is the maximum
+// of the row's scores (or mask) with the reduced axis kept; `out` is zeroed where it is -inf.
+MPSGraphTensor* zero_rows_without_keys(MPSGraph* g, MPSGraphTensor* out, MPSGraphTensor* row_max,
+                                       MPSShape* out_shape) {
+  MPSGraphTensor* minus_inf = [g constantWithScalar:-INFINITY
+                                              shape:@[ @1 ]
+                                           dataType:row_max.dataType];
+  // pytorch operations/LossOps.mm (nll_loss: equalWithPrimaryTensor:secondaryTensor:name:).
+  MPSGraphTensor* hidden = [g equalWithPrimaryTensor:row_max secondaryTensor:minus_inf name:nil];
+  hidden = [g broadcastTensor:hidden toShape:out_shape name:nil];
+  MPSGraphTensor* zero = [g constantWithScalar:0.0 shape:@[ @1 ] dataType:out.dataType];
+  return [g selectWithPredicateTensor:hidden
+                  truePredicateTensor:zero
+                 falsePredicateTensor:out
+                                 name:nil];
+}
+
 // MPSGraph's fused attention (macOS 15) takes q (B,H,Sq,D), k and v (B,H,Skv,D) and an additive
 // mask. It pairs query head h with key head h (pytorch Attention.mm repeats K/V for GQA: "MPSGraph
 // matmul requires matched head counts"). Query head h reads KV head h / G (docs/attention.md), so
@@ -127,6 +145,11 @@ MPSGraphTensor* lower_attention(MPSGraph* g, const graph::Graph& graph, NodeId i
                                                                  valueTensor:t[n.inputs[2]]
                                                                        scale:scale
                                                                         name:nil];
+    if (mask) {
+      MPSGraphTensor* row_max = [g reductionMaximumWithTensor:mask axes:@[ @3 ] name:nil];
+      out = zero_rows_without_keys(g, out, row_max,
+                                   @[ @(batch), @(kv_heads), @(group * rows), @(dim) ]);
+    }
     if (group > 1) out = [g reshapeTensor:out withShape:mps_shape(n.shape) name:nil];
     return out;
   }
@@ -201,8 +224,13 @@ MPSGraphTensor* lower(MPSGraph* g, const graph::Graph& graph, NodeId id,
       }
       return [g additionWithPrimaryTensor:in(0) secondaryTensor:mask name:nil];
     }
-    case NodeKind::Softmax:
-      return [g softMaxWithTensor:in(0) axis:static_cast<NSInteger>(n.axes[0]) name:nil];
+    case NodeKind::Softmax: {
+      MPSGraphTensor* out = [g softMaxWithTensor:in(0)
+                                            axis:static_cast<NSInteger>(n.axes[0])
+                                            name:nil];
+      MPSGraphTensor* row_max = [g reductionMaximumWithTensor:in(0) axes:mps_axes(n.axes) name:nil];
+      return zero_rows_without_keys(g, out, row_max, mps_shape(n.shape));
+    }
     case NodeKind::ReduceMax:
       // pytorch operations/ReduceOps.mm (amax): reductions keep each reduced axis with size 1.
       return [g reductionMaximumWithTensor:in(0) axes:mps_axes(n.axes) name:nil];
