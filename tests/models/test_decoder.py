@@ -78,30 +78,6 @@ def test_the_same_seed_gives_the_same_sampled_text(tiny: Any) -> None:
     assert a != c or len(a) < 3
 
 
-STRINGS = [
-    "Hello world!",
-    "  leading and trailing spaces  ",
-    "naïve café 日本語 🙂",
-    "tabs\tand\nnewlines\n\n",
-    "numbers 12345",
-    "<|im_start|>user\nhi<|im_end|>",
-    "",
-]
-
-
-def test_the_gguf_tokenizer_matches_transformers(tiny: Any, tokenizer: Any) -> None:
-    from transformers import PreTrainedTokenizerFast
-
-    _, path = tiny("qwen2", "F32")
-    ours = Decoder(path, device="host").tokenizer
-    theirs = PreTrainedTokenizerFast(tokenizer_object=tokenizer)
-    for s in STRINGS:
-        ids = theirs.encode(s, add_special_tokens=False)
-        assert ours.encode(s) == ids, s
-        assert ours.decode(ids, skip_special=False) == theirs.decode(ids), s
-    assert ours.encode("<|im_end|>") == [tokenizer.token_to_id("<|im_end|>")]
-
-
 def test_generate_streams_text_and_stops(tiny: Any) -> None:
     _, path = tiny("qwen2", "F32")
     dec = mt.models.load(path, device="host")
