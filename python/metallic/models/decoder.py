@@ -226,11 +226,16 @@ class Decoder:
         self.position = start + n
         return self.norm(x)
 
-    def logits(self, token_ids: Sequence[int]) -> Tensor:
-        """Logits [len(token_ids), vocab] of a fresh sequence (every position)."""
+    def logits(self, token_ids: Sequence[int], start: int = 0) -> Tensor:
+        """Logits [len(token_ids), vocab] of every position: of a fresh sequence (start=0), or of
+        token_ids following the first `start` tokens already in the KV cache (decoding)."""
         if not token_ids:
             raise ModelError("logits() needs at least one token id")
-        return self.lm_head(self._forward(token_ids, 0))
+        if not 0 <= start <= self.position:
+            raise ModelError(
+                f"logits(start={start}): the KV cache holds {self.position} tokens (0..{self.position})"
+            )
+        return self.lm_head(self._forward(token_ids, start))
 
     def generate_ids(
         self,
