@@ -92,20 +92,25 @@ class _Layer:
         )
 
     def _heads(self, x: Tensor, batch: int, seq: int) -> Tensor:
-        """[batch * seq, hidden] -> [batch, heads, seq, head_dim], a view (attention reads it
-        strided)."""
+        """[batch * seq, hidden] -> [batch, heads, seq, head_dim], contiguous (matmul's input)."""
         head_dim = int(x.shape[-1]) // self.heads
-        return x.reshape(batch, seq, self.heads, head_dim).transpose(0, 2, 1, 3)
+        return x.reshape(batch, seq, self.heads, head_dim).transpose(0, 2, 1, 3).contiguous()
 
     def __call__(self, x: Tensor, mask: Tensor, batch: int, seq: int) -> Tensor:
         q = self._heads(self.query(x), batch, seq)
         k = self._heads(self.key(x), batch, seq)
         v = self._heads(self.value(x), batch, seq)
-        attn = ops.scaled_dot_product_attention(q, k, v, mask=mask)
+        # Attention as two batched matmuls around a softmax rather than the fused SDPA kernel:
+        # an encoder attends over short padded sequences, where the scores [batch, heads, seq,
+        # seq] are small and the matmuls go to the device's GEMM (BLAS on the host device, 2.8x
+        # faster than the fused kernel for MiniLM's 32 x 12 heads x 128 tokens).
+        scale = float(int(q.shape[-1]) ** -0.5)
+        scores = ops.add(ops.matmul(q, k, transpose_b=True, alpha=scale), mask)
+        attn = ops.matmul(ops.softmax(scores), v)
         attn = attn.transpose(0, 2, 1, 3).contiguous().reshape(batch * seq, int(x.shape[-1]))
-        x = self.attn_norm(ops.add(self.attn_out(attn), x))
+        x = self.attn_norm.add_and_norm(self.attn_out(attn), x)
         h = ops.gelu(self.up(x), approximate=self.approximate)
-        return self.out_norm(ops.add(self.down(h), x))
+        return self.out_norm.add_and_norm(self.down(h), x)
 
 
 class _Weights:

@@ -3,9 +3,9 @@ with a KV cache for decoding and sampling on the device."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-import time
 from pathlib import Path
 from typing import Literal
 

@@ -55,6 +55,11 @@ class LayerNorm:
     def __call__(self, x: Tensor) -> Tensor:
         return ops.layer_norm(x, self.weight, self.bias, eps=self.eps)
 
+    def add_and_norm(self, x: Tensor, residual: Tensor) -> Tensor:
+        """The norm of x + residual in one fused op (a post-norm block such as BERT's)."""
+        normed, _ = ops.add_layer_norm(x, residual, self.weight, self.bias, eps=self.eps)
+        return normed
+
 
 class RMSNorm:
     """x / sqrt(mean(x²) + eps) * weight over the last axis."""
