@@ -109,7 +109,7 @@ def _set_backends(ctx: mt.Context, choices: dict[str, str]) -> None:
 
 def _load_decoder(path: str, ctx: mt.Context) -> mt.models.Decoder:
     """The decoder of `path`, with a tqdm progress bar on stderr while its tensors load."""
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped]  # tqdm ships no type hints
 
     with tqdm(desc=f"loading {Path(path).name}", unit=" tensors", file=sys.stderr) as bar:
 

@@ -96,7 +96,7 @@ def hf_model(arch: str, vocab: int, seed: int = 0) -> Any:
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(seed)
-    common = dict(
+    common: dict[str, Any] = dict(
         vocab_size=vocab,
         hidden_size=HIDDEN,
         intermediate_size=FFN,
@@ -109,6 +109,7 @@ def hf_model(arch: str, vocab: int, seed: int = 0) -> Any:
         tie_word_embeddings=False,
         initializer_range=0.2,  # larger than the default, so the top token is well separated
     )
+    model: Any
     if arch == "qwen2":
         model = Qwen2ForCausalLM(Qwen2Config(**common))
     else:
@@ -120,7 +121,9 @@ def _permute_for_llama_cpp(w: np.ndarray[Any, Any], heads: int) -> np.ndarray[An
     """llama.cpp stores Llama's Q/K rows so that rotary pairs are adjacent: within each head,
     row j of the first half and row j of the second half become rows 2j and 2j+1."""
     rows = w.shape[0]
-    return w.reshape(heads, 2, rows // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+    pairs = w.reshape(heads, 2, rows // heads // 2, *w.shape[1:]).swapaxes(1, 2)
+    out: np.ndarray[Any, Any] = pairs.reshape(w.shape)
+    return out
 
 
 def _add_byte_level_vocab(w: Any, tok: Any) -> None:
