@@ -196,12 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     embed_parser.add_argument("--out", default=None, help="write the embeddings to this .npy file")
     gen = sub.add_parser("generate", help="generate text with a GGUF decoder (Qwen2, Llama)")
     gen.add_argument("model", help="a .gguf file")
-    gen.add_argument("prompt")
-    gen.add_argument("--max-tokens", type=int, default=128)
-    gen.add_argument("--temperature", type=float, default=0.0)
-    gen.add_argument("--top-k", type=int, default=0)
-    gen.add_argument("--top-p", type=float, default=1.0)
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("prompt", help="the text to continue (not echoed)")
+    gen.add_argument("--max-tokens", type=int, default=128, help="stop after this many tokens")
+    gen.add_argument("--temperature", type=float, default=0.0, help="0: greedy")
+    gen.add_argument("--top-k", type=int, default=0, help="sample from the k likeliest (0: all)")
+    gen.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling threshold")
+    gen.add_argument("--seed", type=int, default=0, help="the same seed gives the same text")
     gen.add_argument("--chat", action="store_true", help="apply the model's chat template")
     for op in BACKEND_FLAGS:
         gen.add_argument(

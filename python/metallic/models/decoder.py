@@ -72,6 +72,7 @@ class _Weights:
         self.total = f.tensor_count + (0 if f.has_tensor("output.weight") else 1)
 
     def _loaded(self, t: Tensor) -> Tensor:
+        """`t`, counted (and reported) as loaded."""
         self.loaded += 1
         if self.progress is not None:
             self.progress(self.loaded, self.total)
@@ -88,6 +89,7 @@ class _Weights:
         return self._loaded(t if t.dtype == "f32" else ops.astype(t, "f32"))
 
     def linear(self, prefix: str) -> Linear:
+        """`prefix`.weight and, if the file has it, `prefix`.bias (Qwen2's Q/K/V)."""
         bias = f"{prefix}.bias"
         return Linear(
             self.matrix(f"{prefix}.weight"),
