@@ -58,6 +58,21 @@ def median_seconds(fn: Callable[[], object], reps: int) -> float:
     return statistics.median(times)
 
 
+def paired_median_seconds(
+    ours: Callable[[], object], theirs: Callable[[], object], reps: int
+) -> tuple[float, float]:
+    """Median wall times of two functions timed in turn, one call of each per round (after a
+    warm-up of each), so a change in the machine's load meets both alike."""
+    ours(), theirs()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(reps):
+        for fn, out in ((ours, times[0]), (theirs, times[1])):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def minilm_rows(device: str, n: int, tokens: int, reps: int) -> list[Row]:
     """all-MiniLM-L6-v2 embedding n sentences of ~tokens tokens, in one batch."""
     import torch
@@ -67,9 +82,12 @@ def minilm_rows(device: str, n: int, tokens: int, reps: int) -> list[Row]:
     directory = mt.models.bundled_model_dir()
     ours = mt.models.SentenceEncoder(directory, device=device)
     theirs = SentenceTransformer(str(directory), device="cpu")
-    t_ours = median_seconds(lambda: ours.encode(texts, batch_size=n), reps)
     with torch.no_grad():
-        t_theirs = median_seconds(lambda: theirs.encode(texts, batch_size=n), reps)
+        t_ours, t_theirs = paired_median_seconds(
+            lambda: ours.encode(texts, batch_size=n),
+            lambda: theirs.encode(texts, batch_size=n),
+            reps,
+        )
     return [
         Row(
             f"MiniLM, {n} sentences x ~{tokens} tokens",
@@ -103,10 +121,13 @@ def tiny_decoder_rows(device: str, prompt_tokens: int, decode_tokens: int, reps:
     with tempfile.TemporaryDirectory() as d:
         path = write_gguf(model, tok, "qwen2", Path(d) / "tiny.gguf", "F32")
         dec = mt.models.Decoder(path, device=device)
-        t_prefill = median_seconds(lambda: dec.logits(prompt).numpy(), reps)
         ours_decode = _decode_rate(dec, prompt[:8], decode_tokens, reps)
+        with torch.no_grad():
+            ids = torch.tensor([prompt])
+            t_prefill, t_hf_prefill = paired_median_seconds(
+                lambda: dec.logits(prompt).numpy(), lambda: model(ids), reps
+            )
     with torch.no_grad():
-        ids = torch.tensor([prompt])
 
         def hf_generate(new: int) -> float:
             return median_seconds(
@@ -120,7 +141,6 @@ def tiny_decoder_rows(device: str, prompt_tokens: int, decode_tokens: int, reps:
                 reps,
             )
 
-        t_hf_prefill = median_seconds(lambda: model(ids), reps)
         # Decode alone: the time of `decode_tokens` more tokens than one, per token.
         hf_decode = (decode_tokens - 1) / max(hf_generate(decode_tokens) - hf_generate(1), 1e-9)
     return [
