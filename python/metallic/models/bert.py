@@ -13,7 +13,7 @@ import numpy as np
 from metallic import ops
 from metallic._core import Context, Tensor
 from metallic.models.errors import ModelError
-from metallic.nn import Embedding, LayerNorm, Linear
+from metallic.nn import GELUMLP, Embedding, LayerNorm, Linear
 
 
 @dataclass(frozen=True)
@@ -83,13 +83,12 @@ class _Layer:
         self.value = w.linear(p + "attention.self.value")
         self.attn_out = w.linear(p + "attention.output.dense")
         self.attn_norm = w.layer_norm(p + "attention.output.LayerNorm", config.layer_norm_eps)
-        self.up = w.linear(p + "intermediate.dense")
-        self.down = w.linear(p + "output.dense")
+        approximate: Literal["none", "tanh"] = "none" if config.hidden_act == "gelu" else "tanh"
+        self.mlp = GELUMLP(
+            w.linear(p + "intermediate.dense"), w.linear(p + "output.dense"), approximate
+        )
         self.out_norm = w.layer_norm(p + "output.LayerNorm", config.layer_norm_eps)
         self.heads = config.num_heads
-        self.approximate: Literal["none", "tanh"] = (
-            "none" if config.hidden_act == "gelu" else "tanh"
-        )
 
     def _heads(self, x: Tensor, batch: int, seq: int) -> Tensor:
         """[batch * seq, hidden] -> [batch, heads, seq, head_dim], contiguous (matmul's input)."""
@@ -109,8 +108,7 @@ class _Layer:
         attn = ops.matmul(ops.softmax(scores), v)
         attn = attn.transpose(0, 2, 1, 3).contiguous().reshape(batch * seq, int(x.shape[-1]))
         x = self.attn_norm.add_and_norm(self.attn_out(attn), x)
-        h = ops.gelu(self.up(x), approximate=self.approximate)
-        return self.out_norm.add_and_norm(self.down(h), x)
+        return self.out_norm.add_and_norm(self.mlp(x), x)
 
 
 class _Weights:

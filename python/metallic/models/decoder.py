@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
@@ -16,7 +15,7 @@ from metallic._core import Context, Tensor
 from metallic.models.errors import ModelError
 from metallic.models.gguf_file import GGUFFile
 from metallic.models.gguf_tokenizer import GGUFTokenizer
-from metallic.nn import Embedding, Linear, RMSNorm
+from metallic.nn import Embedding, Linear, RMSNorm, RoPE, SwiGLUMLP
 
 SUPPORTED_ARCHITECTURES = ("qwen2", "llama")
 
@@ -108,11 +107,11 @@ class _Block:
         self.q, self.k, self.v = linear("attn_q"), linear("attn_k"), linear("attn_v")
         self.o = linear("attn_output")
         self.ffn_norm = RMSNorm(w.vector(f"blk.{i}.ffn_norm.weight"), c.rms_eps)
-        self.gate, self.up, self.down = linear("ffn_gate"), linear("ffn_up"), linear("ffn_down")
+        self.mlp = SwiGLUMLP(linear("ffn_gate"), linear("ffn_up"), linear("ffn_down"))
         self.c = c
         # llama.cpp's converter stores Llama's Q/K rows interleaved (rotate adjacent pairs);
         # Qwen2 keeps Hugging Face's half split.
-        self.rope_style: Literal["neox", "gptj"] = "gptj" if c.arch == "llama" else "neox"
+        self.rope = RoPE(c.rope_theta, "gptj" if c.arch == "llama" else "neox")
         cache_shape = (1, c.kv_heads, max_context, c.head_dim)
         self.k_cache = w.ctx.zeros(cache_shape)
         self.v_cache = w.ctx.zeros(cache_shape)
@@ -122,9 +121,7 @@ class _Block:
         start.."""
         x = x.reshape(1, n, heads, self.c.head_dim)
         if rope:
-            x = ops.rope(
-                x, offset=start, theta=self.c.rope_theta, style=self.rope_style, layout="bshd"
-            )
+            x = self.rope(x, offset=start)
         return x.transpose(0, 2, 1, 3)
 
     def __call__(self, x: Tensor, n: int, start: int) -> Tensor:
@@ -141,7 +138,7 @@ class _Block:
         attn = attn.transpose(0, 2, 1, 3).contiguous().reshape(n, c.heads * c.head_dim)
         x = ops.add(x, self.o(attn))
         h = self.ffn_norm(x)
-        return ops.add(x, self.down(ops.swiglu(self.gate(h), self.up(h))))
+        return ops.add(x, self.mlp(h))
 
 
 def _stop_prefix_length(text: str, stops: Sequence[str]) -> int:
