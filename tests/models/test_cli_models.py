@@ -113,38 +113,74 @@ def _gguf(path: Path, arch: str, tensors: dict[str, Any]) -> Path:
     return path
 
 
-def test_unsupported_architecture_and_tensor_type_are_named(tiny: Any, tmp_path: Path) -> None:
+def _copy_gguf(
+    src: Path,
+    dst: Path,
+    chat_template: str | None = None,
+    quantize: dict[str, Any] | None = None,
+) -> Path:
+    """A copy of the GGUF file src, with another chat template and/or some tensors stored in
+    another quantization type ({name: GGMLQuantizationType})."""
     import gguf
 
-    gpt2 = _gguf(tmp_path / "gpt2.gguf", "gpt2", {"x": (np.zeros(4, np.float32), None)})
-    line = _error_line(_metallic("generate", str(gpt2), "Hi"))
-    assert f"{gpt2}: architecture 'gpt2' is not supported (qwen2, llama)" in line
-    # The tiny model with its embedding table in Q4_1, a type metallic does not read.
-    _, path = tiny("qwen2", "F32")
-    reader = gguf.GGUFReader(str(path))
-    q4_1 = tmp_path / "q4_1.gguf"
-    w = gguf.GGUFWriter(str(q4_1), "qwen2")
+    reader = gguf.GGUFReader(str(src))
+    w = gguf.GGUFWriter(str(dst), str(reader.fields["general.architecture"].contents()))
     for field in reader.fields.values():
         if field.name.startswith("GGUF.") or field.name == "general.architecture":
+            continue
+        if chat_template is not None and field.name == "tokenizer.chat_template":
             continue
         value, vtype = field.contents(), field.types[0]
         if vtype == gguf.GGUFValueType.ARRAY:
             w.add_key_value(field.name, value, vtype, sub_type=field.types[-1])
         else:
             w.add_key_value(field.name, value, vtype)
+    if chat_template is not None:
+        w.add_chat_template(chat_template)
     for t in reader.tensors:
         data = np.asarray(t.data).reshape([int(d) for d in reversed(t.shape.tolist())])
-        if t.name == "token_embd.weight":
-            qtype = gguf.GGMLQuantizationType.Q4_1
-            w.add_tensor(t.name, gguf.quants.quantize(data, qtype), raw_dtype=qtype)
-        else:
+        qtype = (quantize or {}).get(t.name)
+        if qtype is None:
             w.add_tensor(t.name, data)
+        else:
+            w.add_tensor(t.name, gguf.quants.quantize(data, qtype), raw_dtype=qtype)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
+    return dst
+
+
+def test_unsupported_architecture_and_tensor_type_are_named(tiny: Any, tmp_path: Path) -> None:
+    import gguf
+
+    gpt2 = tmp_path / "gpt2.gguf"
+    w = gguf.GGUFWriter(str(gpt2), "gpt2")
+    w.add_block_count(1)
+    w.add_tensor("x", np.zeros(4, np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    line = _error_line(_metallic("generate", str(gpt2), "Hi"))
+    assert f"{gpt2}: architecture 'gpt2' is not supported (qwen2, llama)" in line
+    # The tiny model with its embedding table in Q4_1, a type metallic does not read.
+    _, path = tiny("qwen2", "F32")
+    q4_1 = _copy_gguf(
+        path, tmp_path / "q4_1.gguf", quantize={"token_embd.weight": gguf.GGMLQuantizationType.Q4_1}
+    )
     line = _error_line(_metallic("generate", str(q4_1), "Hi"))
     assert f"{q4_1}: tensor 'token_embd.weight' has type Q4_1" in line
+
+
+def test_a_broken_chat_template_is_one_line(tiny: Any, tmp_path: Path) -> None:
+    _, path = tiny("qwen2", "F32")
+    broken = _copy_gguf(
+        path, tmp_path / "template.gguf", chat_template="{% for m in messages %}{{ m }"
+    )
+    assert Decoder(broken, device="host").logits([5]).shape == (1, 320)  # the rest is intact
+    line = _error_line(_metallic("generate", str(broken), "Hi", "--chat"))
+    assert f"{broken}: tokenizer.chat_template is not a template" in line
 
 
 @pytest.fixture(scope="module")

@@ -317,21 +317,31 @@ class Decoder:
         return self.tokenizer.encode(text, add_bos=False if has_bos else None)
 
     def apply_chat_template(self, user_message: str) -> str:
-        """The prompt for one user message under the model's chat template (jinja2)."""
+        """The prompt for one user message under the model's chat template (jinja2, with the
+        variables and the raise_exception helper Hugging Face's templates use)."""
         if not self.chat_template:
             raise ModelError(f"{self.path}: no tokenizer.chat_template in the metadata")
         import jinja2
 
-        env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
-        template = env.from_string(self.chat_template)
+        def raise_exception(message: str) -> None:
+            raise ModelError(f"{self.path}: the chat template says: {message}")
+
         bos = (
             self.tokenizer.tokens[self.tokenizer.bos_id]
             if self.tokenizer.bos_id is not None
             else ""
         )
-        return template.render(
-            messages=[{"role": "user", "content": user_message}],
-            add_generation_prompt=True,
-            bos_token=bos,
-            eos_token=self.tokenizer.tokens[min(self.stop_ids)] if self.stop_ids else "",
-        )
+        try:
+            env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
+            template = env.from_string(self.chat_template)
+            return template.render(
+                messages=[{"role": "user", "content": user_message}],
+                add_generation_prompt=True,
+                bos_token=bos,
+                eos_token=self.tokenizer.tokens[min(self.stop_ids)] if self.stop_ids else "",
+                raise_exception=raise_exception,
+            )
+        except jinja2.TemplateError as e:
+            raise ModelError(
+                f"{self.path}: tokenizer.chat_template is not a template metallic can render ({e})"
+            ) from None
