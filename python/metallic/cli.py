@@ -1,5 +1,5 @@
-"""The `metallic` command: `metallic embed TEXT...`, `metallic info`, `metallic demo`,
-`metallic compile FILE`."""
+"""The `metallic` command: `metallic embed TEXT...`, `metallic generate MODEL.gguf PROMPT`,
+`metallic bench`, `metallic info`, `metallic demo`, `metallic compile FILE`."""
 
 from __future__ import annotations
 
@@ -113,23 +113,44 @@ def embed(texts: list[str], model: str | None, out: str | None, device: str) -> 
     return 0
 
 
+# Ops whose implementation `metallic generate` can force (--sdpa-backend, ...); the backend
+# names come from the registry.
+BACKEND_FLAGS = ("sdpa", "matmul", "softmax")
+
+
+def _set_backends(ctx: mt.Context, choices: dict[str, str]) -> None:
+    """Forces each op's backend on this context (not the environment); 'auto' leaves the op's
+    choice. An unknown name is the registry's error, which lists the valid ones."""
+    for op, backend in choices.items():
+        if backend != "auto":
+            ctx.set_backend(op, backend)
+
+
+def _load_decoder(path: str, ctx: mt.Context) -> mt.models.Decoder:
+    """The decoder of `path`, with a tqdm progress bar on stderr while its tensors load."""
+    from tqdm import tqdm  # type: ignore[import-untyped]  # tqdm ships no type hints
+
+    with tqdm(desc=f"loading {Path(path).name}", unit=" tensors", file=sys.stderr) as bar:
+
+        def progress(loaded: int, total: int) -> None:
+            bar.total = total
+            bar.update(loaded - bar.n)
+
+        return mt.models.Decoder(path, ctx=ctx, progress=progress)
+
+
 def generate(args: argparse.Namespace) -> int:
     """Streams the continuation of a prompt to stdout; progress, summary and profile to stderr."""
-    from metallic.models import Decoder, ModelError
+    from metallic.models import ModelError
 
     try:
         ctx = mt.Context(device=args.device)
-        for op, backend in (("sdpa", args.sdpa_backend), ("matmul", args.matmul_backend)):
-            if backend != "auto":
-                ctx.set_backend(op, backend)
-        start = time.perf_counter()
-        print(f"loading {args.model} ...", file=sys.stderr, end="", flush=True)
-        model = Decoder(args.model, ctx=ctx)
-        print(f" {time.perf_counter() - start:.1f} s", file=sys.stderr)
-        prompt = model.apply_chat_template(args.prompt) if args.chat else args.prompt
-        ids = model.tokenizer.encode(prompt)
-        produced = 0
-        first = end = time.perf_counter()
+        _set_backends(
+            ctx,
+            {op: getattr(args, f"{op}_backend") for op in BACKEND_FLAGS},
+        )
+        model = _load_decoder(args.model, ctx)
+        ids = model.prompt_ids(args.prompt, chat=args.chat)
         profile = ctx.profile() if args.profile else None
         with profile if profile is not None else contextlib.nullcontext():
             pieces = model.generate(
@@ -141,23 +162,14 @@ def generate(args: argparse.Namespace) -> int:
                 seed=args.seed,
             )
             for piece in pieces:
-                if produced == 0:
-                    first = time.perf_counter()
-                produced += 1
                 sys.stdout.write(piece)
                 sys.stdout.flush()
-            end = time.perf_counter()
     except (ModelError, mt.MetallicError) as e:
-        print(f"\nmetallic: {e}", file=sys.stderr)
+        sys.stdout.flush()
+        print(f"metallic: {e}", file=sys.stderr)
         return 2
     print(file=sys.stdout)
-    prefill = first - start if produced else end - start
-    decode = (end - first) / max(produced - 1, 1)
-    print(
-        f"{len(ids)} prompt tokens; prefill {len(ids) / max(prefill, 1e-9):.1f} tok/s; "
-        f"decode {1 / max(decode, 1e-9):.1f} tok/s ({produced} pieces)",
-        file=sys.stderr,
-    )
+    print(model.stats.summary(), file=sys.stderr)
     if profile is not None:
         print(profile.table(), file=sys.stderr, end="")
     return 0
@@ -203,16 +215,27 @@ def main(argv: list[str] | None = None) -> int:
     embed_parser.add_argument("--out", default=None, help="write the embeddings to this .npy file")
     gen = sub.add_parser("generate", help="generate text with a GGUF decoder (Qwen2, Llama)")
     gen.add_argument("model", help="a .gguf file")
-    gen.add_argument("prompt")
-    gen.add_argument("--max-tokens", type=int, default=128)
-    gen.add_argument("--temperature", type=float, default=0.0)
-    gen.add_argument("--top-k", type=int, default=0)
-    gen.add_argument("--top-p", type=float, default=1.0)
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("prompt", help="the text to continue (not echoed)")
+    gen.add_argument("--max-tokens", type=int, default=128, help="stop after this many tokens")
+    gen.add_argument("--temperature", type=float, default=0.0, help="0: greedy")
+    gen.add_argument("--top-k", type=int, default=0, help="sample from the k likeliest (0: all)")
+    gen.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling threshold")
+    gen.add_argument("--seed", type=int, default=0, help="the same seed gives the same text")
     gen.add_argument("--chat", action="store_true", help="apply the model's chat template")
-    gen.add_argument("--sdpa-backend", default="auto")
-    gen.add_argument("--matmul-backend", default="auto")
+    for op in BACKEND_FLAGS:
+        gen.add_argument(
+            f"--{op}-backend",
+            default="auto",
+            help=f"force {op}'s implementation on this run (mt.backends() lists them)",
+        )
     gen.add_argument("--profile", action="store_true", help="per-op table on stderr")
+    from metallic import bench
+
+    bench.add_arguments(
+        sub.add_parser(
+            "bench", help="time the models against sentence-transformers/transformers (one table)"
+        )
+    )
     info_parser = sub.add_parser("info", help="devices, ops and kernel libraries")
     info_parser.add_argument(
         "--graph", action="store_true", help="graph kernels: signatures and dtype policies"
@@ -230,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         return generate(args)
     if args.command == "embed":
         return embed(args.texts, args.model, args.out, args.device)
+    if args.command == "bench":
+        return bench.run(args)
     try:
         ctx = mt.Context(device=args.device)
     except mt.MetallicError as e:

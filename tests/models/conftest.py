@@ -10,17 +10,26 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("gguf")
+pytest.importorskip("sentencepiece")
 
-from tiny_models import byte_level_tokenizer, hf_model, write_gguf  # noqa: E402
+from metallic.models.tiny import (  # noqa: E402
+    byte_level_tokenizer,
+    hf_model,
+    sentencepiece_model,
+    vocab_size,
+    write_gguf,
+)
 
 
 @pytest.fixture(scope="session")
-def tokenizer() -> Any:
-    return byte_level_tokenizer()
+def tokenizers() -> dict[str, Any]:
+    """Each architecture's vocabulary, as its real models have: byte-level BPE for Qwen2, a
+    SentencePiece model (proto bytes) for Llama."""
+    return {"qwen2": byte_level_tokenizer(), "llama": sentencepiece_model()}
 
 
 @pytest.fixture(scope="session")
-def tiny(tmp_path_factory: pytest.TempPathFactory, tokenizer: Any) -> Any:
+def tiny(tmp_path_factory: pytest.TempPathFactory, tokenizers: dict[str, Any]) -> Any:
     """tiny(arch, weight_type) -> (transformers model, path of its GGUF file)."""
     cache: dict[tuple[str, str], tuple[Any, Path]] = {}
     models: dict[str, Any] = {}
@@ -28,13 +37,13 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, tokenizer: Any) -> Any:
 
     def get(arch: str, weight_type: str) -> tuple[Any, Path]:
         if arch not in models:
-            models[arch] = hf_model(arch, tokenizer.get_vocab_size())
+            models[arch] = hf_model(arch, vocab_size(tokenizers[arch]))
         key = (arch, weight_type)
         if key not in cache:
             path = root / f"{arch}-{weight_type}.gguf"
             cache[key] = (
                 models[arch],
-                write_gguf(models[arch], tokenizer, arch, path, weight_type),
+                write_gguf(models[arch], tokenizers[arch], arch, path, weight_type),
             )
         return cache[key]
 

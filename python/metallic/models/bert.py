@@ -13,7 +13,7 @@ import numpy as np
 from metallic import ops
 from metallic._core import Context, Tensor
 from metallic.models.errors import ModelError
-from metallic.nn import Embedding, LayerNorm, Linear
+from metallic.nn import GELUMLP, Embedding, LayerNorm, Linear
 
 
 @dataclass(frozen=True)
@@ -83,29 +83,32 @@ class _Layer:
         self.value = w.linear(p + "attention.self.value")
         self.attn_out = w.linear(p + "attention.output.dense")
         self.attn_norm = w.layer_norm(p + "attention.output.LayerNorm", config.layer_norm_eps)
-        self.up = w.linear(p + "intermediate.dense")
-        self.down = w.linear(p + "output.dense")
+        approximate: Literal["none", "tanh"] = "none" if config.hidden_act == "gelu" else "tanh"
+        self.mlp = GELUMLP(
+            w.linear(p + "intermediate.dense"), w.linear(p + "output.dense"), approximate
+        )
         self.out_norm = w.layer_norm(p + "output.LayerNorm", config.layer_norm_eps)
         self.heads = config.num_heads
-        self.approximate: Literal["none", "tanh"] = (
-            "none" if config.hidden_act == "gelu" else "tanh"
-        )
 
     def _heads(self, x: Tensor, batch: int, seq: int) -> Tensor:
-        """[batch * seq, hidden] -> [batch, heads, seq, head_dim], a view (attention reads it
-        strided)."""
+        """[batch * seq, hidden] -> [batch, heads, seq, head_dim], contiguous (matmul's input)."""
         head_dim = int(x.shape[-1]) // self.heads
-        return x.reshape(batch, seq, self.heads, head_dim).transpose(0, 2, 1, 3)
+        return x.reshape(batch, seq, self.heads, head_dim).transpose(0, 2, 1, 3).contiguous()
 
     def __call__(self, x: Tensor, mask: Tensor, batch: int, seq: int) -> Tensor:
         q = self._heads(self.query(x), batch, seq)
         k = self._heads(self.key(x), batch, seq)
         v = self._heads(self.value(x), batch, seq)
-        attn = ops.scaled_dot_product_attention(q, k, v, mask=mask)
+        # Attention as two batched matmuls around a softmax rather than the fused SDPA kernel:
+        # an encoder attends over short padded sequences, where the scores [batch, heads, seq,
+        # seq] are small and the matmuls go to the device's GEMM (BLAS on the host device, 2.8x
+        # faster than the fused kernel for MiniLM's 32 x 12 heads x 128 tokens).
+        scale = float(int(q.shape[-1]) ** -0.5)
+        scores = ops.add(ops.matmul(q, k, transpose_b=True, alpha=scale), mask)
+        attn = ops.matmul(ops.softmax(scores), v)
         attn = attn.transpose(0, 2, 1, 3).contiguous().reshape(batch * seq, int(x.shape[-1]))
-        x = self.attn_norm(ops.add(self.attn_out(attn), x))
-        h = ops.gelu(self.up(x), approximate=self.approximate)
-        return self.out_norm(ops.add(self.down(h), x))
+        x = self.attn_norm.add_and_norm(self.attn_out(attn), x)
+        return self.out_norm.add_and_norm(self.mlp(x), x)
 
 
 class _Weights:

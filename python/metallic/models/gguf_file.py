@@ -46,11 +46,17 @@ class GGUFFile:
     def has_tensor(self, name: str) -> bool:
         return name in self._tensors
 
-    def tensor(self, ctx: Context, name: str, dequantize: bool = False) -> Tensor:
-        """Tensor `name` on the device, in numpy's dimension order (GGUF lists them reversed).
-        Q8_0/Q4_0 stay quantized (block bytes) unless `dequantize` (for tables that are gathered
-        from, not multiplied); everything else becomes f32, the activations' dtype (matmul takes
-        one dtype for both operands)."""
+    @property
+    def tensor_count(self) -> int:
+        """How many tensors the file holds."""
+        return len(self._tensors)
+
+    def tensor(self, ctx: Context, name: str, gatherable: bool = False) -> Tensor:
+        """Tensor `name` on the device, in numpy's dimension order (GGUF lists them reversed), in
+        its file dtype: F16, BF16, Q8_0 and Q4_0 stay what they are (no copy on the host
+        device). `gatherable` (an embedding table, read by row rather than multiplied) turns
+        Q8_0/Q4_0 into f16: embedding copies rows and has no dequantizing path, and f16's
+        rounding (2^-11) is far below the quantization's own error."""
         t = self._tensors.get(name)
         if t is None:
             raise ModelError(f"{self.path}: missing tensor {name!r}")
@@ -62,15 +68,11 @@ class GGUFFile:
                 f"({', '.join(SUPPORTED_TYPES)})"
             )
         data = np.asarray(t.data)
-        if kind in ("F32", "F16"):
-            return ctx.tensor(np.ascontiguousarray(data.reshape(shape)), dtype="f32")
-        if kind == "BF16":
-            bits = np.ascontiguousarray(data).view(np.uint16).reshape(shape).astype(np.uint32)
-            return ctx.tensor((bits << 16).view(np.float32))
-        if dequantize:
+        if gatherable and kind in ("Q8_0", "Q4_0"):
             import gguf
 
-            return ctx.tensor(gguf.quants.dequantize(data, t.tensor_type).reshape(shape))
+            rows = gguf.quants.dequantize(data, t.tensor_type).reshape(shape)
+            return ctx.tensor(rows.astype(np.float16))
         return ctx.tensor_from_bytes(
             np.ascontiguousarray(data).view(np.uint8), dtype=kind.lower(), shape=shape
         )

@@ -1,9 +1,12 @@
 """Modules built only from metallic ops: the layers of transformer models.
 
 Each module holds its weights as device tensors and calls metallic ops in `__call__`; nothing
-here does math in numpy.
+here does math in numpy. Attention with its KV cache lives with the decoder
+(metallic/models/decoder.py), the encoder's attention with BERT (metallic/models/bert.py).
 """
 
 from metallic.nn.layers import Embedding, LayerNorm, Linear, RMSNorm
+from metallic.nn.mlp import GELUMLP, SwiGLUMLP
+from metallic.nn.rope import RoPE
 
-__all__ = ["Embedding", "LayerNorm", "Linear", "RMSNorm"]
+__all__ = ["GELUMLP", "Embedding", "LayerNorm", "Linear", "RMSNorm", "RoPE", "SwiGLUMLP"]
