@@ -1,28 +1,19 @@
 // Threads: a SIMD group per output or chunk of one (rows/partial/finish); a thread per output (strided).
 // Traffic: the minimum (x read once, out written once); partial+finish add 8 bytes per chunk of x.
 #include <metal_stdlib>
+#include "common/strided.h"
 #include "reduce/params.h"
 using namespace metal;
 
 // Element offset of output `m` (its first reduced element) in x.
 inline uint kept_offset(constant ReduceParams& p, uint m) {
-  uint off = 0;
-  for (int d = int(p.kept_ndim) - 1; d >= 0; --d) {
-    off += (m % p.kept_shape[d]) * p.kept_strides[d];
-    m /= p.kept_shape[d];
-  }
-  return off;
+  return strided_offset(m, p.kept_ndim, p.kept_shape, p.kept_strides);
 }
 
 // Offset, from an output's first element, of row `o` of its reduced elements (row-major over the
 // reduced dimensions but the last).
 inline uint reduced_row_offset(constant ReduceParams& p, uint o) {
-  uint off = 0;
-  for (int d = int(p.red_ndim) - 2; d >= 0; --d) {
-    off += (o % p.red_shape[d]) * p.red_strides[d];
-    o /= p.red_shape[d];
-  }
-  return off;
+  return strided_offset(o, p.red_ndim - 1, p.red_shape, p.red_strides);
 }
 
 inline float lowest(float) { return -INFINITY; }

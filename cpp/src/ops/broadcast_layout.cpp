@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "../core/float16.hpp"
+#include "collapse_dims.hpp"
 #include "metallic/error.hpp"
 
 namespace metallic {
@@ -65,37 +66,17 @@ BroadcastParams broadcast_params(const char* op, const Shape& out,
   for (int64_t d : out) n *= d;
   if (n > kMax) throw ShapeError(std::string(op) + ": more than 2^32-1 output elements");
 
-  // Collapse: drop size-1 dimensions, merge d into the next when every operand steps through d
-  // exactly as through a longer next dimension.
-  std::vector<int64_t> shape;
-  std::vector<std::vector<int64_t>> st(strides.size());
-  for (size_t d = 0; d < rank; ++d) {
-    if (out[d] == 1) continue;
-    bool merge = !shape.empty();
-    for (size_t k = 0; k < strides.size() && merge; ++k) {
-      merge = st[k].back() == strides[k][d] * out[d];
-    }
-    if (merge) {
-      shape.back() *= out[d];
-      for (size_t k = 0; k < strides.size(); ++k) st[k].back() = strides[k][d];
-    } else {
-      shape.push_back(out[d]);
-      for (size_t k = 0; k < strides.size(); ++k) st[k].push_back(strides[k][d]);
-    }
-  }
-  if (shape.empty()) {
-    shape.push_back(1);
-    for (auto& s : st) s.push_back(0);
-  }
-
+  const CollapsedDims dims = collapse_dims(out, strides);
   BroadcastParams p{};
   p.n = static_cast<uint32_t>(n);
-  p.ndim = static_cast<uint32_t>(shape.size());
-  p.inner = static_cast<uint32_t>(shape.back());
+  p.ndim = static_cast<uint32_t>(dims.shape.size());
+  p.inner = static_cast<uint32_t>(dims.shape.back());
   uint32_t* dst[3] = {p.a_strides, p.b_strides, p.c_strides};
-  for (size_t d = 0; d < shape.size(); ++d) {
-    p.shape[d] = static_cast<uint32_t>(shape[d]);
-    for (size_t k = 0; k < st.size(); ++k) dst[k][d] = static_cast<uint32_t>(st[k][d]);
+  for (size_t d = 0; d < dims.shape.size(); ++d) {
+    p.shape[d] = static_cast<uint32_t>(dims.shape[d]);
+    for (size_t k = 0; k < strides.size(); ++k) {
+      dst[k][d] = static_cast<uint32_t>(dims.strides[k][d]);
+    }
   }
   return p;
 }

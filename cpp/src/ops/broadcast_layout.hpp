@@ -1,5 +1,5 @@
-// Host side of the broadcasting kernels (metal/common/broadcast.h): numpy broadcast shapes, the
-// collapsed strided layout the kernels index by, and scalar operands as kernel argument bytes.
+// Host side of the broadcasting kernels (metal/common/broadcast_params.h): numpy broadcast shapes,
+// the collapsed strided layout the kernels index by, and scalar operands as kernel argument bytes.
 #pragma once
 
 #include <cstdint>

@@ -6,6 +6,7 @@
 #include <limits>
 #include <string>
 
+#include "collapse_dims.hpp"
 #include "core/float16.hpp"
 #include "metallic/error.hpp"
 #include "metallic/kernel_variants.hpp"
@@ -61,13 +62,13 @@ StridedFill StridedFill::plan(const char* op, const Tensor& dst, double value) {
   f.dst = dst;
   f.value_bits = scalar_bits(op, value, dst.dtype());
   auto& p = f.params;
+  const CollapsedDims dims = collapse_dims(dst.shape(), {dst.strides()});
   int64_t last = 0;
-  for (size_t i = 0; i < dst.ndim(); ++i) {
-    if (dst.shape()[i] == 1) continue;
-    p.shape[p.ndim] = static_cast<uint32_t>(dst.shape()[i]);
-    p.strides[p.ndim] = static_cast<uint32_t>(dst.strides()[i]);
-    last += (dst.shape()[i] - 1) * dst.strides()[i];
-    p.ndim++;
+  p.ndim = static_cast<uint32_t>(dims.shape.size());
+  for (size_t d = 0; d < dims.shape.size(); ++d) {
+    p.shape[d] = static_cast<uint32_t>(dims.shape[d]);
+    p.strides[d] = static_cast<uint32_t>(dims.strides[0][d]);
+    last += (dims.shape[d] - 1) * dims.strides[0][d];
   }
   const int64_t limit = std::numeric_limits<uint32_t>::max();
   if (dst.numel() > limit || last > limit) {
