@@ -1,7 +1,7 @@
 // Strided indexing shared by every kernel that reads or writes views through a shape and strides
 // (copy, cast, fill, the broadcasting kernels, reductions): a flat row-major index over a shape
 // becomes element offsets in one, two or three strided layouts of that shape. The host collapses
-// the shape first (cpp/src/ops/collapse_dims.hpp), so the loops run over few dimensions.
+// the shape first (cpp/src/ops/strided_layout.hpp), so the loops run over few dimensions.
 #pragma once
 
 #include <metal_stdlib>

@@ -20,7 +20,7 @@ inline void unary_g(device const T* x, device T* out, constant BroadcastParams& 
     return;
   }
   const uint end = min(start + METALLIC_BROADCAST_RUN, p.inner);
-  const uint off = strided_offset(pos.y, p.ndim - 1, p.shape, p.a_strides);
+  const uint off = p.a_base + strided_offset(pos.y, p.ndim - 1, p.shape, p.a_strides);
   const uint sx = p.a_strides[p.ndim - 1];
   device T* row = out + pos.y * p.inner;
   for (uint c = start; c < end; ++c) {

@@ -1,9 +1,9 @@
-"""The dimension collapsing shared by the strided kernels (cpp/src/ops/collapse_dims.hpp, with the
+"""The dimension collapsing shared by the strided kernels (cpp/src/ops/strided_layout.hpp, with the
 offsets of metal/common/strided.h), through every family that uses it: copy and cast (two
 layouts), fill, the broadcasting ops (up to three layouts, stride 0 where an operand broadcasts),
 unary ops and reductions. Each view is built the same way on numpy and on a tensor, so the layouts
-carry its edge cases: size-1 axes among others, zero-size axes, axes that merge and axes that
-must not."""
+carry its edge cases: size-1 axes among others, zero-size axes, negative strides (reversed axes),
+axes that merge and axes that must not."""
 
 from __future__ import annotations
 
@@ -19,11 +19,14 @@ View = Callable[[Any], Any]
 VIEWS: list[tuple[str, tuple[int, ...], View]] = [
     ("size-1 axes between", (3, 1, 4, 1, 5), lambda a: a),
     ("size-1 axes added", (4, 6), lambda a: a[None, :, None, 1:]),
+    ("reversed rows", (5, 7), lambda a: a[::-1]),
+    ("reversed all", (3, 4, 5), lambda a: a[::-1, ::-1, ::-1]),
+    ("reversed, stepped, size 1", (6, 1, 9), lambda a: a[::-2, :, ::-3]),
     ("contiguous block at an offset", (4, 5, 6), lambda a: a[1:3]),
     ("inner slice: no merge", (4, 5, 6), lambda a: a[:, 1:4]),
     ("transposed", (3, 5, 7), lambda a: a.transpose(2, 0, 1)),
     ("zero-size", (3, 0, 4), lambda a: a),
-    ("zero-size after slicing", (4, 5), lambda a: a[2:2]),
+    ("zero-size after slicing", (4, 5), lambda a: a[2:2, ::-1]),
 ]
 IDS = [name for name, _, _ in VIEWS]
 

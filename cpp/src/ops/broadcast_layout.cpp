@@ -7,8 +7,8 @@
 #include <limits>
 
 #include "../core/float16.hpp"
-#include "collapse_dims.hpp"
 #include "metallic/error.hpp"
+#include "strided_layout.hpp"
 
 namespace metallic {
 
@@ -44,21 +44,18 @@ BroadcastParams broadcast_params(const char* op, const Shape& out,
                                  std::initializer_list<BroadcastOperand> operands) {
   constexpr int64_t kMax = std::numeric_limits<uint32_t>::max();
   const size_t rank = out.size();
-  // Strides aligned to the output's dimensions, 0 where an operand broadcasts.
+  // Strides aligned to the output's dimensions, 0 where an operand broadcasts; the element each
+  // operand's offsets start from (its forward binding's base).
   std::vector<Shape> strides;
+  uint32_t bases[3] = {0, 0, 0};
   for (const auto& o : operands) {
     Shape s(rank, 0);
     if (o.tensor) {
       const Tensor& t = *o.tensor;
-      int64_t extent = 0;
       for (size_t i = 0; i < t.ndim(); ++i) {
-        if (t.shape()[i] == 1) continue;
-        s[rank - t.ndim() + i] = t.strides()[i];
-        extent += (t.shape()[i] - 1) * t.strides()[i];
+        if (t.shape()[i] != 1) s[rank - t.ndim() + i] = t.strides()[i];
       }
-      if (t.numel() > 0 && extent >= kMax) {
-        throw ShapeError(std::string(op) + ": " + o.name + " spans more than 2^32-1 elements");
-      }
+      bases[strides.size()] = forward_binding(op, o.name, t).base;
     }
     strides.push_back(s);
   }
@@ -71,6 +68,9 @@ BroadcastParams broadcast_params(const char* op, const Shape& out,
   p.n = static_cast<uint32_t>(n);
   p.ndim = static_cast<uint32_t>(dims.shape.size());
   p.inner = static_cast<uint32_t>(dims.shape.back());
+  p.a_base = bases[0];
+  p.b_base = bases[1];
+  p.c_base = bases[2];
   uint32_t* dst[3] = {p.a_strides, p.b_strides, p.c_strides};
   for (size_t d = 0; d < dims.shape.size(); ++d) {
     p.shape[d] = static_cast<uint32_t>(dims.shape[d]);
@@ -145,7 +145,7 @@ ScalarBytes scalar_bytes(const char* op, const char* arg, double value, DType dt
 void bind_operand(ComputeKernelEncoder& e, uint32_t index, const char* op, const char* arg,
                   const TensorOrScalar& v, DType dtype) {
   if (const Tensor* t = tensor_of(v)) {
-    e.buffer(index, *t);
+    e.buffer(index, forward_binding(op, arg, *t).tensor);
   } else {
     const ScalarBytes s = scalar_bytes(op, arg, std::get<double>(v), dtype);
     e.bytes(index, s.bytes, s.size);

@@ -7,11 +7,12 @@
 #include <algorithm>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "collapse_dims.hpp"
 #include "metallic/error.hpp"
 #include "metallic/kernel_variants.hpp"
+#include "strided_layout.hpp"
 
 namespace metallic {
 
@@ -48,12 +49,20 @@ void check_copy_dtype(const char* op, const char* what, DType t) {
 
 bool may_overlap(const Tensor& a, const Tensor& b) {
   if (a.buffer() != b.buffer() || a.numel() == 0 || b.numel() == 0) return false;
-  auto extent = [](const Tensor& t) {
-    int64_t last = 0;
-    for (size_t i = 0; i < t.ndim(); ++i) last += (t.shape()[i] - 1) * t.strides()[i];
-    return t.offset_bytes() + static_cast<size_t>(last + 1) * dtype_size(t.dtype());
+  // [first, end) byte ranges, a negative stride reaching below the view's first element.
+  auto range = [](const Tensor& t) {
+    int64_t low = 0, high = 0;
+    for (size_t i = 0; i < t.ndim(); ++i) {
+      const int64_t reach = (t.shape()[i] - 1) * t.strides()[i];
+      (reach < 0 ? low : high) += reach;
+    }
+    const auto elem = static_cast<int64_t>(dtype_size(t.dtype()));
+    const auto offset = static_cast<int64_t>(t.offset_bytes());
+    return std::pair<int64_t, int64_t>{offset + low * elem, offset + (high + 1) * elem};
   };
-  return a.offset_bytes() < extent(b) && b.offset_bytes() < extent(a);
+  const auto [a_first, a_end] = range(a);
+  const auto [b_first, b_end] = range(b);
+  return a_first < b_end && b_first < a_end;
 }
 
 size_t normalize_axis(const char* op, int64_t axis, size_t ndim) {
@@ -77,23 +86,21 @@ Tensor narrow(const Tensor& t, size_t axis, int64_t start, int64_t length) {
 StridedCopy StridedCopy::plan(const char* op, const Tensor& src, const Tensor& dst) {
   check_copy_dtype(op, "the source", src.dtype());
   check_copy_dtype(op, "the destination", dst.dtype());
+  if (src.numel() > std::numeric_limits<uint32_t>::max()) {
+    throw ShapeError(std::string(op) + ": tensors of 2^32 elements or more are not supported");
+  }
+  const ForwardBinding from = forward_binding(op, "the source", src);
+  const ForwardBinding to = forward_binding(op, "the destination", dst);
   const CollapsedDims dims = collapse_dims(src.shape(), {src.strides(), dst.strides()});
   const Shape &shape = dims.shape, &src_strides = dims.strides[0], &dst_strides = dims.strides[1];
   const size_t inner = shape.size() - 1;
-  const int64_t limit = std::numeric_limits<uint32_t>::max();
-  int64_t src_last = 0, dst_last = 0;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    src_last += (shape[d] - 1) * src_strides[d];
-    dst_last += (shape[d] - 1) * dst_strides[d];
-  }
-  if (src.numel() > limit || src_last > limit || dst_last > limit) {
-    throw ShapeError(std::string(op) + ": tensors of 2^32 elements or more are not supported");
-  }
   StridedCopy c;
-  c.src = src;
-  c.dst = dst;
+  c.src = from.tensor;
+  c.dst = to.tensor;
   auto& p = c.params;
   p.n = static_cast<uint32_t>(src.numel());
+  p.src_base = from.base;
+  p.dst_base = to.base;
   p.inner = static_cast<uint32_t>(shape[inner]);
   p.src_inner_stride = static_cast<uint32_t>(src_strides[inner]);
   p.dst_inner_stride = static_cast<uint32_t>(dst_strides[inner]);
@@ -103,8 +110,8 @@ StridedCopy StridedCopy::plan(const char* op, const Tensor& src, const Tensor& d
     p.src_outer_strides[d] = static_cast<uint32_t>(src_strides[d]);
     p.dst_outer_strides[d] = static_cast<uint32_t>(dst_strides[d]);
   }
-  c.vector_form =
-      inner == 0 && src_strides[0] == 1 && dst_strides[0] == 1 && aligned4(src) && aligned4(dst);
+  c.vector_form = inner == 0 && src_strides[0] == 1 && dst_strides[0] == 1 && aligned4(c.src) &&
+                  aligned4(c.dst);
   // A transpose: the innermost dimension is strided in src, the one before it contiguous.
   c.tile_form =
       !c.vector_form && inner >= 1 && src_strides[inner] != 1 && src_strides[inner - 1] == 1;

@@ -1,7 +1,10 @@
-// Merges the dimensions of strided layouts (see collapse_dims.hpp).
-#include "collapse_dims.hpp"
+// Collapsed dimensions and forward bindings of strided layouts (see strided_layout.hpp).
+#include "strided_layout.hpp"
 
 #include <algorithm>
+#include <string>
+
+#include "metallic/error.hpp"
 
 namespace metallic {
 
@@ -31,6 +34,25 @@ CollapsedDims collapse_dims(const Shape& shape, const std::vector<Shape>& stride
     for (Shape& s : c.strides) s.push_back(1);
   }
   return c;
+}
+
+ForwardBinding forward_binding(const char* op, const char* what, const Tensor& t) {
+  ForwardBinding b{t, 0};
+  if (t.numel() == 0) return b;
+  int64_t base = 0, span = 0;
+  for (size_t d = 0; d < t.ndim(); ++d) {
+    const int64_t steps = t.shape()[d] - 1, stride = t.strides()[d];
+    span += steps * (stride < 0 ? -stride : stride);
+    if (stride < 0 && steps > 0) {
+      base += steps * -stride;
+      b.tensor = b.tensor.strided_slice(static_cast<int64_t>(d), steps, steps + 1, -1);
+    }
+  }
+  if (span >= int64_t{1} << 32) {
+    throw ShapeError(std::string(op) + ": " + what + " spans more than 2^32-1 elements");
+  }
+  b.base = static_cast<uint32_t>(base);
+  return b;
 }
 
 }  // namespace metallic
