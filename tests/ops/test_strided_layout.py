@@ -1,9 +1,10 @@
-"""The dimension collapsing shared by the strided kernels (cpp/src/ops/strided_layout.hpp, with the
-offsets of metal/common/strided.h), through every family that uses it: copy and cast (two
-layouts), fill, the broadcasting ops (up to three layouts, stride 0 where an operand broadcasts),
-unary ops and reductions. Each view is built the same way on numpy and on a tensor, so the layouts
-carry its edge cases: size-1 axes among others, zero-size axes, negative strides (reversed axes),
-axes that merge and axes that must not."""
+"""The strided-layout helpers shared by the strided kernels (cpp/src/ops/strided_layout.hpp:
+collapse_dims and forward_binding, with the offsets of metal/common/strided.h), through every
+family that uses them: copy and cast (two layouts), fill, the broadcasting ops (up to three
+layouts, stride 0 where an operand broadcasts), unary ops and reductions. Each view is built the
+same way on numpy and on a tensor, so the layouts carry its edge cases: size-1 axes among others,
+zero-size axes, negative strides (reversed axes, bound at their lowest element), axes that merge
+and axes that must not."""
 
 from __future__ import annotations
 
