@@ -20,11 +20,11 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import time
 from collections.abc import Callable
 
 import metallic as mt
 import numpy as np
+from timing import time_runs
 
 # name, batch, q_heads, kv_heads, q_len, kv_len, head_dim, causal
 CASES = [
@@ -51,13 +51,7 @@ def numpy_sdpa(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool) -> np.
 
 def median_seconds(fn: Callable[[], object], reps: int) -> tuple[float, float]:
     """Medians of the wall time and of the process's CPU time (all threads) per call."""
-    fn()  # warm up: pipelines, pools, caches
-    wall, cpu = [], []
-    for _ in range(reps):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
+    wall, cpu = time_runs(fn, reps)
     return statistics.median(wall), statistics.median(cpu)
 
 

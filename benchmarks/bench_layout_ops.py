@@ -10,24 +10,11 @@ Run (compare with numpy's BLAS-free paths; unset this machine's OpenBLAS overrid
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import metallic as mt
 import numpy as np
-from bench_ops import cpu_model
-
-
-def median_seconds(run: Callable[[], object], reps: int) -> float:
-    """Median wall time of `run()` over `reps` calls, after one warm-up call."""
-    run()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import cpu_model, median_seconds
 
 
 def main() -> None:

@@ -20,12 +20,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import time
 from collections.abc import Callable
 
 import metallic as mt
 import numpy as np
+from timing import seconds_per_call
 
 # (model, layer, M, N, K)
 SHAPES = [
@@ -43,22 +42,6 @@ SHAPES = [
 ]
 QUICK_SHAPES = [s for s in SHAPES if s[1] != "lm head" and s[2] <= 128]
 Q8_SHAPES = [(1, 4864, 896), (1, 896, 4864), (4, 4864, 896), (8, 4864, 896)]
-
-
-def seconds_per_call(run: Callable[[int], None], budget: float, reps: int, stat: str) -> float:
-    """Median (or minimum) over `reps` of the seconds per call of run(n), n sized to about
-    `budget` s. The minimum says what a quiet machine does when other work shares the cores."""
-    run(1)  # warm up: pools, pipelines, caches
-    start = time.perf_counter()
-    run(1)
-    once = max(time.perf_counter() - start, 1e-6)
-    n = max(1, int(budget / once))
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        run(n)
-        times.append((time.perf_counter() - start) / n)
-    return min(times) if stat == "min" else statistics.median(times)
 
 
 def metallic_loop(ctx: mt.Context, x: mt.Tensor, w: mt.Tensor) -> Callable[[int], None]:

@@ -14,46 +14,15 @@ Run (with metallic importable; numpy's BLAS variables unset, as they slow numpy 
 from __future__ import annotations
 
 import argparse
-import gc
-import os
 import platform
-import statistics
-import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
 import metallic as mt
 import numpy as np
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_ops import cpu_model, physical_cores  # noqa: E402
+from timing import machine_line, seconds_per_call
 
 Case = tuple[str, str, Callable[[], Any], Callable[[], Any], int]
-
-
-def seconds_per_call(run: Callable[[int], None], budget: float, reps: int) -> float:
-    """Median over `reps` of the seconds per iteration of run(iters), iters sized to `budget`."""
-    run(2)  # warm up: pipelines, pools, caches
-    iters = 1
-    while True:
-        t0 = time.perf_counter()
-        run(iters)
-        dt = time.perf_counter() - t0
-        if dt >= budget / 4 or iters >= 1 << 16:
-            break
-        iters *= 4
-    iters = max(1, int(iters * budget / max(dt, 1e-9)))
-    times = []
-    gc.disable()
-    try:
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            run(iters)
-            times.append((time.perf_counter() - t0) / iters)
-    finally:
-        gc.enable()
-    return statistics.median(times)
 
 
 def np_rms(x: np.ndarray, w: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -214,7 +183,7 @@ def main() -> None:
     args = parser.parse_args()
     ctx = mt.Context(device=args.device)
     ctx.set_backend("softmax", args.softmax_backend)
-    print(f"machine: {cpu_model()}, {os.cpu_count()} logical CPUs, {physical_cores()} cores")
+    print(machine_line())
     print(f"device: {ctx.device}; python {platform.python_version()}, numpy {np.__version__}")
     print(f"f32; median of {args.reps} repetitions; us per op; GB/s of the minimum traffic")
     print(f"softmax backend: {args.softmax_backend}\n")

@@ -18,8 +18,6 @@ Run (with metallic importable):  python benchmarks/bench_ops.py [--quick] [--dev
 from __future__ import annotations
 
 import argparse
-import gc
-import os
 import platform
 import statistics
 import sys
@@ -29,42 +27,11 @@ from typing import Any
 
 import metallic as mt
 import numpy as np
+from timing import iterations_for, machine_line, time_runs
 
 SIZES = (1, 1024, 64 * 1024, 1024 * 1024)
 QUICK_SIZES = (1, 1024)
 THROUGHPUT_MIN_SIZE = 64 * 1024
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith(("model name", "hardware", "cpu model")):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def physical_cores() -> int | None:
-    try:
-        with open("/proc/cpuinfo") as f:
-            pairs = set()
-            physical = core = None
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "physical id":
-                    physical = value.strip()
-                elif key == "core id":
-                    core = value.strip()
-                elif not key:
-                    if core is not None:
-                        pairs.add((physical, core))
-                    physical = core = None
-            return len(pairs) or None
-    except OSError:
-        return None
 
 
 Loop = Callable[[int], "float | None"]
@@ -73,34 +40,16 @@ Loop = Callable[[int], "float | None"]
 def time_per_call(loop: Loop, iters: int, reps: int) -> tuple[float, float | None]:
     """Medians over `reps` of the seconds per iteration of `loop(iters)`, and of the part of it
     that `loop` reports (the encoding loop before the final sync), if it reports one."""
-    loop(max(1, iters // 10))  # warm up: caches, pools, pipelines
-    total, part = [], []
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            reported = loop(iters)
-            total.append((time.perf_counter() - t0) / iters)
-            if reported is not None:
-                part.append(reported / iters)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return statistics.median(total), (statistics.median(part) if part else None)
+    parts: list[float] = []
 
+    def run() -> None:
+        reported = loop(iters)
+        if reported is not None:
+            parts.append(reported / iters)
 
-def iterations_for(loop: Loop, budget_s: float, max_iters: int) -> int:
-    """Iterations that take about `budget_s` per repetition (at least 10)."""
-    n = 10
-    while True:
-        t0 = time.perf_counter()
-        loop(n)
-        dt = time.perf_counter() - t0
-        if dt >= budget_s / 10 or n >= max_iters:
-            break
-        n *= 4
-    return int(max(10, min(max_iters, n * budget_s / max(dt, 1e-9))))
+    wall, _ = time_runs(run, reps, warm_up=False)  # iterations_for has warmed up
+    total = statistics.median(seconds / iters for seconds in wall)
+    return total, (statistics.median(parts) if parts else None)
 
 
 def mt_loops(ctx: Any, n: int) -> tuple[Loop, Loop]:
@@ -184,11 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     torch = import_torch(not (args.quick or args.no_torch))
 
     ctx = mt.Context(device=args.device)
-    cores = physical_cores()
-    print(
-        f"machine: {cpu_model()}, {os.cpu_count()} logical CPUs"
-        + (f", {cores} cores" if cores else "")
-    )
+    print(machine_line())
     versions = (
         f"python {platform.python_version()}, numpy {np.__version__}, metallic {mt.__version__}"
     )
@@ -219,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             if loop is None:
                 results[name] = None
                 continue
-            iters = iterations_for(loop, budget, max_iters)
+            iters = iterations_for(loop, budget, min_iters=10, max_iters=max_iters)
             results[name], part = time_per_call(loop, iters, reps)
             if name == "mt lazy":
                 results["mt enc"] = part

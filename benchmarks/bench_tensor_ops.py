@@ -17,24 +17,12 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 import metallic as mt
 import numpy as np
-
-
-def median_seconds(fn: Callable[[], Any], reps: int) -> float:
-    """Median wall time of fn() over `reps` runs, after one warm-up run."""
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from timing import median_seconds
 
 
 def cases(ctx: mt.Context) -> list[tuple[str, int, Callable[[], Any], Callable[[], Any], Any]]:

@@ -3,7 +3,8 @@
 #pragma once
 
 #include <metal_stdlib>
-#include "common/broadcast.h"
+#include "common/broadcast_params.h"
+#include "common/strided.h"
 using namespace metal;
 
 // vv: a, b and out contiguous with the same shape: out[i] = op(a[i], b[i]).
@@ -49,7 +50,8 @@ inline void binary_run(A a, B b, device R* out, constant BroadcastParams& p, uin
 template <typename T>
 inline StridedOperand<T> strided_operand(device const T* data, constant BroadcastParams& p,
                                          uint row, uint k) {
-  const uint2 off = row_offsets2(p, row);
+  const uint2 off = uint2(p.a_base, p.b_base) +
+                    strided_offsets2(row, p.ndim - 1, p.shape, p.a_strides, p.b_strides);
   const uint last = p.ndim - 1;
   return StridedOperand<T>{data, k == 0 ? off.x : off.y,
                            k == 0 ? p.a_strides[last] : p.b_strides[last]};

@@ -1,5 +1,7 @@
-// Strided indexing shared by kernels that read or write views (copy, cast, fill, broadcasting):
-// a flat row-major index over a shape becomes element offsets in one or two strided layouts.
+// Strided indexing shared by every kernel that reads or writes views through a shape and strides
+// (copy, cast, fill, the broadcasting kernels, reductions): a flat row-major index over a shape
+// becomes element offsets in one, two or three strided layouts of that shape. The host collapses
+// the shape first (cpp/src/ops/strided_layout.hpp), so the loops run over few dimensions.
 #pragma once
 
 #include <metal_stdlib>
@@ -9,23 +11,31 @@ using namespace metal;
 inline uint strided_offset(uint i, uint ndim, constant uint* shape, constant uint* strides) {
   uint offset = 0;
   for (uint d = ndim; d-- > 0;) {
-    const uint extent = shape[d];
-    offset += (i % extent) * strides[d];
-    i /= extent;
+    offset += (i % shape[d]) * strides[d];
+    i /= shape[d];
   }
   return offset;
 }
 
 // Element offsets of flat index `i` in two layouts of the same shape (x: a, y: b), sharing the
 // divisions (the costly part on a GPU).
-inline uint2 strided_offsets2(uint i, uint ndim, constant uint* shape, constant uint* a_strides,
-                              constant uint* b_strides) {
+inline uint2 strided_offsets2(uint i, uint ndim, constant uint* shape, constant uint* a,
+                              constant uint* b) {
   uint2 offsets = uint2(0, 0);
   for (uint d = ndim; d-- > 0;) {
-    const uint extent = shape[d];
-    const uint k = i % extent;
-    offsets += uint2(k * a_strides[d], k * b_strides[d]);
-    i /= extent;
+    offsets += (i % shape[d]) * uint2(a[d], b[d]);
+    i /= shape[d];
+  }
+  return offsets;
+}
+
+// The same for three layouts (x: a, y: b, z: c).
+inline uint3 strided_offsets3(uint i, uint ndim, constant uint* shape, constant uint* a,
+                              constant uint* b, constant uint* c) {
+  uint3 offsets = uint3(0, 0, 0);
+  for (uint d = ndim; d-- > 0;) {
+    offsets += (i % shape[d]) * uint3(a[d], b[d], c[d]);
+    i /= shape[d];
   }
   return offsets;
 }

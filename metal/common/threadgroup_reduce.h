@@ -7,26 +7,20 @@
 #include <metal_stdlib>
 using namespace metal;
 
-inline float threadgroup_sum(float v, threadgroup float* partials, uint lane, uint simd_group,
-                             uint simd_groups) {
-  v = simd_sum(v);
-  if (simd_groups == 1) {
-    return v;
-  }
-  if (lane == 0) {
-    partials[simd_group] = v;
-  }
-  threadgroup_barrier(mem_flags::mem_threadgroup);
-  float total = 0.0f;
-  for (uint g = 0; g < simd_groups; g++) {
-    total += partials[g];
-  }
-  return total;
-}
+// The two reductions, as the SIMD-group collective and the combine of two partials.
+struct ThreadgroupSum {
+  static float simd(float v) { return simd_sum(v); }
+  static float combine(float a, float b) { return a + b; }
+};
+struct ThreadgroupMax {
+  static float simd(float v) { return simd_max(v); }
+  static float combine(float a, float b) { return max(a, b); }
+};
 
-inline float threadgroup_max(float v, threadgroup float* partials, uint lane, uint simd_group,
-                             uint simd_groups) {
-  v = simd_max(v);
+template <typename R>
+inline float threadgroup_reduce(float v, threadgroup float* partials, uint lane, uint simd_group,
+                                uint simd_groups) {
+  v = R::simd(v);
   if (simd_groups == 1) {
     return v;
   }
@@ -36,7 +30,17 @@ inline float threadgroup_max(float v, threadgroup float* partials, uint lane, ui
   threadgroup_barrier(mem_flags::mem_threadgroup);
   float total = partials[0];
   for (uint g = 1; g < simd_groups; g++) {
-    total = max(total, partials[g]);
+    total = R::combine(total, partials[g]);
   }
   return total;
+}
+
+inline float threadgroup_sum(float v, threadgroup float* partials, uint lane, uint simd_group,
+                             uint simd_groups) {
+  return threadgroup_reduce<ThreadgroupSum>(v, partials, lane, simd_group, simd_groups);
+}
+
+inline float threadgroup_max(float v, threadgroup float* partials, uint lane, uint simd_group,
+                             uint simd_groups) {
+  return threadgroup_reduce<ThreadgroupMax>(v, partials, lane, simd_group, simd_groups);
 }

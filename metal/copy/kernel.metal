@@ -34,7 +34,8 @@ template <typename Tin, typename Tout>
   if (j0 >= p.inner || pos.y >= p.n / p.inner) {
     return;
   }
-  const uint2 base = strided_offsets2(pos.y, p.outer_ndim, p.outer_shape, p.src_outer_strides,
+  const uint2 base = uint2(p.src_base, p.dst_base) +
+                     strided_offsets2(pos.y, p.outer_ndim, p.outer_shape, p.src_outer_strides,
                                       p.dst_outer_strides);
   const uint end = min(j0 + 4, p.inner);
   for (uint j = j0; j < end; ++j) {
@@ -54,7 +55,8 @@ template <typename Tin, typename Tout>
   if (k0 >= extent || j0 >= p.inner || pos.z >= p.n / (p.inner * extent)) {
     return;
   }
-  const uint2 base = strided_offsets2(pos.z, tile, p.outer_shape, p.src_outer_strides,
+  const uint2 base = uint2(p.src_base, p.dst_base) +
+                     strided_offsets2(pos.z, tile, p.outer_shape, p.src_outer_strides,
                                       p.dst_outer_strides);
   const uint k_count = min(4u, extent - k0), j_count = min(4u, p.inner - j0);
   const uint src_k = p.src_outer_strides[tile], dst_k = p.dst_outer_strides[tile];

@@ -6,6 +6,7 @@
 
 struct CopyParams {
   uint n;                                     // elements to copy
+  uint src_base, dst_base;                    // each side's first element (strided_layout.hpp)
   uint inner;                                 // size of the innermost dimension (copy_g)
   uint src_inner_stride;                      // element strides along the innermost dimension
   uint dst_inner_stride;

@@ -27,7 +27,7 @@ template <typename T>
   if (i >= p.n) {
     return;
   }
-  out[strided_offset(i, p.ndim, p.shape, p.strides)] = value;
+  out[p.base + strided_offset(i, p.ndim, p.shape, p.strides)] = value;
 }
 
 template <typename T>

@@ -7,6 +7,7 @@
 struct FillParams {
   uint n;     // elements to write
   uint ndim;  // fill_g: the destination view's (merged) dimensions
+  uint base;  // fill_g: the view's first element (cpp/src/ops/strided_layout.hpp)
   uint shape[METALLIC_FILL_MAX_DIMS];
   uint strides[METALLIC_FILL_MAX_DIMS];
 };

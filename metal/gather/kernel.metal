@@ -1,4 +1,4 @@
-// Threads: rows16: 8 per gathered row, 16 bytes per copy; otherwise one per 4-element run of a row.
+// Threads: rows16: 8 per gathered row (1 on the host device, chosen by the host code); otherwise one per 4-element run of a row.
 // Traffic: the minimum (each gathered row read once, out written once; indices re-read from cache).
 #include <metal_stdlib>
 #include "gather/params.h"

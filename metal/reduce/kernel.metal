@@ -1,28 +1,19 @@
 // Threads: a SIMD group per output or chunk of one (rows/partial/finish); a thread per output (strided).
 // Traffic: the minimum (x read once, out written once); partial+finish add 8 bytes per chunk of x.
 #include <metal_stdlib>
+#include "common/strided.h"
 #include "reduce/params.h"
 using namespace metal;
 
 // Element offset of output `m` (its first reduced element) in x.
 inline uint kept_offset(constant ReduceParams& p, uint m) {
-  uint off = 0;
-  for (int d = int(p.kept_ndim) - 1; d >= 0; --d) {
-    off += (m % p.kept_shape[d]) * p.kept_strides[d];
-    m /= p.kept_shape[d];
-  }
-  return off;
+  return p.base + strided_offset(m, p.kept_ndim, p.kept_shape, p.kept_strides);
 }
 
 // Offset, from an output's first element, of row `o` of its reduced elements (row-major over the
 // reduced dimensions but the last).
 inline uint reduced_row_offset(constant ReduceParams& p, uint o) {
-  uint off = 0;
-  for (int d = int(p.red_ndim) - 2; d >= 0; --d) {
-    off += (o % p.red_shape[d]) * p.red_strides[d];
-    o /= p.red_shape[d];
-  }
-  return off;
+  return strided_offset(o, p.red_ndim - 1, p.red_shape, p.red_strides);
 }
 
 inline float lowest(float) { return -INFINITY; }
@@ -192,9 +183,10 @@ template <typename T, typename A, typename R>
   const uint inner = p.red_shape[p.red_ndim - 1], step = p.red_strides[p.red_ndim - 1];
   A acc = R::identity();
   for (uint o = 0; inner > 0 && o < p.red_n / inner; ++o) {  // inner 0: nothing to reduce
-    device const T* row = x + base + reduced_row_offset(p, o);
+    // One unsigned sum per element, so that negative strides wrap (see ReduceParams::base).
+    const uint row = base + reduced_row_offset(p, o);
     for (uint j = 0; j < inner; ++j) {
-      acc = R::combine(acc, A(row[j * step]));
+      acc = R::combine(acc, A(x[row + j * step]));
     }
   }
   out[m] = T(R::result(acc, p.red_n));
@@ -263,9 +255,9 @@ template <typename T, typename A, typename R>
   const uint inner = p.red_shape[p.red_ndim - 1], step = p.red_strides[p.red_ndim - 1];
   ArgState<A> s = {R::identity(), UINT_MAX};
   for (uint o = 0; inner > 0 && o < p.red_n / inner; ++o) {  // inner 0: nothing to reduce
-    device const T* row = x + base + reduced_row_offset(p, o);
+    const uint row = base + reduced_row_offset(p, o);  // unsigned, as above
     for (uint j = 0; j < inner; ++j) {
-      arg_update<A, R>(s, A(row[j * step]), o * inner + j);
+      arg_update<A, R>(s, A(x[row + j * step]), o * inner + j);
     }
   }
   out[m] = int(s.index);

@@ -10,6 +10,7 @@
 // collapsed by the host (size-1 dimensions dropped, mergeable neighbours merged).
 struct ReduceParams {
   uint outputs;   // M: output elements
+  uint base;      // x's first element (cpp/src/ops/strided_layout.hpp)
   uint kept_ndim;  // >= 1
   uint kept_shape[METALLIC_REDUCE_MAX_DIMS];
   uint kept_strides[METALLIC_REDUCE_MAX_DIMS];

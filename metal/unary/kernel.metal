@@ -1,6 +1,7 @@
 // Threads: one per element (v: contiguous input) or per 4-element run of a row (g: strided input).
 // Traffic: the minimum (each input element read once, each output written once).
-#include "common/broadcast.h"
+#include "common/broadcast_params.h"
+#include "common/strided.h"
 
 // v: x contiguous: out[i] = f(x[i]), computed in float and rounded once to T.
 template <typename T, typename F>
@@ -19,7 +20,8 @@ inline void unary_g(device const T* x, device T* out, constant BroadcastParams& 
     return;
   }
   const uint end = min(start + METALLIC_BROADCAST_RUN, p.inner);
-  const uint off = row_offsets2(p, pos.y).x, sx = p.a_strides[p.ndim - 1];
+  const uint off = p.a_base + strided_offset(pos.y, p.ndim - 1, p.shape, p.a_strides);
+  const uint sx = p.a_strides[p.ndim - 1];
   device T* row = out + pos.y * p.inner;
   for (uint c = start; c < end; ++c) {
     row[c] = T(F()(float(x[off + c * sx])));

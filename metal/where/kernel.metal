@@ -1,6 +1,7 @@
 // Threads: one per 4-element run of a row of the broadcast output (x and y may be scalars).
 // Traffic: the minimum (mask, x and y read once, output written once); broadcasts hit cache.
-#include "common/broadcast.h"
+#include "common/broadcast_params.h"
+#include "common/strided.h"
 
 // out = mask != 0 ? x : y, numpy-broadcast over the three operands.
 template <typename T>
@@ -12,7 +13,9 @@ inline void where_run(device const uchar* mask, device const T* x, T x_value, bo
     return;
   }
   const uint end = min(start + METALLIC_BROADCAST_RUN, p.inner);
-  const uint3 off = row_offsets3(p, pos.y);
+  const uint3 off = uint3(p.a_base, p.b_base, p.c_base) +
+                    strided_offsets3(pos.y, p.ndim - 1, p.shape, p.a_strides, p.b_strides,
+                                     p.c_strides);
   const uint last = p.ndim - 1;
   device T* row = out + pos.y * p.inner;
   for (uint c = start; c < end; ++c) {

@@ -257,7 +257,7 @@ class _KvCacheWriteOp(OpHandle):
         """Writes new keys or values at positions [position, position + n) of a preallocated cache (in place); returns the view of positions [0, position + n), ready for scaled_dot_product_attention.
 
         cache: [batch, kv_heads, max_seq, head_dim], contiguous
-        new_values: [batch, kv_heads, n, head_dim], contiguous
+        new_values: [batch, kv_heads, n, head_dim], any strides
         position: first position written
         """
 
@@ -541,7 +541,7 @@ class _RepeatKvHeadsOp(OpHandle):
     def __call__(self, x: Tensor, repeats: int) -> Tensor:
         """Expands [batch, kv_heads, seq, head_dim] to [batch, kv_heads * repeats, seq, head_dim] for grouped-query attention: output head h is input head h // repeats (torch.repeat_interleave over dim 1).
 
-        x: [batch, kv_heads, seq, head_dim], head_dim contiguous
+        x: [batch, kv_heads, seq, head_dim], any strides
         repeats: query heads per KV head
         """
 

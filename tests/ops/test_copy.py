@@ -106,6 +106,18 @@ def test_copyto_scalar_and_overlap(ctx: mt.Context) -> None:
     assert mt.ops.copyto(t, 1.9).numpy()[0, 0] == 1  # truncated toward zero, returns dst
 
 
+def test_copyto_overlap_through_negative_strides(ctx: mt.Context) -> None:
+    # A reversed view of the same elements overlaps them although it starts at the other end.
+    x = np.arange(20, dtype=np.float32).reshape(4, 5)
+    t = ctx.tensor(x)
+    mt.ops.copyto(t, t[::-1, ::-1])
+    np.testing.assert_array_equal(t.numpy(), x[::-1, ::-1])
+    mt.ops.copyto(t[1:, ::-1], t[:-1])
+    want = x[::-1, ::-1].copy()
+    want[1:, ::-1] = want[:-1].copy()
+    np.testing.assert_array_equal(t.numpy(), want)
+
+
 def test_setitem(ctx: mt.Context) -> None:
     x = np.zeros((6, 4), np.float32)
     t = ctx.tensor(x)

@@ -1,10 +1,16 @@
-"""kv_cache_write, repeat_kv_heads and kv_rearrange (metal/kv_cache) against numpy."""
+"""kv_cache_write, repeat_kv_heads and kv_rearrange (strided copies by metal/copy) against numpy."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import metallic as mt
 import numpy as np
 import pytest
+from layout_refs import sample
+
+View = Callable[[Any], Any]
 
 DTYPES = [np.float32, np.float16]
 
@@ -28,6 +34,49 @@ def test_cache_write(
     np.testing.assert_array_equal(cache.numpy(), expected)
     assert valid.shape == (shape[0], shape[1], position + n, shape[3])
     np.testing.assert_array_equal(valid.numpy(), expected[:, :, : position + n])
+
+
+# Views of a source array that new_values may be: (source shape, view) for a cache of
+# [batch, heads, max_seq, head_dim] = [b, h, _, d] and n new positions.
+STRIDED: list[tuple[str, Callable[[int, int, int, int], tuple[tuple[int, ...], View]]]] = [
+    # Keys computed as [b, n, h, d] and passed transposed, as a decoder does.
+    ("bshd transposed", lambda b, h, n, d: ((b, n, h, d), lambda x: x.transpose(0, 2, 1, 3))),
+    # head_dim strided (every other element of a wider array).
+    ("head_dim step 2", lambda b, h, n, d: ((b, h, n, 2 * d), lambda x: x[:, :, :, ::2])),
+    # Reversed positions and heads: negative strides.
+    ("reversed", lambda b, h, n, d: ((b, h, n, d), lambda x: x[:, ::-1, ::-1])),
+    # Fully transposed source: no dimension contiguous.
+    ("dhsb", lambda b, h, n, d: ((d, n, h, b), lambda x: x.transpose(3, 2, 1, 0))),
+]
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16", "bf16"])
+@pytest.mark.parametrize(("name", "make"), STRIDED, ids=[name for name, _ in STRIDED])
+@pytest.mark.parametrize(
+    ("shape", "position", "n"), [((1, 2, 8, 4), 0, 3), ((2, 3, 17, 5), 9, 7), ((3, 2, 6, 33), 5, 1)]
+)
+def test_cache_write_strided_new_values(
+    ctx: mt.Context,
+    dtype: str,
+    name: str,
+    make: Callable[[int, int, int, int], tuple[tuple[int, ...], View]],
+    shape: tuple[int, int, int, int],
+    position: int,
+    n: int,
+) -> None:
+    b, h, _, d = shape
+    source_shape, view = make(b, h, n, d)
+    rng = np.random.default_rng(6)
+    source = sample(rng, source_shape, dtype)
+    cache0 = sample(rng, shape, dtype)
+    cache = ctx.tensor(cache0, dtype=dtype)
+    new = view(ctx.tensor(source, dtype=dtype))
+    assert new.shape == (b, h, n, d)
+    valid = mt.ops.kv_cache_write(cache, new, position)
+    expected = cache0.copy()
+    expected[:, :, position : position + n] = view(source)
+    np.testing.assert_array_equal(cache.numpy(), expected)
+    np.testing.assert_array_equal(valid.contiguous().numpy(), expected[:, :, : position + n])
 
 
 def test_cache_write_appends_step_by_step(ctx: mt.Context) -> None:
@@ -58,6 +107,15 @@ def test_repeat_kv_heads(
     x = np.random.default_rng(3).standard_normal(shape).astype(dtype)
     out = mt.ops.repeat_kv_heads(ctx.tensor(x), repeats)
     np.testing.assert_array_equal(out.numpy(), np.repeat(x, repeats, axis=1))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_repeat_kv_heads_of_strided_views(ctx: mt.Context, dtype: type) -> None:
+    x = np.random.default_rng(7).standard_normal((2, 5, 3, 6)).astype(dtype)
+    t = ctx.tensor(x)
+    for view in (lambda a: a.transpose(0, 2, 1, 3), lambda a: a.swapaxes(2, 3)[:, ::-1]):
+        out = mt.ops.repeat_kv_heads(view(t), 3)
+        np.testing.assert_array_equal(out.numpy(), np.repeat(view(x), 3, axis=1))
 
 
 def test_repeat_kv_heads_of_a_cache_prefix(ctx: mt.Context) -> None:
@@ -129,6 +187,11 @@ class TestBadInput:
                 0,
             )
 
+    def test_cache_write_from_an_overlapping_view_of_the_cache(self, ctx: mt.Context) -> None:
+        cache = ctx.tensor(np.zeros((1, 2, 6, 4), np.float32))
+        with pytest.raises(mt.ArgumentError, match="view of the cache positions"):
+            mt.ops.kv_cache_write(cache, cache[:, :, 1:3], 2)
+
     def test_cache_write_needs_contiguous_cache(self, ctx: mt.Context) -> None:
         cache = ctx.tensor(np.zeros((1, 4, 2, 2), np.float32)).swapaxes(1, 2)
         with pytest.raises(mt.ShapeError, match="contiguous"):
@@ -138,8 +201,8 @@ class TestBadInput:
         x = ctx.tensor(np.zeros((1, 2, 3, 4), np.float32))
         with pytest.raises(mt.ArgumentError, match="at least 1"):
             mt.ops.repeat_kv_heads(x, 0)
-        with pytest.raises(mt.ShapeError, match="contiguous"):
-            mt.ops.repeat_kv_heads(x.swapaxes(2, 3), 2)
+        with pytest.raises(mt.ShapeError, match=r"\[batch, heads, seq, head_dim\]"):
+            mt.ops.repeat_kv_heads(x[0], 2)
 
     def test_kv_rearrange(self, ctx: mt.Context) -> None:
         qkv = ctx.tensor(np.zeros((2, 3, 20), np.float32))

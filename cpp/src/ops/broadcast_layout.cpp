@@ -8,6 +8,7 @@
 
 #include "../core/float16.hpp"
 #include "metallic/error.hpp"
+#include "strided_layout.hpp"
 
 namespace metallic {
 
@@ -43,21 +44,18 @@ BroadcastParams broadcast_params(const char* op, const Shape& out,
                                  std::initializer_list<BroadcastOperand> operands) {
   constexpr int64_t kMax = std::numeric_limits<uint32_t>::max();
   const size_t rank = out.size();
-  // Strides aligned to the output's dimensions, 0 where an operand broadcasts.
+  // Strides aligned to the output's dimensions, 0 where an operand broadcasts; the element each
+  // operand's offsets start from (its forward binding's base).
   std::vector<Shape> strides;
+  uint32_t bases[3] = {0, 0, 0};
   for (const auto& o : operands) {
     Shape s(rank, 0);
     if (o.tensor) {
       const Tensor& t = *o.tensor;
-      int64_t extent = 0;
       for (size_t i = 0; i < t.ndim(); ++i) {
-        if (t.shape()[i] == 1) continue;
-        s[rank - t.ndim() + i] = t.strides()[i];
-        extent += (t.shape()[i] - 1) * t.strides()[i];
+        if (t.shape()[i] != 1) s[rank - t.ndim() + i] = t.strides()[i];
       }
-      if (t.numel() > 0 && extent >= kMax) {
-        throw ShapeError(std::string(op) + ": " + o.name + " spans more than 2^32-1 elements");
-      }
+      bases[strides.size()] = forward_binding(op, o.name, t).base;
     }
     strides.push_back(s);
   }
@@ -65,37 +63,20 @@ BroadcastParams broadcast_params(const char* op, const Shape& out,
   for (int64_t d : out) n *= d;
   if (n > kMax) throw ShapeError(std::string(op) + ": more than 2^32-1 output elements");
 
-  // Collapse: drop size-1 dimensions, merge d into the next when every operand steps through d
-  // exactly as through a longer next dimension.
-  std::vector<int64_t> shape;
-  std::vector<std::vector<int64_t>> st(strides.size());
-  for (size_t d = 0; d < rank; ++d) {
-    if (out[d] == 1) continue;
-    bool merge = !shape.empty();
-    for (size_t k = 0; k < strides.size() && merge; ++k) {
-      merge = st[k].back() == strides[k][d] * out[d];
-    }
-    if (merge) {
-      shape.back() *= out[d];
-      for (size_t k = 0; k < strides.size(); ++k) st[k].back() = strides[k][d];
-    } else {
-      shape.push_back(out[d]);
-      for (size_t k = 0; k < strides.size(); ++k) st[k].push_back(strides[k][d]);
-    }
-  }
-  if (shape.empty()) {
-    shape.push_back(1);
-    for (auto& s : st) s.push_back(0);
-  }
-
+  const CollapsedDims dims = collapse_dims(out, strides);
   BroadcastParams p{};
   p.n = static_cast<uint32_t>(n);
-  p.ndim = static_cast<uint32_t>(shape.size());
-  p.inner = static_cast<uint32_t>(shape.back());
+  p.ndim = static_cast<uint32_t>(dims.shape.size());
+  p.inner = static_cast<uint32_t>(dims.shape.back());
+  p.a_base = bases[0];
+  p.b_base = bases[1];
+  p.c_base = bases[2];
   uint32_t* dst[3] = {p.a_strides, p.b_strides, p.c_strides};
-  for (size_t d = 0; d < shape.size(); ++d) {
-    p.shape[d] = static_cast<uint32_t>(shape[d]);
-    for (size_t k = 0; k < st.size(); ++k) dst[k][d] = static_cast<uint32_t>(st[k][d]);
+  for (size_t d = 0; d < dims.shape.size(); ++d) {
+    p.shape[d] = static_cast<uint32_t>(dims.shape[d]);
+    for (size_t k = 0; k < strides.size(); ++k) {
+      dst[k][d] = static_cast<uint32_t>(dims.strides[k][d]);
+    }
   }
   return p;
 }
@@ -164,7 +145,7 @@ ScalarBytes scalar_bytes(const char* op, const char* arg, double value, DType dt
 void bind_operand(ComputeKernelEncoder& e, uint32_t index, const char* op, const char* arg,
                   const TensorOrScalar& v, DType dtype) {
   if (const Tensor* t = tensor_of(v)) {
-    e.buffer(index, *t);
+    e.buffer(index, forward_binding(op, arg, *t).tensor);
   } else {
     const ScalarBytes s = scalar_bytes(op, arg, std::get<double>(v), dtype);
     e.bytes(index, s.bytes, s.size);

@@ -1,5 +1,5 @@
-// Host side of the broadcasting kernels (metal/common/broadcast.h): numpy broadcast shapes, the
-// collapsed strided layout the kernels index by, and scalar operands as kernel argument bytes.
+// Host side of the broadcasting kernels (metal/common/broadcast_params.h): numpy broadcast shapes,
+// the collapsed strided layout the kernels index by, and scalar operands as kernel argument bytes.
 #pragma once
 
 #include <cstdint>
@@ -26,8 +26,9 @@ struct BroadcastOperand {
 Shape broadcast_shape(const char* op, std::initializer_list<BroadcastOperand> operands);
 
 /// The layout of output shape `out` with up to three operands (a_strides, b_strides, c_strides in
-/// order; a scalar operand gets zero strides): size-1 dimensions dropped, adjacent dimensions
-/// merged where every operand allows. Throws ShapeError when an extent exceeds 2^32-1 elements.
+/// order; a scalar operand gets zero strides), collapsed (collapse_dims), with each operand's base
+/// for its forward binding (bind tensors with bind_operand). Throws ShapeError when an extent
+/// exceeds 2^32-1 elements.
 BroadcastParams broadcast_params(const char* op, const Shape& out,
                                  std::initializer_list<BroadcastOperand> operands);
 
@@ -43,7 +44,8 @@ struct ScalarBytes {
 };
 ScalarBytes scalar_bytes(const char* op, const char* arg, double value, DType dtype);
 
-/// Binds operand `v` to [[buffer(index)]]: a tensor's buffer, or a scalar's bytes as `dtype`.
+/// Binds operand `v` to [[buffer(index)]]: a tensor (its forward binding, which broadcast_params'
+/// bases assume), or a scalar's bytes as `dtype`.
 void bind_operand(ComputeKernelEncoder& e, uint32_t index, const char* op, const char* arg,
                   const TensorOrScalar& v, DType dtype);
 

@@ -1,19 +1,17 @@
-// Host side of metal/kv_cache: kv_cache_write, repeat_kv_heads and kv_rearrange, each one or
-// more strided copies by the kernel kv_cache_copy.
+// Host side of kv_cache_write, repeat_kv_heads and kv_rearrange: each builds a strided view of its
+// source shaped as its destination and plans one copy-kernel dispatch (strided_copy.hpp) per
+// destination.
 #include "metallic/ops/kv_cache.hpp"
 
-#include <limits>
 #include <string>
 
 #include "metallic/error.hpp"
-#include "metallic/kernel_variants.hpp"
 #include "metallic/op_registry.hpp"
+#include "strided_copy.hpp"
 
 namespace metallic {
 
 namespace {
-
-const KernelVariants kCopyKernels("kv_cache_copy", {""});
 
 void check_float(const char* op, const char* arg, const Tensor& t) {
   if (!t.defined()) throw ArgumentError(std::string(op) + ": " + arg + " is undefined");
@@ -30,54 +28,22 @@ void check_4d(const char* op, const char* arg, const Tensor& t) {
   }
 }
 
-uint32_t to_u32(const char* op, int64_t v) {
-  if (v < 0 || v > std::numeric_limits<uint32_t>::max()) {
-    throw ShapeError(std::string(op) + ": sizes and offsets must be below 2^32 elements");
-  }
-  return static_cast<uint32_t>(v);
+/// A view of t's storage with the given shape, element strides and element offset from t's start.
+Tensor view_of(const Tensor& t, const Shape& shape, const Shape& strides, int64_t offset) {
+  return Tensor(t.storage(), t.dtype(), shape, strides,
+                t.offset_bytes() + static_cast<size_t>(offset) * dtype_size(t.dtype()));
 }
 
-/// A copy of the [B, H, S, D] region `dst` (strides taken from it) from `src` laid out with the
-/// given element strides and offset; source head = destination head / head_repeat.
-KvCopyOperation::Copy make_copy(const char* op, const Tensor& src, const Tensor& dst,
-                                int64_t src_offset, int64_t src_b, int64_t src_h, int64_t src_s,
-                                int64_t head_repeat) {
-  // The kernel addresses both regions with 32-bit element offsets: check their extents.
-  const Shape& ds = dst.strides();
-  if (dst.numel() > 0) {
-    const int64_t last_b = dst.dim(0) - 1, last_h = dst.dim(1) - 1, last_s = dst.dim(2) - 1;
-    to_u32(op, src_offset + last_b * src_b + last_h / head_repeat * src_h + last_s * src_s +
-                   dst.dim(3));
-    to_u32(op, last_b * ds[0] + last_h * ds[1] + last_s * ds[2] + dst.dim(3));
-  }
-  kernel_params::KvCopyParams p{};
-  p.batch = to_u32(op, dst.dim(0));
-  p.heads = to_u32(op, dst.dim(1));
-  p.seq = to_u32(op, dst.dim(2));
-  p.head_dim = to_u32(op, dst.dim(3));
-  p.head_repeat = to_u32(op, head_repeat);
-  p.src_offset = to_u32(op, src_offset);
-  p.src_b = to_u32(op, src_b);
-  p.src_h = to_u32(op, src_h);
-  p.src_s = to_u32(op, src_s);
-  p.dst_b = to_u32(op, ds[0]);
-  p.dst_h = to_u32(op, ds[1]);
-  p.dst_s = to_u32(op, ds[2]);
-  to_u32(op, dst.numel());
-  return {src, dst, kCopyKernels.get("", dst.dtype()), p};
+/// One copy-kernel dispatch src -> dst (same shape).
+DispatchList copy_list(const char* op, const Tensor& src, const Tensor& dst) {
+  DispatchList list;
+  list.add(StridedCopy::plan(op, src, dst));
+  return list;
 }
 
 }  // namespace
 
-void KvCopyOperation::encode(ComputeKernelEncoder& e) const {
-  for (const Copy& c : copies) {
-    const uint32_t n = c.params.batch * c.params.heads * c.params.seq * c.params.head_dim;
-    if (n == 0) continue;
-    e.pipeline(c.function).buffer(0, c.src).buffer(1, c.dst).bytes(2, c.params).dispatch_1d(n, 256);
-  }
-}
-
-std::pair<KvCopyOperation, Tensor> KvCacheWriteOp::create(Context&, const Args& args) {
+std::pair<DispatchList, Tensor> KvCacheWriteOp::create(Context&, const Args& args) {
   const char* op = name;
   const Tensor& cache = args.cache;
   const Tensor& nv = args.new_values;
@@ -89,8 +55,8 @@ std::pair<KvCopyOperation, Tensor> KvCacheWriteOp::create(Context&, const Args& 
     throw DTypeError(std::string(op) + ": cache is " + dtype_name(cache.dtype()) +
                      " but new_values is " + dtype_name(nv.dtype()) + "; convert new_values");
   }
-  if (!cache.is_contiguous() || !nv.is_contiguous()) {
-    throw ShapeError(std::string(op) + ": cache and new_values must be contiguous");
+  if (!cache.is_contiguous()) {
+    throw ShapeError(std::string(op) + ": cache must be contiguous (allocate it with ctx.zeros)");
   }
   if (nv.dim(0) != cache.dim(0) || nv.dim(1) != cache.dim(1) || nv.dim(3) != cache.dim(3)) {
     throw ShapeError(std::string(op) + ": new_values " + shape_str(nv.shape()) +
@@ -103,20 +69,20 @@ std::pair<KvCopyOperation, Tensor> KvCacheWriteOp::create(Context&, const Args& 
                      std::to_string(args.position + n) + ") do not fit in a cache of " +
                      std::to_string(max_seq) + " positions");
   }
-  const size_t elem = dtype_size(cache.dtype());
   const Shape& cs = cache.strides();
-  const size_t row_bytes = static_cast<size_t>(cs[2]) * elem;
-  Tensor target(cache.storage(), cache.dtype(), {cache.dim(0), cache.dim(1), n, cache.dim(3)}, cs,
-                cache.offset_bytes() + static_cast<size_t>(args.position) * row_bytes);
-  Tensor valid(cache.storage(), cache.dtype(),
-               {cache.dim(0), cache.dim(1), args.position + n, cache.dim(3)}, cs,
-               cache.offset_bytes());
-  const Shape& ns = nv.strides();
-  KvCopyOperation operation{{make_copy(op, nv, target, 0, ns[0], ns[1], ns[2], 1)}};
-  return {std::move(operation), std::move(valid)};
+  const Tensor target =
+      view_of(cache, {cache.dim(0), cache.dim(1), n, cache.dim(3)}, cs, args.position * cs[2]);
+  if (may_overlap(nv, target)) {
+    throw ArgumentError(std::string(op) +
+                        ": new_values is a view of the cache positions it would overwrite; "
+                        "pass a copy (mt.ops.copy)");
+  }
+  const Tensor valid =
+      view_of(cache, {cache.dim(0), cache.dim(1), args.position + n, cache.dim(3)}, cs, 0);
+  return {copy_list(op, nv, target), valid};
 }
 
-std::pair<KvCopyOperation, Tensor> RepeatKvHeadsOp::create(Context& ctx, const Args& args) {
+std::pair<DispatchList, Tensor> RepeatKvHeadsOp::create(Context& ctx, const Args& args) {
   const char* op = name;
   const Tensor& x = args.x;
   check_float(op, "x", x);
@@ -125,17 +91,16 @@ std::pair<KvCopyOperation, Tensor> RepeatKvHeadsOp::create(Context& ctx, const A
     throw ArgumentError(std::string(op) + ": repeats must be at least 1, got " +
                         std::to_string(args.repeats));
   }
-  if (x.strides()[3] != 1 && x.dim(3) > 1) {
-    throw ShapeError(std::string(op) + ": x's last dimension must be contiguous (stride 1)");
-  }
-  Tensor out = ctx.tensor(x.dtype(), {x.dim(0), x.dim(1) * args.repeats, x.dim(2), x.dim(3)});
-  const Shape& s = x.strides();
-  KvCopyOperation operation{{make_copy(op, x, out, 0, s[0], s[1], s[2], args.repeats)}};
-  return {std::move(operation), std::move(out)};
+  const int64_t b = x.dim(0), h = x.dim(1), s = x.dim(2), d = x.dim(3), r = args.repeats;
+  Tensor out = ctx.tensor(x.dtype(), {b, h * r, s, d});
+  // Output head h * r + i is input head h: x read as [b, h, r, s, d] with stride 0 over r.
+  const Shape& xs = x.strides();
+  const Tensor src = view_of(x, {b, h, r, s, d}, {xs[0], xs[1], 0, xs[2], xs[3]}, 0);
+  const Tensor dst = view_of(out, {b, h, r, s, d}, {h * r * s * d, r * s * d, s * d, d, 1}, 0);
+  return {copy_list(op, src, dst), std::move(out)};
 }
 
-std::pair<KvCopyOperation, std::vector<Tensor>> KvRearrangeOp::create(Context& ctx,
-                                                                      const Args& args) {
+std::pair<DispatchList, std::vector<Tensor>> KvRearrangeOp::create(Context& ctx, const Args& args) {
   const char* op = name;
   const Tensor& qkv = args.qkv;
   check_float(op, "qkv", qkv);
@@ -160,15 +125,17 @@ std::pair<KvCopyOperation, std::vector<Tensor>> KvRearrangeOp::create(Context& c
   const int64_t d = features / heads;
   const int64_t batch = qkv.ndim() == 3 ? qkv.dim(0) : 1, seq = qkv.dim(-2);
   std::vector<Tensor> outs;
-  KvCopyOperation operation;
+  DispatchList list;
   int64_t offset = 0;
   for (int64_t h : {args.q_heads, args.kv_heads, args.kv_heads}) {
     Tensor out = ctx.tensor(qkv.dtype(), {batch, h, seq, d});
-    operation.copies.push_back(make_copy(op, qkv, out, offset, seq * features, d, features, 1));
+    // Head j of this group: features [offset + j * d, offset + (j + 1) * d) of every token.
+    const Tensor heads_view = view_of(qkv, out.shape(), {seq * features, d, features, 1}, offset);
+    list.add(StridedCopy::plan(op, heads_view, out));
     outs.push_back(out);
     offset += h * d;
   }
-  return {std::move(operation), std::move(outs)};
+  return {std::move(list), std::move(outs)};
 }
 
 METALLIC_REGISTER_OP(KvCacheWriteOp, "kv_cache_write",
@@ -176,13 +143,13 @@ METALLIC_REGISTER_OP(KvCacheWriteOp, "kv_cache_write",
                      "preallocated cache (in place); returns the view of positions "
                      "[0, position + n), ready for scaled_dot_product_attention.",
                      METALLIC_ARG(cache, "[batch, kv_heads, max_seq, head_dim], contiguous"),
-                     METALLIC_ARG(new_values, "[batch, kv_heads, n, head_dim], contiguous"),
+                     METALLIC_ARG(new_values, "[batch, kv_heads, n, head_dim], any strides"),
                      METALLIC_REQUIRED(position, "first position written"));
 METALLIC_REGISTER_OP(RepeatKvHeadsOp, "repeat_kv_heads",
                      "Expands [batch, kv_heads, seq, head_dim] to [batch, kv_heads * repeats, seq, "
                      "head_dim] for grouped-query attention: output head h is input head "
                      "h // repeats (torch.repeat_interleave over dim 1).",
-                     METALLIC_ARG(x, "[batch, kv_heads, seq, head_dim], head_dim contiguous"),
+                     METALLIC_ARG(x, "[batch, kv_heads, seq, head_dim], any strides"),
                      METALLIC_REQUIRED(repeats, "query heads per KV head"));
 METALLIC_REGISTER_OP(KvRearrangeOp, "kv_rearrange",
                      "Splits a fused QKV projection [batch, seq, (q_heads + 2 kv_heads) * "

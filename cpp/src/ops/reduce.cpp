@@ -8,6 +8,7 @@
 #include "metallic/error.hpp"
 #include "metallic/kernel.hpp"
 #include "metallic/op_registry.hpp"
+#include "strided_layout.hpp"
 
 namespace metallic {
 
@@ -27,53 +28,42 @@ constexpr int64_t kRowsGroups = 1024;
 constexpr int64_t kChunkMin = 16384;
 constexpr int64_t kMaxChunks = 1024;
 
-/// Dimensions (shape, strides) with size-1 ones dropped and neighbours merged where the strides
-/// allow; at least one (size 1) so kernels always have a last dimension.
-void collapse(const std::vector<std::pair<int64_t, int64_t>>& dims, uint* shape, uint* strides,
-              uint& ndim) {
-  ndim = 0;
-  for (const auto& [size, stride] : dims) {
-    if (size == 1) continue;
-    if (ndim > 0 && int64_t(strides[ndim - 1]) == stride * size) {
-      shape[ndim - 1] *= static_cast<uint>(size);
-      strides[ndim - 1] = static_cast<uint>(stride);
-    } else {
-      shape[ndim] = static_cast<uint>(size);
-      strides[ndim] = static_cast<uint>(stride);
-      ndim++;
-    }
-  }
-  if (ndim == 0) {
-    shape[0] = 1;
-    strides[0] = 0;
-    ndim = 1;
+/// Dimensions `shape` with `strides` collapsed (collapse_dims) into the kernel's arrays.
+void collapse(const Shape& sizes, const Shape& steps, uint* shape, uint* strides, uint& ndim) {
+  const CollapsedDims c = collapse_dims(sizes, {steps});
+  ndim = static_cast<uint>(c.shape.size());
+  for (size_t d = 0; d < c.shape.size(); ++d) {
+    shape[d] = static_cast<uint>(c.shape[d]);
+    strides[d] = static_cast<uint>(c.strides[0][d]);
   }
 }
 
-/// Plans reducing x over the axes flagged in `reduced`; sets `out_shape`.
+/// Plans reducing x over the axes flagged in `reduced`; sets `out_shape` and `bound_x`, the
+/// tensor to bind for x (its forward binding).
 ReducePlan plan(Context& ctx, const char* name, const KernelVariants& kernels, bool arg,
                 bool has_identity, const Tensor& x, const std::vector<bool>& reduced, bool keepdims,
-                Shape& out_shape) {
+                Shape& out_shape, Tensor& bound_x) {
   constexpr int64_t kMax = std::numeric_limits<uint32_t>::max();
-  std::vector<std::pair<int64_t, int64_t>> kept_dims, red_dims;
-  int64_t outputs = 1, count = 1, extent = 0;
+  const ForwardBinding binding = forward_binding(name, "x", x);
+  bound_x = binding.tensor;
+  Shape kept_shape, kept_strides, red_shape, red_strides;
+  int64_t outputs = 1, count = 1;
   out_shape = Shape();
   for (size_t d = 0; d < x.ndim(); ++d) {
     const int64_t size = x.shape()[d];
-    extent += size > 0 ? (size - 1) * x.strides()[d] : 0;
     if (reduced[d]) {
-      red_dims.emplace_back(size, x.strides()[d]);
+      red_shape.push_back(size);
+      red_strides.push_back(x.strides()[d]);
       count *= size;
       if (keepdims) out_shape.push_back(1);
     } else {
-      kept_dims.emplace_back(size, x.strides()[d]);
+      kept_shape.push_back(size);
+      kept_strides.push_back(x.strides()[d]);
       outputs *= size;
       out_shape.push_back(size);
     }
   }
-  if (x.numel() > 0 && (extent >= kMax || x.numel() > kMax)) {
-    throw ShapeError(std::string(name) + ": x spans more than 2^32-1 elements");
-  }
+  if (x.numel() > kMax) throw ShapeError(std::string(name) + ": x spans more than 2^32-1 elements");
   if (count == 0 && outputs > 0 && !has_identity) {
     throw ShapeError(std::string(name) +
                      ": cannot reduce over a zero-size axis (the result has no identity); "
@@ -81,9 +71,10 @@ ReducePlan plan(Context& ctx, const char* name, const KernelVariants& kernels, b
   }
   ReduceParams p{};
   p.outputs = static_cast<uint>(outputs);
+  p.base = binding.base;
   p.red_n = static_cast<uint>(count);
-  collapse(kept_dims, p.kept_shape, p.kept_strides, p.kept_ndim);
-  collapse(red_dims, p.red_shape, p.red_strides, p.red_ndim);
+  collapse(kept_shape, kept_strides, p.kept_shape, p.kept_strides, p.kept_ndim);
+  collapse(red_shape, red_strides, p.red_shape, p.red_strides, p.red_ndim);
 
   ReducePlan plan;
   plan.outputs = p.outputs;
@@ -169,10 +160,11 @@ template <class Derived>
 std::pair<ReduceOperation, Tensor> ReduceOp<Derived>::create(Context& ctx, const Args& args) {
   check_defined(Derived::name, args.x);
   Shape out_shape;
+  Tensor x;
   ReducePlan p = plan(ctx, Derived::name, Derived::kernels, false, Derived::has_identity, args.x,
-                      reduced_axes(Derived::name, args.x, args.axis), args.keepdims, out_shape);
+                      reduced_axes(Derived::name, args.x, args.axis), args.keepdims, out_shape, x);
   Tensor out = ctx.tensor(args.x.dtype(), out_shape);
-  return {ReduceOperation{args.x, out, std::move(p)}, out};
+  return {ReduceOperation{x, out, std::move(p)}, out};
 }
 
 template <class Derived>
@@ -181,10 +173,11 @@ std::pair<ReduceOperation, Tensor> ArgReduceOp<Derived>::create(Context& ctx, co
   std::optional<std::vector<int64_t>> axes;
   if (args.axis) axes = std::vector<int64_t>{*args.axis};
   Shape out_shape;
+  Tensor x;
   ReducePlan p = plan(ctx, Derived::name, Derived::kernels, true, false, args.x,
-                      reduced_axes(Derived::name, args.x, axes), args.keepdims, out_shape);
+                      reduced_axes(Derived::name, args.x, axes), args.keepdims, out_shape, x);
   Tensor out = ctx.tensor(DType::I32, out_shape);
-  return {ReduceOperation{args.x, out, std::move(p)}, out};
+  return {ReduceOperation{x, out, std::move(p)}, out};
 }
 
 #define METALLIC_REDUCE_KERNELS(Type, Base, base)                                     \

@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "metallic/error.hpp"
 #include "metallic/kernel_variants.hpp"
+#include "strided_layout.hpp"
 
 namespace metallic {
 
@@ -22,27 +24,6 @@ const KernelVariants& copy_kernels() {
                "g_f32", "g_f16", "g_bf16", "g_i32", "g_u32", "g_i8", "g_u8",
                "t_f32", "t_f16", "t_bf16", "t_i32", "t_u32", "t_i8", "t_u8"});
   return kernels;
-}
-
-struct Dim {
-  int64_t size, src_stride, dst_stride;
-};
-
-/// The dimensions of size > 1, with neighbours merged where both layouts allow; at least one.
-std::vector<Dim> merged_dims(const Tensor& src, const Tensor& dst) {
-  std::vector<Dim> dims;
-  for (size_t i = 0; i < src.ndim(); ++i) {
-    const Dim d{src.shape()[i], src.strides()[i], dst.strides()[i]};
-    if (d.size == 1) continue;
-    if (!dims.empty() && dims.back().src_stride == d.src_stride * d.size &&
-        dims.back().dst_stride == d.dst_stride * d.size) {
-      dims.back() = {dims.back().size * d.size, d.src_stride, d.dst_stride};
-    } else {
-      dims.push_back(d);
-    }
-  }
-  if (dims.empty()) dims.push_back({1, 1, 1});
-  return dims;
 }
 
 bool aligned4(const Tensor& t) {
@@ -68,12 +49,20 @@ void check_copy_dtype(const char* op, const char* what, DType t) {
 
 bool may_overlap(const Tensor& a, const Tensor& b) {
   if (a.buffer() != b.buffer() || a.numel() == 0 || b.numel() == 0) return false;
-  auto extent = [](const Tensor& t) {
-    int64_t last = 0;
-    for (size_t i = 0; i < t.ndim(); ++i) last += (t.shape()[i] - 1) * t.strides()[i];
-    return t.offset_bytes() + static_cast<size_t>(last + 1) * dtype_size(t.dtype());
+  // [first, end) byte ranges, a negative stride reaching below the view's first element.
+  auto range = [](const Tensor& t) {
+    int64_t low = 0, high = 0;
+    for (size_t i = 0; i < t.ndim(); ++i) {
+      const int64_t reach = (t.shape()[i] - 1) * t.strides()[i];
+      (reach < 0 ? low : high) += reach;
+    }
+    const auto elem = static_cast<int64_t>(dtype_size(t.dtype()));
+    const auto offset = static_cast<int64_t>(t.offset_bytes());
+    return std::pair<int64_t, int64_t>{offset + low * elem, offset + (high + 1) * elem};
   };
-  return a.offset_bytes() < extent(b) && b.offset_bytes() < extent(a);
+  const auto [a_first, a_end] = range(a);
+  const auto [b_first, b_end] = range(b);
+  return a_first < b_end && b_first < a_end;
 }
 
 size_t normalize_axis(const char* op, int64_t axis, size_t ndim) {
@@ -97,36 +86,35 @@ Tensor narrow(const Tensor& t, size_t axis, int64_t start, int64_t length) {
 StridedCopy StridedCopy::plan(const char* op, const Tensor& src, const Tensor& dst) {
   check_copy_dtype(op, "the source", src.dtype());
   check_copy_dtype(op, "the destination", dst.dtype());
-  const std::vector<Dim> dims = merged_dims(src, dst);
-  const int64_t limit = std::numeric_limits<uint32_t>::max();
-  int64_t src_last = 0, dst_last = 0;
-  for (const Dim& d : dims) {
-    src_last += (d.size - 1) * d.src_stride;
-    dst_last += (d.size - 1) * d.dst_stride;
-  }
-  if (src.numel() > limit || src_last > limit || dst_last > limit) {
+  if (src.numel() > std::numeric_limits<uint32_t>::max()) {
     throw ShapeError(std::string(op) + ": tensors of 2^32 elements or more are not supported");
   }
+  const ForwardBinding from = forward_binding(op, "the source", src);
+  const ForwardBinding to = forward_binding(op, "the destination", dst);
+  const CollapsedDims dims = collapse_dims(src.shape(), {src.strides(), dst.strides()});
+  const Shape &shape = dims.shape, &src_strides = dims.strides[0], &dst_strides = dims.strides[1];
+  const size_t inner = shape.size() - 1;
   StridedCopy c;
-  c.src = src;
-  c.dst = dst;
+  c.src = from.tensor;
+  c.dst = to.tensor;
   auto& p = c.params;
   p.n = static_cast<uint32_t>(src.numel());
-  const Dim& inner = dims.back();
-  p.inner = static_cast<uint32_t>(inner.size);
-  p.src_inner_stride = static_cast<uint32_t>(inner.src_stride);
-  p.dst_inner_stride = static_cast<uint32_t>(inner.dst_stride);
-  p.outer_ndim = static_cast<uint32_t>(dims.size() - 1);
-  for (size_t i = 0; i + 1 < dims.size(); ++i) {
-    p.outer_shape[i] = static_cast<uint32_t>(dims[i].size);
-    p.src_outer_strides[i] = static_cast<uint32_t>(dims[i].src_stride);
-    p.dst_outer_strides[i] = static_cast<uint32_t>(dims[i].dst_stride);
+  p.src_base = from.base;
+  p.dst_base = to.base;
+  p.inner = static_cast<uint32_t>(shape[inner]);
+  p.src_inner_stride = static_cast<uint32_t>(src_strides[inner]);
+  p.dst_inner_stride = static_cast<uint32_t>(dst_strides[inner]);
+  p.outer_ndim = static_cast<uint32_t>(inner);
+  for (size_t d = 0; d < inner; ++d) {
+    p.outer_shape[d] = static_cast<uint32_t>(shape[d]);
+    p.src_outer_strides[d] = static_cast<uint32_t>(src_strides[d]);
+    p.dst_outer_strides[d] = static_cast<uint32_t>(dst_strides[d]);
   }
-  c.vector_form = dims.size() == 1 && inner.src_stride == 1 && inner.dst_stride == 1 &&
-                  aligned4(src) && aligned4(dst);
+  c.vector_form = inner == 0 && src_strides[0] == 1 && dst_strides[0] == 1 && aligned4(c.src) &&
+                  aligned4(c.dst);
   // A transpose: the innermost dimension is strided in src, the one before it contiguous.
-  c.tile_form = !c.vector_form && dims.size() >= 2 && inner.src_stride != 1 &&
-                dims[dims.size() - 2].src_stride == 1;
+  c.tile_form =
+      !c.vector_form && inner >= 1 && src_strides[inner] != 1 && src_strides[inner - 1] == 1;
   const char* kind = c.vector_form ? "v_" : c.tile_form ? "t_" : "g_";
   const std::string form = std::string(kind) + dtype_name(src.dtype());
   c.function = copy_kernels().get(form.c_str(), dst.dtype());

@@ -10,6 +10,7 @@
 #include "metallic/error.hpp"
 #include "metallic/kernel_variants.hpp"
 #include "strided_copy.hpp"
+#include "strided_layout.hpp"
 
 namespace metallic {
 
@@ -57,20 +58,19 @@ const KernelVariants& fill_kernels() {
 
 StridedFill StridedFill::plan(const char* op, const Tensor& dst, double value) {
   check_copy_dtype(op, "the output", dst.dtype());
+  const ForwardBinding binding = forward_binding(op, "the output", dst);
   StridedFill f;
-  f.dst = dst;
+  f.dst = binding.tensor;
   f.value_bits = scalar_bits(op, value, dst.dtype());
   auto& p = f.params;
-  int64_t last = 0;
-  for (size_t i = 0; i < dst.ndim(); ++i) {
-    if (dst.shape()[i] == 1) continue;
-    p.shape[p.ndim] = static_cast<uint32_t>(dst.shape()[i]);
-    p.strides[p.ndim] = static_cast<uint32_t>(dst.strides()[i]);
-    last += (dst.shape()[i] - 1) * dst.strides()[i];
-    p.ndim++;
+  const CollapsedDims dims = collapse_dims(dst.shape(), {dst.strides()});
+  p.base = binding.base;
+  p.ndim = static_cast<uint32_t>(dims.shape.size());
+  for (size_t d = 0; d < dims.shape.size(); ++d) {
+    p.shape[d] = static_cast<uint32_t>(dims.shape[d]);
+    p.strides[d] = static_cast<uint32_t>(dims.strides[0][d]);
   }
-  const int64_t limit = std::numeric_limits<uint32_t>::max();
-  if (dst.numel() > limit || last > limit) {
+  if (dst.numel() > std::numeric_limits<uint32_t>::max()) {
     throw ShapeError(std::string(op) + ": tensors of 2^32 elements or more are not supported");
   }
   p.n = static_cast<uint32_t>(dst.numel());

@@ -24,7 +24,8 @@ void UnaryOp<Derived>::Operation::bind_kernel_args(ComputeKernelEncoder& e) cons
   BroadcastParams p{};
   p.n = n;
   if (!contiguous) p = broadcast_params(Derived::name, x.shape(), {{"x", &x}});
-  e.buffer(0, x).buffer(1, out).bytes(2, p);
+  bind_operand(e, 0, Derived::name, "x", x, x.dtype());
+  e.buffer(1, out).bytes(2, p);
 }
 
 template <class Derived>

@@ -44,7 +44,7 @@ void WhereOp::Operation::bind_kernel_args(ComputeKernelEncoder& e) const {
   const Tensor* tx = tensor_of(x);
   const Tensor* ty = tensor_of(y);
   const DType dtype = out.dtype();
-  e.buffer(0, condition);
+  bind_operand(e, 0, name, "condition", condition, DType::U8);
   bind_operand(e, 1, name, "x", x, dtype);
   bind_operand(e, 2, name, "y", y, dtype);
   e.buffer(3, out).bytes(

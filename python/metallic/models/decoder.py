@@ -128,9 +128,9 @@ class _Block:
         c = self.c
         h = self.attn_norm(x)
         q = self._heads(self.q(h), n, c.heads, start, rope=True)
-        # Attention reads q as a strided view; kv_cache_write takes contiguous keys and values.
-        k = self._heads(self.k(h), n, c.kv_heads, start, rope=True).contiguous()
-        v = self._heads(self.v(h), n, c.kv_heads, start, rope=False).contiguous()
+        # Attention reads q, and kv_cache_write reads keys and values, as strided views.
+        k = self._heads(self.k(h), n, c.kv_heads, start, rope=True)
+        v = self._heads(self.v(h), n, c.kv_heads, start, rope=False)
         # The cache's filled prefix [0, start + n) as strided views, read by attention in place.
         keys = ops.kv_cache_write(self.k_cache, k, start)
         values = ops.kv_cache_write(self.v_cache, v, start)

@@ -22,6 +22,7 @@ struct TakeOp {
     Tensor x, indices, out;
     KernelFunction function;
     bool rows16;  // rows copied as 16-byte vectors (inner, in elements, is still the row length)
+    uint32_t rows16_threads;  // rows16: threads per row (see TakeOp::create)
     uint32_t outer, n, inner, count;
     void bind_kernel_args(ComputeKernelEncoder& e) const;
     void encode(ComputeKernelEncoder& e) const;
