@@ -237,6 +237,11 @@ class TestBadInput:
         with pytest.raises(mt.ShapeError, match="head_dim must be contiguous"):
             mt.ops.sdpa(q, q, q)
 
+    def test_reversed_view(self, ctx: mt.Context) -> None:
+        q = self._t(ctx, (1, 2, 8, 8))[:, :, ::-1]
+        with pytest.raises(mt.ShapeError, match=r"negative stride .*q.contiguous\(\)"):
+            mt.ops.sdpa(q, q, q)
+
     def test_scale(self, ctx: mt.Context) -> None:
         q = self._t(ctx, (1, 1, 2, 8))
         with pytest.raises(mt.ArgumentError, match="scale must be finite"):

@@ -120,6 +120,12 @@ void check_attention_tensor(const char* arg, const Tensor& t) {
     fail_shape(std::string(arg) + "'s head_dim must be contiguous (stride 1), got strides " +
                shape_str(t.strides()));
   }
+  for (int64_t stride : t.strides()) {
+    if (stride < 0) {
+      fail_shape(std::string(arg) + " has a negative stride (a reversed view), strides " +
+                 shape_str(t.strides()) + ": pass " + arg + ".contiguous()");
+    }
+  }
 }
 
 /// The mask's strides over [batch, q_heads, q_len, kv_len] (0 where it broadcasts).
