@@ -100,9 +100,8 @@ def test_weights_keep_their_file_dtype_on_the_device(
     _, path = tiny("qwen2", weight_type)
     dec = Decoder(path, device="host")
     block = dec.blocks[0]
-    assert {lin.weight.dtype for lin in (block.q, block.k, block.v, block.o, block.mlp.down)} == {
-        dtype
-    }
+    attn = block.attn
+    assert {lin.weight.dtype for lin in (attn.q, attn.k, attn.v, attn.o, block.mlp.down)} == {dtype}
     assert dec.lm_head.weight.dtype == dtype
     # Embedding rows are gathered, not multiplied: block-quantized tables become f16.
     assert dec.embed.table.dtype == (dtype if "q" not in dtype else "f16")

@@ -15,7 +15,7 @@ from metallic._core import Context, Tensor
 from metallic.models.errors import ModelError
 from metallic.models.gguf_file import GGUFFile
 from metallic.models.gguf_tokenizer import GGUFTokenizer
-from metallic.nn import Embedding, Linear, RMSNorm, RoPE, SwiGLUMLP
+from metallic.nn import Attention, Embedding, KVCache, Linear, RMSNorm, RoPE, SwiGLUMLP
 
 SUPPORTED_ARCHITECTURES = ("qwen2", "llama")
 
@@ -104,41 +104,27 @@ class _Block:
             return w.linear(f"blk.{i}.{name}")
 
         self.attn_norm = RMSNorm(w.vector(f"blk.{i}.attn_norm.weight"), c.rms_eps)
-        self.q, self.k, self.v = linear("attn_q"), linear("attn_k"), linear("attn_v")
-        self.o = linear("attn_output")
-        self.ffn_norm = RMSNorm(w.vector(f"blk.{i}.ffn_norm.weight"), c.rms_eps)
-        self.mlp = SwiGLUMLP(linear("ffn_gate"), linear("ffn_up"), linear("ffn_down"))
-        self.c = c
         # llama.cpp's converter stores Llama's Q/K rows interleaved (rotate adjacent pairs);
         # Qwen2 keeps Hugging Face's half split.
-        self.rope = RoPE(c.rope_theta, "gptj" if c.arch == "llama" else "neox")
-        cache_shape = (1, c.kv_heads, max_context, c.head_dim)
-        self.k_cache = w.ctx.zeros(cache_shape)
-        self.v_cache = w.ctx.zeros(cache_shape)
+        rope = RoPE(c.rope_theta, "gptj" if c.arch == "llama" else "neox")
+        self.attn = Attention(
+            linear("attn_q"),
+            linear("attn_k"),
+            linear("attn_v"),
+            linear("attn_output"),
+            c.heads,
+            c.kv_heads,
+            c.head_dim,
+            rope,
+            KVCache(w.ctx, c.kv_heads, c.head_dim, max_context),
+        )
+        self.ffn_norm = RMSNorm(w.vector(f"blk.{i}.ffn_norm.weight"), c.rms_eps)
+        self.mlp = SwiGLUMLP(linear("ffn_gate"), linear("ffn_up"), linear("ffn_down"))
 
-    def _heads(self, x: Tensor, n: int, heads: int, start: int, rope: bool) -> Tensor:
-        """[n, heads * head_dim] -> [1, heads, n, head_dim] (a view), rotated for positions
-        start.."""
-        x = x.reshape(1, n, heads, self.c.head_dim)
-        if rope:
-            x = self.rope(x, offset=start)
-        return x.transpose(0, 2, 1, 3)
-
-    def __call__(self, x: Tensor, n: int, start: int) -> Tensor:
-        c = self.c
-        h = self.attn_norm(x)
-        q = self._heads(self.q(h), n, c.heads, start, rope=True)
-        # Attention reads q, and kv_cache_write reads keys and values, as strided views.
-        k = self._heads(self.k(h), n, c.kv_heads, start, rope=True)
-        v = self._heads(self.v(h), n, c.kv_heads, start, rope=False)
-        # The cache's filled prefix [0, start + n) as strided views, read by attention in place.
-        keys = ops.kv_cache_write(self.k_cache, k, start)
-        values = ops.kv_cache_write(self.v_cache, v, start)
-        attn = ops.scaled_dot_product_attention(q, keys, values, causal=True)
-        attn = attn.transpose(0, 2, 1, 3).contiguous().reshape(n, c.heads * c.head_dim)
-        x = ops.add(x, self.o(attn))
-        h = self.ffn_norm(x)
-        return ops.add(x, self.mlp(h))
+    def __call__(self, x: Tensor, start: int) -> Tensor:
+        """x [n, hidden] at positions start.. after the block (its keys and values cached)."""
+        x = ops.add(x, self.attn(self.attn_norm(x), start))
+        return ops.add(x, self.mlp(self.ffn_norm(x)))
 
 
 def _stop_prefix_length(text: str, stops: Sequence[str]) -> int:
@@ -221,7 +207,7 @@ class Decoder:
             )
         x = self.embed(self.ctx.tensor(np.asarray(ids, dtype=np.int32)))
         for block in self.blocks:
-            x = block(x, n, start)
+            x = block(x, start)
         self.position = start + n
         return self.norm(x)
 
