@@ -404,6 +404,30 @@ def test_function_constant_parameters(msl, use_c):
     np.testing.assert_array_equal(d, 2 * a + 30 if use_c else a)
 
 
+WIDE_BYTES = r"""
+#include <metal_stdlib>
+using namespace metal;
+// candle reduce.metal's softmax takes `constant uint&` sizes; its host code binds usize values.
+kernel void count(constant uint& n [[buffer(0)]], device float* out [[buffer(1)]],
+                  uint i [[thread_position_in_grid]]) {
+  out[i] = i < n ? 1.0f : 0.0f;
+}
+"""
+
+
+def test_a_usize_binds_to_a_uint_reference(msl):
+    """Metal accepts inline bytes longer than the parameter and reads the leading ones."""
+    (_, out) = msl.run(
+        msl.library(WIDE_BYTES, name="rw_wide_bytes"),
+        "count",
+        np.uint64(3),
+        np.zeros(5, np.float32),
+        grid=(5,),
+        threadgroup=(5,),
+    )
+    np.testing.assert_array_equal(out, [1, 1, 1, 0, 0])
+
+
 # Kernels named like metal_stdlib functions and types (issue 7, section 3).
 STDLIB_NAMES = ["transpose", "max", "min", "abs", "exp", "sqrt", "dot", "select", "fma", "clamp",
                 "float4", "half"]  # fmt: skip
