@@ -385,8 +385,12 @@ kernel void guarded(device const float* a [[buffer(0)]],
 """
 
 
+@pytest.mark.parametrize("checks", [False, True], ids=["unchecked", "checked"])
 @pytest.mark.parametrize("use_c", [False, True])
-def test_function_constant_parameters(msl, use_c):
+def test_function_constant_parameters(msl, msl_checked, use_c, checks):
+    """Checked too: there the dead read is a checked access, which the C++ compiler cannot
+    move into the branch that uses it (unchecked, it may, and an unbound read goes unseen)."""
+    msl = msl_checked if checks else msl
     a = np.arange(5, dtype=np.float32)
     c = np.full(5, 10, np.float32)
     params = np.array([2.0, 3.0], np.float32)
