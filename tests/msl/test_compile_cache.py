@@ -1,6 +1,7 @@
 """Host kernels compiled at run time are cached on disk by content hash: a second process reuses
 the shared object instead of compiling again, and a changed source, a changed header it includes
-or a changed header of the emulated stdlib gets a new one."""
+or a changed header of the emulated stdlib gets a new one; compiling again in the same context
+sees a changed header too."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import metallic as mt
+import numpy as np
+import pytest
 from metallic._msl.compile import INCLUDE_DIR
 
 # argv: the scale expression, a directory for the user's header, and optionally a copy of the
@@ -85,3 +89,26 @@ def test_a_changed_stdlib_header_is_compiled_again(tmp_path: Path) -> None:
     prelude.write_text(prelude.read_text() + "\n// a change\n")
     assert _run(cache, "2.0", stdlib) == "[0.0, 2.0, 4.0, 6.0]"
     assert len(_objects(cache)) == 2
+
+
+def test_compiling_again_in_one_context_picks_up_a_changed_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """compile_library compiles when it is called, as newLibraryWithSource does, even when the
+    context has the same source cached; a library compiled before keeps its code."""
+    monkeypatch.setenv("METALLIC_CACHE_DIR", str(tmp_path / "cache"))
+    header = tmp_path / "scale.h"
+    header.write_text("#define SCALE 2.0f\n")
+    source = (
+        '#include <metal_stdlib>\n#include "scale.h"\n'
+        "kernel void k(device float* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {\n"
+        "  out[i] = float(i) * SCALE;\n}\n"
+    )
+    ctx = mt.Context(device="host")
+    before = mt.compile_library(source, name="edited", include_dirs=[str(tmp_path)], ctx=ctx)
+    header.write_text("#define SCALE 5.0f\n")
+    after = mt.compile_library(source, name="edited", include_dirs=[str(tmp_path)], ctx=ctx)
+    for lib, scale in ((before, 2), (after, 5)):
+        out = ctx.zeros(4)
+        lib.function("k")(out, grid=(4,), threadgroup=(4,))
+        np.testing.assert_array_equal(out.numpy(), np.arange(4) * scale)
