@@ -601,9 +601,10 @@ def _mlx_rms(r: Run) -> None:
 
 @case("mlx", M + "layer_norm.metal", "layer_normfloat32")
 def _mlx_layer_norm(r: Run) -> None:
-    # An axis of 250: every thread of the (32-thread) group has part of the row. With fewer
-    # elements than 8 * 31 (70, say) MLX's kernel writes thread_x[i] for negative i in the
-    # threads past the row's end, which corrupts their stack here (a DeviceError with checks).
+    # An axis of 250: every thread of the (32-thread) group has part of the row. Unless
+    # ceil(axis / 8) is a multiple of 32 (70, say), MLX's kernel writes thread_x[i] for
+    # negative i in the threads past the row's end (docs/host-device.md, real-world kernel
+    # libraries): undefined behaviour, which corrupts those threads' stacks here.
     x, w, b = r.randn(3, 250), r.randn(250), r.randn(250)
     out = r.buf(np.zeros_like(x))
     tg = mlx_row_threads(250, 8)

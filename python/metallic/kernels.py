@@ -44,9 +44,15 @@ class Library:
             if (index := constant_index(m[3])) is not None
         }
         self.context = ctx
-        self._compiled = self._on(ctx)
+        # Compiled now, as newLibraryWithSource does, even if ctx has it cached: a header it
+        # includes may have changed since.
+        self._compiled = _core.compile_library(
+            ctx, self.source, self.name, self.include_dirs, recompile=True
+        )
 
     def _on(self, ctx: _core.Context) -> _core.Library:
+        if ctx is self.context:
+            return self._compiled
         return _core.compile_library(ctx, self.source, self.name, self.include_dirs)
 
     def function_names(self, ctx: _core.Context | None = None) -> list[str]:

@@ -385,8 +385,12 @@ kernel void guarded(device const float* a [[buffer(0)]],
 """
 
 
+@pytest.mark.parametrize("checks", [False, True], ids=["unchecked", "checked"])
 @pytest.mark.parametrize("use_c", [False, True])
-def test_function_constant_parameters(msl, use_c):
+def test_function_constant_parameters(msl, msl_checked, use_c, checks):
+    """Checked too: there the dead read is a checked access, which the C++ compiler cannot
+    move into the branch that uses it (unchecked, it may, and an unbound read goes unseen)."""
+    msl = msl_checked if checks else msl
     a = np.arange(5, dtype=np.float32)
     c = np.full(5, 10, np.float32)
     params = np.array([2.0, 3.0], np.float32)
@@ -402,6 +406,30 @@ def test_function_constant_parameters(msl, use_c):
         constants={"use_c": use_c},
     )
     np.testing.assert_array_equal(d, 2 * a + 30 if use_c else a)
+
+
+WIDE_BYTES = r"""
+#include <metal_stdlib>
+using namespace metal;
+// candle reduce.metal's softmax takes `constant uint&` sizes; its host code binds usize values.
+kernel void count(constant uint& n [[buffer(0)]], device float* out [[buffer(1)]],
+                  uint i [[thread_position_in_grid]]) {
+  out[i] = i < n ? 1.0f : 0.0f;
+}
+"""
+
+
+def test_a_usize_binds_to_a_uint_reference(msl):
+    """Metal accepts inline bytes longer than the parameter and reads the leading ones."""
+    (_, out) = msl.run(
+        msl.library(WIDE_BYTES, name="rw_wide_bytes"),
+        "count",
+        np.uint64(3),
+        np.zeros(5, np.float32),
+        grid=(5,),
+        threadgroup=(5,),
+    )
+    np.testing.assert_array_equal(out, [1, 1, 1, 0, 0])
 
 
 # Kernels named like metal_stdlib functions and types (issue 7, section 3).

@@ -92,9 +92,10 @@ class Context : public std::enable_shared_from_this<Context> {
   LibraryPtr library(KernelLibrary lib);
   /// A library compiled from MSL source at run time, by the device's own compiler (Metal:
   /// newLibraryWithSource; host: the installed HostSourceCompiler), cached by name, source and
-  /// include dirs; throws KernelCompileError.
+  /// include dirs; `recompile` compiles it again even if cached (a header it includes may have
+  /// changed) and caches the new library instead; throws KernelCompileError.
   LibraryPtr compile_library(const std::string& source, const std::string& name,
-                             const std::vector<std::string>& include_dirs);
+                             const std::vector<std::string>& include_dirs, bool recompile = false);
   PipelinePtr pipeline(KernelFunction fn, const FunctionConstants& constants = {});
   PipelinePtr pipeline(const LibraryPtr& library, const std::string& function,
                        const FunctionConstants& constants = {});

@@ -243,18 +243,18 @@ LibraryPtr Context::library(KernelLibrary lib) {
 }
 
 LibraryPtr Context::compile_library(const std::string& source, const std::string& name,
-                                    const std::vector<std::string>& include_dirs) {
+                                    const std::vector<std::string>& include_dirs, bool recompile) {
   std::string key = name + '\0' + source;
   for (const auto& d : include_dirs) key += '\0' + d;
   const auto it = compiled_libraries_.find(key);
-  if (it != compiled_libraries_.end()) return it->second;
+  if (it != compiled_libraries_.end() && !recompile) return it->second;
   LibrarySource src;
   src.kind = LibrarySource::Kind::Source;
   src.name = name;
   src.source = source;
   src.include_dirs = include_dirs;
   LibraryPtr lib = device_->load_library(src);  // throws KernelCompileError: nothing cached
-  compiled_libraries_.emplace(std::move(key), lib);
+  compiled_libraries_.insert_or_assign(std::move(key), lib);
   return lib;
 }
 

@@ -57,9 +57,11 @@ void ComputeKernelEncoder::validate_arguments() const {
       const std::string what = kernel + ": " + describe(*a);
       if (!b.buffer) {
         const size_t n = b.bytes.size();
-        if (a->is_reference && n != a->element_size) {
-          throw ArgumentError(what + " takes exactly " + std::to_string(a->element_size) +
-                              " bytes; got " + std::to_string(n) +
+        // As Metal's validation: a binding must hold at least the argument; the kernel reads
+        // the leading bytes of a longer one (candle binds an 8-byte usize to `constant uint&`).
+        if (a->is_reference && n < a->element_size) {
+          throw ArgumentError(what + " needs " + std::to_string(a->element_size) + " bytes; got " +
+                              std::to_string(n) +
                               " (pass a value of its type: np.float32(x) for a float, "
                               "np.uint32(n) for a uint, a struct's bytes for a struct)");
         }

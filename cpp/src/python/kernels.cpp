@@ -114,11 +114,12 @@ void bind_kernels(py::module_& m) {
   m.def(
       "compile_library",
       [](Context& ctx, const std::string& source, const std::string& name,
-         const std::vector<std::string>& include_dirs) {
-        return ctx.compile_library(source, name, include_dirs);
-      },
+         const std::vector<std::string>& include_dirs,
+         bool recompile) { return ctx.compile_library(source, name, include_dirs, recompile); },
       py::arg("ctx"), py::arg("source"), py::arg("name"), py::arg("include_dirs"),
-      "Compiles MSL source on ctx's device now (cached per context); raises KernelCompileError.");
+      py::arg("recompile") = false,
+      "Compiles MSL source on ctx's device now (cached per context; recompile=True compiles "
+      "again, for changed headers); raises KernelCompileError.");
 
   m.def(
       "make_pipeline",

@@ -143,8 +143,11 @@ def compile_host_library(
             "-pthread",
             *kernel_flags(),
         ]
+        # The translation holds the user's headers (preprocessed in); the emulated stdlib's
+        # headers are included when it compiles, so their contents join the key.
+        stamps = [_runtime_stamp(), _stdlib_headers_digest()]
         key = hashlib.sha256(
-            "\0".join([CACHE_VERSION, cxx, *flags, tr.cpp, _runtime_stamp()]).encode()
+            "\0".join([CACHE_VERSION, cxx, *flags, tr.cpp, *stamps]).encode()
         ).hexdigest()[:32]
         out = cache_dir() / f"{name}{'-checked' if checks else ''}-{key}.so"
         if out.exists():
@@ -168,6 +171,17 @@ def _source_dir(source: str, name: str) -> Path:
     path = cache_dir() / f"src-{key}"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@functools.cache
+def _stdlib_headers_digest() -> str:
+    """A hash of the emulated stdlib's headers (INCLUDE_DIR): each one's name and contents."""
+    lines = [
+        f"{path.relative_to(INCLUDE_DIR)} {hashlib.sha256(path.read_bytes()).hexdigest()}\n"
+        for path in sorted(INCLUDE_DIR.rglob("*"))
+        if path.is_file()
+    ]
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 def _runtime_stamp() -> str:
