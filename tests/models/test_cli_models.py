@@ -54,6 +54,20 @@ def test_generate_profile_and_backend_flags(tiny: Any) -> None:
     assert "matmul" not in result.stdout
 
 
+def test_backend_flag_flips_the_dispatcher_to_the_graph_kernel(tiny: Any) -> None:
+    """--sdpa-backend mpsgraph (a per-context override) runs sdpa's graph kernel, which the
+    profile's kernels column names; without the flag the op's auto choice runs an MSL kernel."""
+    _, path = tiny("qwen2", "F32")
+
+    def sdpa_row(*flags: str) -> str:
+        result = _metallic("generate", str(path), "Hi", "--max-tokens", "2", "--profile", *flags)
+        assert result.returncode == 0, result.stderr
+        return next(line for line in result.stderr.splitlines() if line.startswith("sdpa "))
+
+    assert "graph" in sdpa_row("--sdpa-backend", "mpsgraph")
+    assert "graph" not in sdpa_row()
+
+
 def test_unknown_backend_is_one_line_listing_the_valid_ones(tiny: Any) -> None:
     _, path = tiny("qwen2", "F32")
     line = _error_line(_metallic("generate", str(path), "Hi", "--softmax-backend", "fastest"))
