@@ -112,6 +112,7 @@ Value Executor::read_input(const Node& n, const GraphTensorBinding& b) const {
   }
   const auto* src = static_cast<const uint8_t*>(b.buffer->contents()) + b.offset;
   Value v(elements);
+  if (elements == 0) return v;  // (an empty vector's data() may be null: no memcpy from it)
   if (n.dtype == DType::F32) {
     std::memcpy(v.data(), src, elements * 4);
   } else {
@@ -128,6 +129,7 @@ void Executor::write_output(const Node& n, const Value& v, const GraphTensorBind
     throw ArgumentError("graph output: the buffer is too small");
   }
   auto* dst = static_cast<uint8_t*>(b.buffer->contents()) + b.offset;
+  if (v.empty()) return;  // (an empty vector's data() may be null: no memcpy to or from it)
   if (n.dtype == DType::F32) {
     std::memcpy(dst, v.data(), v.size() * 4);
     return;
