@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -48,3 +49,19 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, tokenizers: dict[str, Any]) -
         return cache[key]
 
     return get
+
+
+@pytest.fixture
+def gpt2_gguf(tmp_path: Path) -> Path:
+    """A well-formed GGUF file of an architecture metallic does not support (gpt2)."""
+    import gguf
+
+    path = tmp_path / "gpt2.gguf"
+    w = gguf.GGUFWriter(str(path), "gpt2")
+    w.add_block_count(1)
+    w.add_tensor("x", np.zeros(4, np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path

@@ -165,19 +165,13 @@ def _copy_gguf(
     return dst
 
 
-def test_unsupported_architecture_and_tensor_type_are_named(tiny: Any, tmp_path: Path) -> None:
+def test_unsupported_architecture_and_tensor_type_are_named(
+    tiny: Any, tmp_path: Path, gpt2_gguf: Path
+) -> None:
     import gguf
 
-    gpt2 = tmp_path / "gpt2.gguf"
-    w = gguf.GGUFWriter(str(gpt2), "gpt2")
-    w.add_block_count(1)
-    w.add_tensor("x", np.zeros(4, np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    line = _error_line(_metallic("generate", str(gpt2), "Hi"))
-    assert f"{gpt2}: architecture 'gpt2' is not supported (qwen2, llama)" in line
+    line = _error_line(_metallic("generate", str(gpt2_gguf), "Hi"))
+    assert f"{gpt2_gguf}: architecture 'gpt2' is not supported (qwen2, llama)" in line
     # The tiny model with its embedding table in Q4_1, a type metallic does not read.
     _, path = tiny("qwen2", "F32")
     q4_1 = _copy_gguf(

@@ -177,19 +177,9 @@ def test_bad_files_are_clear_errors(tmp_path: Path, tiny: Any) -> None:
         Decoder(truncated)
 
 
-def test_unsupported_architecture_is_named(tmp_path: Path) -> None:
-    import gguf
-
-    p = tmp_path / "gpt2.gguf"
-    w = gguf.GGUFWriter(str(p), "gpt2")
-    w.add_block_count(1)
-    w.add_tensor("x", np.zeros(4, np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+def test_unsupported_architecture_is_named(gpt2_gguf: Path) -> None:
     with pytest.raises(ModelError, match="architecture 'gpt2' is not supported"):
-        Decoder(p)
+        Decoder(gpt2_gguf)
 
 
 def test_a_prompt_longer_than_the_context_is_an_error(tiny: Any) -> None:
